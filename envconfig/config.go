@@ -1,0 +1,127 @@
+package envconfig
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+)
+
+// ErrInvalid is wrapped by every error about a bad setting: a bad value of
+// any key in any layer, a Q_CLUSTER that is not a JSON object, or a --config
+// file that cannot be read. Callers map it to exit status 2.
+var ErrInvalid = errors.New("invalid configuration")
+
+// invalidError is an error that wraps both ErrInvalid and its cause while
+// printing only its own message.
+type invalidError struct{ err error }
+
+func (e invalidError) Error() string   { return e.err.Error() }
+func (e invalidError) Unwrap() []error { return []error{ErrInvalid, e.err} }
+
+// invalidf formats an error like fmt.Errorf that also wraps ErrInvalid.
+func invalidf(format string, args ...any) error {
+	return invalidError{fmt.Errorf(format, args...)}
+}
+
+// Source says which layer a setting's value came from.
+type Source string
+
+// The layers, lowest precedence first.
+const (
+	SourceDefault  Source = "default"   // the built-in default
+	SourceFile     Source = "file"      // the --config file
+	SourceQCluster Source = "Q_CLUSTER" // the Q_CLUSTER JSON object
+	SourceEnv      Source = "env"       // a Q_CLUSTER_<KEY> variable
+	SourceFlag     Source = "flag"      // a command-line flag
+)
+
+// RestartPolicy says when a worker that exited is started again.
+type RestartPolicy string
+
+// The restart policies.
+const (
+	RestartNever     RestartPolicy = "never"      // never restart; a failure stops the launcher
+	RestartOnFailure RestartPolicy = "on-failure" // restart after a non-zero status or a signal
+	RestartAlways    RestartPolicy = "always"     // restart after any exit
+)
+
+// Switch is a three-way setting: automatic, on or off.
+type Switch int
+
+// The values of a Switch.
+const (
+	SwitchAuto Switch = iota // decided at run time
+	SwitchOn                 // forced on
+	SwitchOff                // forced off
+)
+
+// String returns "auto", "true" or "false", a form that parses back.
+func (s Switch) String() string {
+	switch s {
+	case SwitchAuto:
+		return "auto"
+	case SwitchOn:
+		return "true"
+	case SwitchOff:
+		return "false"
+	}
+	return fmt.Sprintf("switch(%d)", int(s))
+}
+
+// Config is the resolved configuration. The meaning of each field is the
+// usage of its key in [Keys].
+type Config struct {
+	Name            string         // key name (alias cluster_name)
+	Workers         int            // key workers
+	Restart         RestartPolicy  // key restart
+	MaxRestarts     int            // key max_restarts
+	MinUptime       time.Duration  // key min_uptime
+	StopSignal      syscall.Signal // key stop_signal
+	StopGrace       time.Duration  // key stop_grace
+	Timeout         time.Duration  // key timeout; 0 means none
+	Recycle         int            // key recycle; 0 means off
+	MaxRSS          int64          // key max_rss, in KiB; 0 means off
+	CPUAffinity     int            // key cpu_affinity; 0 means off
+	GuardCycle      time.Duration  // key guard_cycle
+	Tasks           string         // key tasks; "" means no task mode, "-" stdin
+	PerTask         bool           // key per_task
+	Results         string         // key results; "-" means stdout
+	MaxAttempts     int            // key max_attempts
+	QueueLimit      int            // key queue_limit; defaults to Workers²
+	MaxLine         int            // key max_line, in bytes
+	ShutdownTimeout time.Duration  // key shutdown_timeout
+	Subreaper       Switch         // key subreaper
+
+	ConfigFile string // the --config flag; "" when none
+	Verbose    bool   // the --verbose flag
+
+	// Sources maps every canonical key name (never an alias) to the layer
+	// its value came from. Load fills it; it may be nil in a Config built
+	// by hand.
+	Sources map[string]Source
+}
+
+// Validate checks every field against the rules of its key and returns an
+// error wrapping ErrInvalid that names each bad key and value.
+func (c *Config) Validate() error {
+	var errs []error
+	for _, s := range specs() {
+		if !s.valid(c) {
+			errs = append(errs, s.invalid(s.show(c), ""))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Value returns the value of key (or of an alias) formatted for display, in
+// a form that parses back: "10s", "TERM", "on-failure", "none" for a zero
+// timeout. It returns "" for an unknown key.
+func (c *Config) Value(key string) string {
+	for _, s := range specs() {
+		if s.is(key) {
+			return s.show(c)
+		}
+	}
+	return ""
+}

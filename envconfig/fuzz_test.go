@@ -1,0 +1,90 @@
+package envconfig_test
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/otel-qrun/otel-qrun/envconfig"
+)
+
+func FuzzQCluster(f *testing.F) {
+	for _, s := range []string{
+		``, `{}`, `{"workers": 4}`, `{"workers": 4,`, `[1]`, `"str"`, `null`, `1e400`,
+		`{"name": "emails", "workers": 4, "timeout": 60, "retry": 120, "orm": "default"}`,
+		`{"ALT_CLUSTERS": {"long": {"timeout": 3000}}, "workers": null, "cluster_name": "x"}`,
+		`{"guard_cycle": 0.5, "max_rss": 1e6, "stop_signal": 9, "subreaper": "on", "per_task": true}`,
+		`{"timeout": "none", "min_uptime": "1m30s", "queue_limit": 0, "restart": "always"}`,
+		`{"workers": 3037000500, "max_line": -1, "tasks": ["a"], "results": {"a": 1}}`,
+		`{"stop_grace": 1e-10, "shutdown_timeout": 9223372036.854775807, "name": ""}`,
+		`{"workers": 1, "workers": 2, "WORKERS": 3}`, "{\"name\": \"\xff\"}",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := envconfig.Load(nil, []string{"Q_CLUSTER=" + s})
+		if err != nil {
+			if !errors.Is(err, envconfig.ErrInvalid) {
+				t.Fatalf("error does not wrap ErrInvalid: %v", err)
+			}
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("Load succeeded but Validate fails: %v", err)
+		}
+	})
+}
+
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{
+		"0", "60", "0.5", ".5", "5.", "1e3", "1.5E-3", "-1", "-0", "1m30s", "250ms", "-1s", "abc", "1x",
+		"NaN", "Inf", "9223372036.854775807", "9223372036.854775808", "1e19", "0e99999999999",
+		"2562047h47m16.854775807s", "", "+", "1e", "0.0000000019",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := envconfig.ParseDuration(s)
+		if err != nil {
+			if !errors.Is(err, envconfig.ErrInvalid) {
+				t.Fatalf("error does not wrap ErrInvalid: %v", err)
+			}
+			return
+		}
+		if d < 0 {
+			t.Fatalf("ParseDuration(%q) = %v, negative", s, d)
+		}
+		secs := fmt.Sprintf("%d.%09d", d/time.Second, d%time.Second)
+		if back, err := envconfig.ParseDuration(secs); err != nil || back != d {
+			t.Fatalf("ParseDuration(%q) = %v, but its seconds %q parse as %v, %v", s, d, secs, back, err)
+		}
+		if back, err := envconfig.ParseDuration(d.String()); err != nil || back != d {
+			t.Fatalf("ParseDuration(%q) = %v, but %q parses as %v, %v", s, d, d.String(), back, err)
+		}
+	})
+}
+
+func FuzzParseSignal(f *testing.F) {
+	for _, s := range []string{"TERM", "SIGTERM", "term", "sigterm", "15", "015", "0", "KILL", "FOO", "-15", "999", "ſigterm", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sig, err := envconfig.ParseSignal(s)
+		if err != nil {
+			if !errors.Is(err, envconfig.ErrInvalid) {
+				t.Fatalf("error does not wrap ErrInvalid: %v", err)
+			}
+			return
+		}
+		if sig <= 0 {
+			t.Fatalf("ParseSignal(%q) = %d", s, int(sig))
+		}
+		for _, back := range []string{envconfig.SignalName(sig), strconv.Itoa(int(sig))} {
+			if got, err := envconfig.ParseSignal(back); err != nil || got != sig {
+				t.Fatalf("ParseSignal(%q) = %d, but %q parses as %d, %v", s, int(sig), back, int(got), err)
+			}
+		}
+	})
+}

@@ -1,0 +1,292 @@
+package envconfig
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ParseDuration parses a duration written as a number of seconds (60, 0.5,
+// 1e3, as in django-q2) or as a Go duration (1m30s). Seconds are converted
+// exactly, truncated below one nanosecond. Negative durations and values
+// beyond [time.Duration] are errors wrapping [ErrInvalid].
+func ParseDuration(s string) (time.Duration, error) {
+	d, isNumber, err := parseSeconds(s)
+	if !isNumber {
+		d, err = time.ParseDuration(s)
+	}
+	switch {
+	case err != nil:
+		return 0, invalidf("invalid duration %q: want %s", s, durationForms)
+	case d < 0:
+		return 0, invalidf("invalid duration %q: must not be negative", s)
+	}
+	return d, nil
+}
+
+// parseSeconds parses s when it is a decimal number of seconds: an optional
+// sign, digits with an optional fraction, an optional exponent. isNumber is
+// false when s has another form. The conversion to nanoseconds is exact, so
+// "0.3" is 300ms, not 299.999999ms as a float64 would give.
+func parseSeconds(s string) (d time.Duration, isNumber bool, err error) {
+	i, neg := 0, false
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
+		i++
+	}
+	var digits []byte // all significant digits; the value is digits × 10^exp
+	exp, sawDigit := 0, false
+	for ; i < len(s) && isDigit(s[i]); i++ {
+		digits, sawDigit = append(digits, s[i]), true
+	}
+	if i < len(s) && s[i] == '.' {
+		for i++; i < len(s) && isDigit(s[i]); i++ {
+			digits, sawDigit = append(digits, s[i]), true
+			exp--
+		}
+	}
+	if !sawDigit {
+		return 0, false, nil
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		eneg := false
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			eneg = s[i] == '-'
+			i++
+		}
+		if i == len(s) {
+			return 0, false, nil
+		}
+		e := 0
+		for ; i < len(s) && isDigit(s[i]); i++ {
+			if e < 1e6 { // far beyond any duration; avoids overflow
+				e = e*10 + int(s[i]-'0')
+			}
+		}
+		if eneg {
+			e = -e
+		}
+		exp += e
+	}
+	if i != len(s) {
+		return 0, false, nil
+	}
+
+	digits = []byte(strings.TrimLeft(string(digits), "0"))
+	if len(digits) == 0 {
+		return 0, true, nil // zero, whatever its sign and exponent
+	}
+	shift := exp + 9 // from seconds to nanoseconds
+	switch {
+	case shift <= -len(digits):
+		return 0, true, nil
+	case shift < 0:
+		digits = digits[:len(digits)+shift]
+	case len(digits)+shift > 19: // more digits than math.MaxInt64 has
+		return 0, true, strconv.ErrRange
+	default:
+		digits = append(digits, strings.Repeat("0", shift)...)
+	}
+	n, err := strconv.ParseInt(string(digits), 10, 64)
+	if neg {
+		n = -n
+	}
+	return time.Duration(n), true, err
+}
+
+func isDigit(b byte) bool { return '0' <= b && b <= '9' }
+
+// ParseSignal parses a signal name with or without the SIG prefix, in any
+// case (TERM, SIGTERM, term, sigterm), or a decimal signal number (15).
+// Unknown names and numbers, and 0, are errors wrapping [ErrInvalid].
+func ParseSignal(s string) (syscall.Signal, error) {
+	if s != "" && strings.TrimLeft(s, "0123456789") == "" {
+		n, err := strconv.Atoi(s)
+		if err == nil && n > 0 && unix.SignalName(syscall.Signal(n)) != "" {
+			return syscall.Signal(n), nil
+		}
+		return 0, invalidf("invalid signal %q: no such signal number", s)
+	}
+	name := asciiUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, invalidf("invalid signal %q: want a name (TERM, SIGTERM) or a number (15)", s)
+}
+
+// asciiUpper upper-cases ASCII letters only, so that no other letter can
+// turn into a signal name ("ſ" would become "S" with strings.ToUpper).
+func asciiUpper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
+
+// SignalName returns the name of sig without the SIG prefix ("TERM"), or
+// its number when the platform has no name for it.
+func SignalName(sig syscall.Signal) string {
+	if name := unix.SignalName(sig); name != "" {
+		return strings.TrimPrefix(name, "SIG")
+	}
+	return strconv.Itoa(int(sig))
+}
+
+// The decoders below take a raw value as any layer gives it: a string (flag,
+// environment, quoted file value), a json.Number (Q_CLUSTER), or a bool,
+// integer or float64 (file, typed flag). They report false for a value of
+// the wrong form; ranges are checked by the key's valid function.
+
+// toString accepts a string, or a number written as its decimal text.
+func toString(raw any) (string, bool) {
+	switch x := raw.(type) {
+	case string:
+		return x, true
+	case json.Number:
+		return x.String(), true
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return "", false
+		}
+		return strconv.FormatFloat(x, 'f', -1, 64), true
+	}
+	if n, ok := intValue(raw); ok {
+		return strconv.FormatInt(n, 10), true
+	}
+	return "", false
+}
+
+// toInt64 accepts a decimal integer string, or a number with an integral
+// value that fits in an int64.
+func toInt64(raw any) (int64, bool) {
+	switch x := raw.(type) {
+	case string:
+		n, err := strconv.ParseInt(x, 10, 64)
+		return n, err == nil
+	case json.Number:
+		if n, err := strconv.ParseInt(x.String(), 10, 64); err == nil {
+			return n, true
+		}
+		f, err := strconv.ParseFloat(x.String(), 64)
+		if err != nil {
+			return 0, false
+		}
+		return floatToInt64(f)
+	case float64:
+		return floatToInt64(x)
+	}
+	return intValue(raw)
+}
+
+// floatToInt64 converts f when it is an integer within the int64 range.
+func floatToInt64(f float64) (int64, bool) {
+	if f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
+		return 0, false // also NaN, since NaN != NaN, and ±Inf
+	}
+	return int64(f), true
+}
+
+// intValue converts the integer types that file decoders and typed flags
+// produce.
+func intValue(raw any) (int64, bool) {
+	switch x := raw.(type) {
+	case int:
+		return int64(x), true
+	case int8:
+		return int64(x), true
+	case int16:
+		return int64(x), true
+	case int32:
+		return int64(x), true
+	case int64:
+		return x, true
+	case uint:
+		return int64(x), uint64(x) <= math.MaxInt64
+	case uint8:
+		return int64(x), true
+	case uint16:
+		return int64(x), true
+	case uint32:
+		return int64(x), true
+	case uint64:
+		return int64(x), x <= math.MaxInt64
+	}
+	return 0, false
+}
+
+// toDuration accepts a string for ParseDuration, or a number of seconds.
+func toDuration(raw any) (time.Duration, bool) {
+	var s string
+	switch x := raw.(type) {
+	case string:
+		s = x
+	case json.Number:
+		s = x.String()
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return 0, false
+		}
+		s = strconv.FormatFloat(x, 'f', -1, 64)
+	default:
+		n, ok := intValue(raw)
+		if !ok {
+			return 0, false
+		}
+		s = strconv.FormatInt(n, 10)
+	}
+	d, err := ParseDuration(s)
+	return d, err == nil
+}
+
+// toSwitch accepts auto, the usual spellings of true and false in any case,
+// a bool, or the numbers 1 and 0.
+func toSwitch(raw any) (Switch, bool) {
+	if b, ok := raw.(bool); ok {
+		if b {
+			return SwitchOn, true
+		}
+		return SwitchOff, true
+	}
+	s, ok := toString(raw)
+	if !ok {
+		return SwitchAuto, false
+	}
+	switch strings.ToLower(s) {
+	case "auto":
+		return SwitchAuto, true
+	case "true", "1", "yes", "on":
+		return SwitchOn, true
+	case "false", "0", "no", "off":
+		return SwitchOff, true
+	}
+	return SwitchAuto, false
+}
+
+// display formats a raw value for an error message.
+func display(raw any) string {
+	switch x := raw.(type) {
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	}
+	if b, err := json.Marshal(raw); err == nil {
+		return string(b)
+	}
+	return fmt.Sprint(raw)
+}
