@@ -1,0 +1,220 @@
+package launcher_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/otel-qrun/otel-qrun/internal/workertest"
+	"github.com/otel-qrun/otel-qrun/launcher"
+)
+
+// Fake workers are this test binary re-executed (see workertest).
+func TestMain(m *testing.M) {
+	if code, ok := workertest.Run(map[string]func() int{"launcher": runLauncherHelper}); ok {
+		os.Exit(code)
+	}
+	goleak.VerifyTestMain(m)
+}
+
+type record = workertest.Record
+
+var (
+	helperEnviron = workertest.Environ
+	gone          = workertest.Gone
+	alive         = workertest.Alive
+	zombies       = workertest.Zombies
+)
+
+// runLauncherHelper runs a launcher configured from HELPER_WORKERS,
+// HELPER_SUBREAPER and HELPER_WORKER (the helper the workers run), with
+// real signals delivered to this process.
+func runLauncherHelper() int {
+	n, _ := strconv.Atoi(os.Getenv("HELPER_WORKERS"))
+	env := workertest.WithoutEnv(os.Environ(), workertest.HelperEnv)
+	env = append(env, workertest.HelperEnv+"="+os.Getenv("HELPER_WORKER"))
+	l, err := launcher.New([]string{os.Args[0]},
+		launcher.WithWorkers(n),
+		launcher.WithEnviron(env),
+		launcher.WithSubreaper(os.Getenv("HELPER_SUBREAPER") == "1"),
+		launcher.WithStopGrace(2*time.Second))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	status, err := l.Run(context.Background(), sigs)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	return status
+}
+
+// logSink is a slog handler that hands every record's message and
+// attributes to a channel, so tests can wait for what the launcher did.
+type logSink struct{ c chan map[string]string }
+
+func (logSink) Enabled(context.Context, slog.Level) bool { return true }
+func (s logSink) Handle(_ context.Context, r slog.Record) error {
+	m := map[string]string{"msg": r.Message}
+	r.Attrs(func(a slog.Attr) bool { m[a.Key] = a.Value.String(); return true })
+	select {
+	case s.c <- m:
+	default:
+	}
+	return nil
+}
+func (s logSink) WithAttrs([]slog.Attr) slog.Handler { return s }
+func (s logSink) WithGroup(string) slog.Handler      { return s }
+
+// waitLog waits for a log record whose message contains msg and whose
+// attributes include attrs.
+func (h *harness) waitLog(msg string, attrs map[string]string) {
+	h.t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case m := <-h.logs:
+			ok := strings.Contains(m["msg"], msg)
+			for k, v := range attrs {
+				ok = ok && m[k] == v
+			}
+			if ok {
+				return
+			}
+		case <-timeout:
+			h.t.Fatalf("no log %q %v within 20s", msg, attrs)
+		}
+	}
+}
+
+// harness runs a Launcher in the test process with helper workers whose
+// stdout records arrive on a channel.
+type harness struct {
+	t       *testing.T
+	records chan record
+	logs    chan map[string]string
+	sigs    chan os.Signal
+	done    chan struct{}
+	status  int
+	err     error
+	cancel  context.CancelFunc
+}
+
+// startLauncher starts a launcher over the test binary with opts; the
+// caller passes WithEnviron(helperEnviron(...)).
+func startLauncher(t *testing.T, argv []string, opts ...launcher.Option) *harness {
+	t.Helper()
+	return startLauncherWith(t, context.Background(), argv, opts...)
+}
+
+// startLauncherWith is startLauncher with a parent context for worker spans.
+func startLauncherWith(t *testing.T, parent context.Context, argv []string, opts ...launcher.Option) *harness {
+	t.Helper()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if argv == nil {
+		argv = []string{os.Args[0]}
+	}
+	logs := make(chan map[string]string, 1000)
+	opts = append([]launcher.Option{launcher.WithStdio(nil, pw, os.Stderr), launcher.WithStopGrace(5 * time.Second),
+		launcher.WithLogger(slog.New(logSink{logs}))}, opts...)
+	l, err := launcher.New(argv, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(parent)
+	h := &harness{t: t, records: make(chan record, 1000), logs: logs, sigs: make(chan os.Signal, 4), done: make(chan struct{}), cancel: cancel}
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			var r record
+			if json.Unmarshal(sc.Bytes(), &r) == nil {
+				h.records <- r
+			}
+		}
+	}()
+	go func() {
+		h.status, h.err = l.Run(ctx, h.sigs)
+		pw.Close()
+		<-readDone
+		pr.Close()
+		close(h.done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-h.done:
+		case <-time.After(30 * time.Second):
+			t.Error("launcher did not stop")
+		}
+	})
+	return h
+}
+
+// next returns the next record, failing after a generous timeout.
+func (h *harness) next() record {
+	h.t.Helper()
+	select {
+	case r := <-h.records:
+		return r
+	case <-time.After(20 * time.Second):
+		h.t.Fatal("no record from a worker within 20s")
+	}
+	return record{}
+}
+
+// ready collects n ready records.
+func (h *harness) ready(n int) []record {
+	h.t.Helper()
+	var out []record
+	for len(out) < n {
+		if r := h.next(); r.Event == "ready" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// wait returns the launcher's status once Run has returned.
+func (h *harness) wait() int {
+	h.t.Helper()
+	select {
+	case <-h.done:
+	case <-time.After(30 * time.Second):
+		h.t.Fatal("launcher did not finish within 30s")
+	}
+	if h.err != nil {
+		h.t.Fatalf("Run: %v", h.err)
+	}
+	return h.status
+}
+
+// rest returns the records that arrived after the ones already read.
+func (h *harness) rest() []record {
+	var out []record
+	for {
+		select {
+		case r := <-h.records:
+			out = append(out, r)
+		default:
+			return out
+		}
+	}
+}

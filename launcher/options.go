@@ -1,0 +1,187 @@
+package launcher
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"syscall"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+)
+
+// RestartPolicy says when a worker that exited is started again.
+type RestartPolicy string
+
+// Restart policies.
+const (
+	RestartNever     RestartPolicy = "never"
+	RestartOnFailure RestartPolicy = "on-failure"
+	RestartAlways    RestartPolicy = "always"
+)
+
+// Reason is why a worker was started.
+type Reason string
+
+// Start reasons, reported on the worker span and the qrun.worker.starts metric.
+const (
+	ReasonInitial Reason = "initial"
+	ReasonRestart Reason = "restart"
+	ReasonRecycle Reason = "recycle"
+	ReasonScale   Reason = "scale"
+)
+
+type config struct {
+	workers     int
+	restart     RestartPolicy
+	maxRestarts int
+	minUptime   time.Duration
+	stopSignal  syscall.Signal
+	stopGrace   time.Duration
+	maxRSS      int64
+	cpuAffinity int
+	guardCycle  time.Duration
+	cluster     string
+	environ     []string
+	stdin       *os.File
+	stdout      *os.File
+	stderr      *os.File
+	subreaper   bool
+	backoffBase time.Duration
+	backoffMax  time.Duration
+	logger      *slog.Logger
+	tracer      trace.TracerProvider
+	meter       metric.MeterProvider
+	propagator  propagation.TextMapPropagator
+}
+
+func defaults() config {
+	return config{
+		workers:     1,
+		restart:     RestartNever,
+		maxRestarts: 5,
+		minUptime:   10 * time.Second,
+		stopSignal:  syscall.SIGTERM,
+		stopGrace:   10 * time.Second,
+		guardCycle:  500 * time.Millisecond,
+		cluster:     "default",
+		environ:     os.Environ(),
+		stdin:       os.Stdin,
+		stdout:      os.Stdout,
+		stderr:      os.Stderr,
+		backoffBase: 100 * time.Millisecond,
+		backoffMax:  30 * time.Second,
+		logger:      slog.New(slog.DiscardHandler),
+		tracer:      tracenoop.NewTracerProvider(),
+		meter:       metricnoop.NewMeterProvider(),
+	}
+}
+
+func (c *config) validate() error {
+	var errs []error
+	if c.workers < 1 {
+		errs = append(errs, fmt.Errorf("workers must be >= 1, got %d", c.workers))
+	}
+	switch c.restart {
+	case RestartNever, RestartOnFailure, RestartAlways:
+	default:
+		errs = append(errs, fmt.Errorf("unknown restart policy %q", c.restart))
+	}
+	if c.maxRestarts < 0 || c.maxRSS < 0 || c.cpuAffinity < 0 || c.minUptime < 0 || c.stopGrace < 0 {
+		errs = append(errs, errors.New("max restarts, max rss, cpu affinity, min uptime and stop grace must not be negative"))
+	}
+	if c.stopSignal <= 0 {
+		errs = append(errs, fmt.Errorf("invalid stop signal %d", c.stopSignal))
+	}
+	if c.guardCycle <= 0 {
+		errs = append(errs, fmt.Errorf("guard cycle must be > 0, got %s", c.guardCycle))
+	}
+	if c.backoffBase <= 0 || c.backoffMax < c.backoffBase {
+		errs = append(errs, fmt.Errorf("invalid backoff %s..%s", c.backoffBase, c.backoffMax))
+	}
+	return errors.Join(errs...)
+}
+
+// Option configures a [Launcher].
+type Option func(*config)
+
+// WithWorkers sets the number of worker processes (default 1).
+func WithWorkers(n int) Option { return func(c *config) { c.workers = n } }
+
+// WithRestart sets the restart policy (default [RestartNever]).
+func WithRestart(p RestartPolicy) Option { return func(c *config) { c.restart = p } }
+
+// WithMaxRestarts sets how many quick failures of one slot in a row are
+// restarted before the launcher gives up (default 5).
+func WithMaxRestarts(n int) Option { return func(c *config) { c.maxRestarts = n } }
+
+// WithMinUptime sets how long a worker must stay up for its slot's restart
+// backoff to reset (default 10s).
+func WithMinUptime(d time.Duration) Option { return func(c *config) { c.minUptime = d } }
+
+// WithStopSignal sets the signal that asks a worker's process group to stop
+// (default SIGTERM).
+func WithStopSignal(s syscall.Signal) Option { return func(c *config) { c.stopSignal = s } }
+
+// WithStopGrace sets the time between the stop signal and SIGKILL of the
+// process group (default 10s).
+func WithStopGrace(d time.Duration) Option { return func(c *config) { c.stopGrace = d } }
+
+// WithMaxRSS replaces a worker whose process group's resident memory exceeds
+// kib KiB (default 0, off).
+func WithMaxRSS(kib int64) Option { return func(c *config) { c.maxRSS = kib } }
+
+// WithCPUAffinity pins each worker to n CPUs, assigned round-robin (default
+// 0, off).
+func WithCPUAffinity(n int) Option { return func(c *config) { c.cpuAffinity = n } }
+
+// WithGuardCycle sets the interval of the memory check (default 0.5s).
+func WithGuardCycle(d time.Duration) Option { return func(c *config) { c.guardCycle = d } }
+
+// WithCluster sets the cluster name passed to workers as QRUN_CLUSTER.
+func WithCluster(name string) Option { return func(c *config) { c.cluster = name } }
+
+// WithEnviron sets the environment that every worker's environment is a
+// changed copy of (default os.Environ()). The slice is copied.
+func WithEnviron(env []string) Option {
+	return func(c *config) { c.environ = append([]string(nil), env...) }
+}
+
+// WithStdio sets the files workers inherit. stdin goes to the worker only
+// when there is exactly one worker; otherwise workers read /dev/null.
+func WithStdio(stdin, stdout, stderr *os.File) Option {
+	return func(c *config) { c.stdin, c.stdout, c.stderr = stdin, stdout, stderr }
+}
+
+// WithSubreaper makes the launcher a child subreaper that reaps every orphan
+// with a single wait4(-1) loop. Use it only in a process that starts no
+// other children: that loop reaps them too.
+func WithSubreaper(on bool) Option { return func(c *config) { c.subreaper = on } }
+
+// WithBackoff sets the first and the largest restart delay (default 100ms
+// and 30s). Each quick failure in a row doubles the delay; a random jitter
+// takes up to half of it off.
+func WithBackoff(base, maxDelay time.Duration) Option {
+	return func(c *config) { c.backoffBase, c.backoffMax = base, maxDelay }
+}
+
+// WithLogger sets the logger for the launcher's own messages.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithTracerProvider sets where worker spans go (default no-op).
+func WithTracerProvider(tp trace.TracerProvider) Option { return func(c *config) { c.tracer = tp } }
+
+// WithMeterProvider sets where the launcher's metrics go (default no-op).
+func WithMeterProvider(mp metric.MeterProvider) Option { return func(c *config) { c.meter = mp } }
+
+// WithPropagator sets the propagator that injects each worker's carrier. With
+// none (the default, and what a disabled SDK uses) the inherited TRACEPARENT,
+// TRACESTATE and BAGGAGE pass through unchanged.
+func WithPropagator(p propagation.TextMapPropagator) Option {
+	return func(c *config) { c.propagator = p }
+}

@@ -1,0 +1,23 @@
+//go:build unix && !linux
+
+package launcher
+
+import (
+	"errors"
+	"syscall"
+)
+
+// platformFeatures names what this platform lacks; the launcher warns once.
+const platformFeatures = "pdeathsig, subreaper, max_rss and cpu_affinity need Linux"
+
+var errUnsupported = errors.New("not supported on this platform")
+
+func sysProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
+
+func setSubreaper() error { return errUnsupported }
+
+func availableCPUs() ([]int, error) { return nil, errUnsupported }
+
+func pinThread([]int) (func(), error) { return nil, errUnsupported }
+
+func groupRSS(int) (int64, error) { return 0, errUnsupported }

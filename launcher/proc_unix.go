@@ -1,0 +1,239 @@
+//go:build unix
+
+package launcher
+
+import (
+	"errors"
+	"log/slog"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// exitEvent is the wait status of one reaped worker process.
+type exitEvent struct {
+	pid    int
+	status syscall.WaitStatus
+}
+
+// reaper is the one place that waits for child processes.
+//
+// Without subreaper mode each registered pid gets its own blocking wait4 on
+// exactly that pid, so other children of the process (an exec.Cmd elsewhere
+// in a test binary, say) keep their statuses. In subreaper mode a single
+// wait4(-1) loop reaps every child, workers and adopted orphans alike, and
+// hands worker statuses to out; orphans are counted and dropped.
+//
+// mu is held by the spawner from fork until the pid is registered, and by the
+// wait4(-1) loop between reaping a pid and looking it up, so a worker that
+// exits at once is never mistaken for an orphan.
+type reaper struct {
+	mu      sync.Mutex
+	all     bool
+	pids    map[int]bool
+	out     chan<- exitEvent
+	kick    chan struct{}
+	stop    chan struct{}
+	orphans int
+	log     *slog.Logger
+	wg      sync.WaitGroup
+}
+
+func newReaper(all bool, out chan<- exitEvent, log *slog.Logger) *reaper {
+	r := &reaper{
+		all:  all,
+		pids: make(map[int]bool),
+		out:  out,
+		kick: make(chan struct{}, 1),
+		stop: make(chan struct{}),
+		log:  log,
+	}
+	if all {
+		go r.waitAll()
+	}
+	return r
+}
+
+// registerLocked records a freshly forked worker. r.mu must be held.
+func (r *reaper) registerLocked(pid int) {
+	if r.all {
+		r.pids[pid] = true
+		select {
+		case r.kick <- struct{}{}:
+		default:
+		}
+		return
+	}
+	r.wg.Add(1)
+	go r.waitOne(pid)
+}
+
+func (r *reaper) waitOne(pid int) {
+	defer r.wg.Done()
+	var ws syscall.WaitStatus
+	for {
+		_, err := syscall.Wait4(pid, &ws, 0, nil)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		// ECHILD: someone else reaped it (a foreign wait4(-1) in this
+		// process). Report it as killed so the slot is not stuck forever.
+		r.log.Error("lost the exit status of a worker", "pid", pid, "error", err)
+		ws = syscall.WaitStatus(syscall.SIGKILL)
+		break
+	}
+	r.out <- exitEvent{pid: pid, status: ws}
+}
+
+func (r *reaper) waitAll() {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, 0, nil)
+		switch {
+		case errors.Is(err, syscall.EINTR):
+			continue
+		case errors.Is(err, syscall.ECHILD):
+			select {
+			case <-r.kick:
+				continue
+			case <-r.stop:
+				return
+			}
+		case err != nil:
+			r.log.Error("wait4 failed", "error", err)
+			select {
+			case <-r.stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+				continue
+			}
+		}
+		r.mu.Lock()
+		ours := r.pids[pid]
+		delete(r.pids, pid)
+		if !ours {
+			r.orphans++
+		}
+		r.mu.Unlock()
+		if ours {
+			r.out <- exitEvent{pid: pid, status: ws}
+		} else {
+			r.log.Debug("reaped orphan", "pid", pid, "status", describeStatus(ws))
+		}
+	}
+}
+
+// close ends the wait4(-1) loop once it has no children left and waits for
+// the per-pid waits, which have all delivered by the time the caller has
+// seen every worker exit.
+func (r *reaper) close() {
+	close(r.stop)
+	r.wg.Wait()
+}
+
+// spawnRequest asks the spawner thread to fork and exec one worker.
+type spawnRequest struct {
+	path  string
+	argv  []string
+	env   []string
+	files []uintptr
+	cpus  []int // CPUs the worker is pinned to; nil for no pinning
+	reply chan spawnResult
+}
+
+type spawnResult struct {
+	pid int
+	err error
+}
+
+// spawner forks every worker from one goroutine locked to its OS thread for
+// the lifetime of the launcher. PR_SET_PDEATHSIG fires when the thread that
+// forked a child exits, so forking from arbitrary goroutines would let the
+// Go runtime's thread management kill workers. The thread's CPU affinity is
+// set before a pinned fork and restored after it, so the worker inherits the
+// mask from its first instruction.
+type spawner struct {
+	reqs   chan spawnRequest
+	done   chan struct{}
+	reaper *reaper
+	log    *slog.Logger
+}
+
+func newSpawner(r *reaper, log *slog.Logger) *spawner {
+	s := &spawner{reqs: make(chan spawnRequest), done: make(chan struct{}), reaper: r, log: log}
+	go s.loop()
+	return s
+}
+
+func (s *spawner) loop() {
+	runtime.LockOSThread()
+	// Unlocking (rather than letting the goroutine exit locked) keeps the
+	// thread alive, so no worker still running sees its parent thread die.
+	defer runtime.UnlockOSThread()
+	defer close(s.done)
+	for req := range s.reqs {
+		req.reply <- s.spawn(req)
+	}
+}
+
+func (s *spawner) spawn(req spawnRequest) spawnResult {
+	if req.cpus != nil {
+		restore, err := pinThread(req.cpus)
+		if err != nil {
+			s.log.Warn("cpu affinity not applied", "error", err)
+		} else {
+			defer restore()
+		}
+	}
+	attr := &syscall.ProcAttr{Env: req.env, Files: req.files, Sys: sysProcAttr()}
+	s.reaper.mu.Lock()
+	defer s.reaper.mu.Unlock()
+	pid, err := syscall.ForkExec(req.path, req.argv, attr)
+	if err != nil {
+		return spawnResult{err: err}
+	}
+	s.reaper.registerLocked(pid)
+	return spawnResult{pid: pid}
+}
+
+func (s *spawner) start(req spawnRequest) (int, error) {
+	req.reply = make(chan spawnResult, 1)
+	s.reqs <- req
+	res := <-req.reply
+	return res.pid, res.err
+}
+
+func (s *spawner) close() {
+	close(s.reqs)
+	<-s.done
+}
+
+// signalGroup sends sig to the process group pgid. A group that is already
+// gone is not an error.
+func signalGroup(pgid int, sig syscall.Signal) error {
+	err := unix.Kill(-pgid, sig)
+	if errors.Is(err, unix.ESRCH) {
+		return nil
+	}
+	return err
+}
+
+// signalName returns the conventional name of s, e.g. "SIGKILL".
+func signalName(s syscall.Signal) string {
+	if n := unix.SignalName(s); n != "" {
+		return n
+	}
+	return s.String()
+}
+
+// groupAlive reports whether any process is left in the process group pgid.
+func groupAlive(pgid int) bool {
+	err := unix.Kill(-pgid, 0)
+	return err == nil || errors.Is(err, unix.EPERM)
+}
