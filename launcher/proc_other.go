@@ -20,4 +20,4 @@ func availableCPUs() ([]int, error) { return nil, errUnsupported }
 
 func pinThread([]int) (func(), error) { return nil, errUnsupported }
 
-func groupRSS(int) (int64, error) { return 0, errUnsupported }
+func groupsRSS([]int) (map[int]int64, error) { return nil, errUnsupported }

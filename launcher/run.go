@@ -522,19 +522,28 @@ func (r *run) scaleDown() {
 
 // checkMemory recycles workers whose process group exceeds max_rss.
 func (r *run) checkMemory() {
+	var pgids []int
+	for _, s := range r.slots {
+		if s.w != nil && !s.w.stopping {
+			pgids = append(pgids, s.w.pid)
+		}
+	}
+	if len(pgids) == 0 {
+		return
+	}
+	rss, err := groupsRSS(pgids)
+	if err != nil {
+		if !r.rssWarned {
+			r.rssWarned = true
+			r.l.cfg.logger.Warn("max_rss is not enforced", "error", err)
+		}
+		return
+	}
 	for _, s := range r.slots {
 		if s.w == nil || s.w.stopping {
 			continue
 		}
-		kib, err := groupRSS(s.w.pid)
-		if err != nil {
-			if !r.rssWarned {
-				r.rssWarned = true
-				r.l.cfg.logger.Warn("max_rss is not enforced", "error", err)
-			}
-			continue
-		}
-		if kib > r.l.cfg.maxRSS {
+		if kib := rss[s.w.pid]; kib > r.l.cfg.maxRSS {
 			r.l.cfg.logger.Warn("worker exceeds max_rss: replacing it", "worker", s.index, "pid", s.w.pid,
 				"rss_kib", kib, "max_rss_kib", r.l.cfg.maxRSS)
 			s.recycle = true
