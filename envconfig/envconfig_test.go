@@ -543,7 +543,7 @@ var badValues = []struct{ key, value string }{
 	{"guard_cycle", "0"}, {"guard_cycle", "-0.5"}, {"guard_cycle", "0s"},
 	{"per_task", "maybe"},
 	{"results", ""},
-	{"max_attempts", "0"},
+	{"max_attempts", "-1"},
 	{"queue_limit", "0"},
 	{"max_line", "0"},
 	{"shutdown_timeout", "-1"},
@@ -623,7 +623,7 @@ func TestBadTypedValues(t *testing.T) {
 		{name: "Q_CLUSTER signal object", qcluster: `{"stop_signal": {"n": 15}}`, want: `invalid value "{\"n\":15}" for stop_signal`},
 		{name: "Q_CLUSTER restart number", qcluster: `{"restart": 1}`, want: `invalid value "1" for restart`},
 		{name: "Q_CLUSTER per_task 2", qcluster: `{"per_task": 2}`, want: `invalid value "2" for per_task`},
-		{name: "Q_CLUSTER max_attempts 0", qcluster: `{"max_attempts": 0}`, want: `invalid value "0" for max_attempts (from Q_CLUSTER): must be an integer >= 1`},
+		{name: "Q_CLUSTER max_attempts -1", qcluster: `{"max_attempts": -1}`, want: `invalid value "-1" for max_attempts (from Q_CLUSTER): must be an integer >= 0`},
 		{name: "two bad keys", qcluster: `{"workers": 0, "restart": "x"}`, want: "for workers (from Q_CLUSTER): must be an integer >= 1\ninvalid value \"x\" for restart"},
 	}
 	for _, tt := range tests {
@@ -705,7 +705,6 @@ func TestValidate(t *testing.T) {
 		`invalid value "0" for stop_signal`,
 		`invalid value "0s" for guard_cycle: must be a duration > 0`,
 		`invalid value "" for results`,
-		`invalid value "0" for max_attempts`,
 		`invalid value "0" for queue_limit`,
 		`invalid value "0" for max_line`,
 	} {
