@@ -1,0 +1,113 @@
+package telemetry
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+)
+
+// parseLogLevel reads OTEL_LOG_LEVEL. ok is false when it is unset.
+func parseLogLevel(env environ) (level slog.Level, ok bool, err error) {
+	raw := env.get(envLogLevel)
+	switch strings.ToLower(raw) {
+	case "":
+		return slog.LevelInfo, false, nil
+	case "debug":
+		return slog.LevelDebug, true, nil
+	case "info":
+		return slog.LevelInfo, true, nil
+	case "warn", "warning":
+		return slog.LevelWarn, true, nil
+	case "error":
+		return slog.LevelError, true, nil
+	default:
+		return 0, false, fmt.Errorf("%w: %s=%q: unknown log level (accepted: debug, info, warn, error)", ErrConfig, envLogLevel, raw)
+	}
+}
+
+// newLogger returns the SDK's logger: the base logger filtered at level when
+// OTEL_LOG_LEVEL is set, or a text logger on w.
+func newLogger(base *slog.Logger, w io.Writer, level slog.Level, levelSet bool) *slog.Logger {
+	if base == nil {
+		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	}
+	if !levelSet {
+		return base
+	}
+	return slog.New(&levelHandler{min: level, next: base.Handler()})
+}
+
+// levelHandler drops records below min before its next handler sees them.
+type levelHandler struct {
+	min  slog.Level
+	next slog.Handler
+}
+
+func (h *levelHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.next.Enabled(ctx, l)
+}
+
+func (h *levelHandler) Handle(ctx context.Context, r slog.Record) error {
+	return h.next.Handle(ctx, r)
+}
+
+func (h *levelHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &levelHandler{min: h.min, next: h.next.WithAttrs(attrs)}
+}
+
+func (h *levelHandler) WithGroup(name string) slog.Handler {
+	return &levelHandler{min: h.min, next: h.next.WithGroup(name)}
+}
+
+// otelHandler adapts otel's internal logger, which logs through logr with
+// verbosity levels (warn V(1), info V(4), debug V(8)) that logr's slog bridge
+// turns into slog levels -1, -4 and -8, back to slog's warn, info and debug.
+type otelHandler struct {
+	next slog.Handler
+}
+
+func otelLevel(l slog.Level) slog.Level {
+	switch {
+	case l >= slog.LevelInfo:
+		return l // logr's Error is slog's error; V(0) is info
+	case l > slog.Level(-4):
+		return slog.LevelWarn
+	case l > slog.Level(-8):
+		return slog.LevelInfo
+	default:
+		return slog.LevelDebug
+	}
+}
+
+func (h *otelHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.next.Enabled(ctx, otelLevel(l))
+}
+
+func (h *otelHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = otelLevel(r.Level)
+	return h.next.Handle(ctx, r)
+}
+
+func (h *otelHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &otelHandler{next: h.next.WithAttrs(attrs)}
+}
+
+func (h *otelHandler) WithGroup(name string) slog.Handler {
+	return &otelHandler{next: h.next.WithGroup(name)}
+}
+
+// syncWriter serializes writes from the console exporters, the error
+// reporter and the default logger, which all share the error writer.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
