@@ -6,6 +6,8 @@
 package workertest
 
 import (
+	"context"
+
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +19,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/otel-qrun/otel-qrun/forkinit"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/trace"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,6 +50,8 @@ func Run(extra map[string]func() int) (code int, ok bool) {
 // extra entries.
 func Environ(name string, extra ...string) []string {
 	env := WithoutEnv(os.Environ(), HelperEnv)
+	// Race-enabled binaries otherwise sleep a second at exit.
+	env = append(env, "GORACE=atexit_sleep_ms=0")
 	return append(append(env, HelperEnv+"="+name), extra...)
 }
 
@@ -162,16 +172,23 @@ func runHelper(name string) int {
 		runtime.KeepAlive(buf)
 		return code
 	case "affinity":
-		var set unix.CPUSet
-		unix.SchedGetaffinity(0, &set)
-		var cpus []int
-		for i := 0; i < 1024; i++ {
-			if set.IsSet(i) {
-				cpus = append(cpus, i)
-			}
-		}
-		emit(Record{Event: "ready", CPUs: cpus})
+		emit(Record{Event: "ready", CPUs: affinity()})
 		return 0
+	case "otelworker": // a Go worker built on forkinit: one span "work", then exit HELPER_EXIT
+		ctx, shutdown, err := forkinit.Init(context.Background(), forkinit.WithServiceName("qrun-test-worker"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 3
+		}
+		tenant := baggage.FromContext(ctx).Member("tenant").Value()
+		_, span := otel.Tracer("workertest").Start(ctx, "work",
+			trace.WithAttributes(attribute.String("baggage.tenant", tenant)))
+		span.End()
+		emit(Record{Event: "ready", Env: envMap()})
+		if err := shutdown(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "shutdown:", err)
+		}
+		return code
 	case "stdin":
 		b, _ := io.ReadAll(os.Stdin)
 		emit(Record{Event: "ready", Stdin: string(b)})

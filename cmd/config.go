@@ -1,0 +1,157 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"go.opentelemetry.io/contrib/propagators/autoprop"
+	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/otel-qrun/otel-qrun/envconfig"
+	"github.com/otel-qrun/otel-qrun/launcher"
+)
+
+type configOptions struct {
+	f *factory
+}
+
+func newConfigCmd(f *factory) *cobra.Command {
+	o := &configOptions{f: f}
+	c := &cobra.Command{
+		Use:   "config [flags] [--] [COMMAND...]",
+		Short: "Print the resolved configuration and each worker's environment, secrets redacted",
+		Long: `Print every configuration key with its value and where the value came from
+(flag, env, Q_CLUSTER, file or default), the command workers would run, and
+for each worker the changes otel-qrun makes to its environment. Values of
+OTLP header variables and of variables whose names contain TOKEN, SECRET,
+PASSWORD or KEY are redacted.`,
+		Example: `  Q_CLUSTER='{"workers":2}' otel-qrun config -- python manage.py qcluster`,
+		Args:    cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			return o.run(c, args)
+		},
+	}
+	c.Flags().SetInterspersed(false)
+	envconfig.AddFlags(c.Flags())
+	return silence(c)
+}
+
+func (o *configOptions) run(c *cobra.Command, args []string) error {
+	environ := o.f.Environ()
+	cfg, err := loadConfig(c, environ)
+	if err != nil {
+		return err
+	}
+	out, errOut := o.f.IO.Out, o.f.IO.ErrOut
+	if lookupEnv(environ, "OTEL_SERVICE_NAME") == "" {
+		fmt.Fprintln(errOut, "otel-qrun: warning: OTEL_SERVICE_NAME is not set; workers report as unknown_service")
+	}
+	var prop propagation.TextMapPropagator
+	if !sdkDisabled(environ) {
+		prop = autoprop.NewTextMapPropagator()
+	}
+
+	fmt.Fprintln(out, "# configuration (precedence: flag, env, Q_CLUSTER, file, default)")
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	for _, k := range envconfig.Keys() {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Name, cfg.Value(k.Name), cfg.Sources[k.Name])
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(out, "\n# OpenTelemetry environment (passed to every worker's own SDK)")
+	var otelVars []string
+	for _, kv := range environ {
+		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "OTEL_") {
+			otelVars = append(otelVars, k+"="+redact(k, v))
+		}
+	}
+	sort.Strings(otelVars)
+	if len(otelVars) == 0 {
+		fmt.Fprintln(out, "(none: the SDK defaults apply, OTLP over http/protobuf to localhost:4318)")
+	}
+	for _, v := range otelVars {
+		fmt.Fprintln(out, v)
+	}
+
+	fmt.Fprintln(out, "\n# command")
+	if len(args) == 0 {
+		fmt.Fprintln(out, "(none given)")
+	} else {
+		l, err := launcher.New(args, launcher.WithEnviron(environ))
+		if err != nil {
+			fmt.Fprintf(out, "%s\n  error: %v\n", strings.Join(args, " "), err)
+		} else {
+			fmt.Fprintf(out, "%s (%s)\n", strings.Join(args, " "), l.Path())
+		}
+	}
+	for i := 0; i < cfg.Workers; i++ {
+		fmt.Fprintf(out, "\n# worker %d environment (changes from the launcher's own)\n", i)
+		env := launcher.WorkerEnv(context.Background(), prop, environ, launcher.WorkerIdentity{
+			Cluster: cfg.Name, Index: i, Workers: cfg.Workers, InstanceID: "UNIQUE-PER-PROCESS",
+		})
+		writeEnvDiff(out, environ, env)
+		if prop != nil {
+			for _, field := range prop.Fields() {
+				fmt.Fprintf(out, "+ %s=(set at each start from the launcher's span for this worker)\n", strings.ToUpper(field))
+			}
+		} else {
+			fmt.Fprintln(out, "  (OTEL_SDK_DISABLED=true: inherited TRACEPARENT, TRACESTATE and BAGGAGE pass through unchanged)")
+		}
+	}
+	return nil
+}
+
+func sdkDisabled(environ []string) bool {
+	return strings.EqualFold(strings.TrimSpace(lookupEnv(environ, "OTEL_SDK_DISABLED")), "true")
+}
+
+// writeEnvDiff prints the variables that differ between before and after:
+// "+" added or changed, "-" removed. Secrets are redacted.
+func writeEnvDiff(w io.Writer, before, after []string) {
+	b, a := envMap(before), envMap(after)
+	var lines []string
+	for k, v := range a {
+		if old, ok := b[k]; !ok || old != v {
+			lines = append(lines, "+ "+k+"="+redact(k, v))
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			lines = append(lines, "- "+k)
+		}
+	}
+	sort.Slice(lines, func(i, j int) bool { return lines[i][2:] < lines[j][2:] })
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
+}
+
+func envMap(env []string) map[string]string {
+	m := make(map[string]string, len(env))
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
+}
+
+// redact hides the values of variables that may hold credentials.
+func redact(name, value string) string {
+	upper := strings.ToUpper(name)
+	if strings.HasPrefix(upper, "OTEL_EXPORTER_OTLP_") && strings.HasSuffix(upper, "HEADERS") {
+		return "[REDACTED]"
+	}
+	for _, s := range []string{"TOKEN", "SECRET", "PASSWORD", "KEY"} {
+		if strings.Contains(upper, s) {
+			return "[REDACTED]"
+		}
+	}
+	return value
+}

@@ -1,0 +1,125 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/otel-qrun/otel-qrun/envconfig"
+	"github.com/otel-qrun/otel-qrun/launcher"
+)
+
+// Exit statuses of the launcher itself (DESIGN section 1).
+const (
+	exitUsage = 2
+)
+
+// IOStreams are the standard streams a command uses. Commands never touch
+// os.Stdout or os.Stderr directly, so tests can assert on buffers.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+}
+
+// factory holds what commands depend on.
+type factory struct {
+	IO      *IOStreams
+	Environ func() []string
+	// Notify relays the given signals to c until the returned stop is called.
+	Notify func(c chan<- os.Signal, sig ...os.Signal) (stop func())
+	// Getpid is the launcher's pid (PID 1 detection).
+	Getpid func() int
+}
+
+func newFactory() *factory {
+	return &factory{
+		IO:      &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr},
+		Environ: os.Environ,
+		Notify: func(c chan<- os.Signal, sig ...os.Signal) func() {
+			signal.Notify(c, sig...)
+			return func() { signal.Stop(c) }
+		},
+		Getpid: os.Getpid,
+	}
+}
+
+// exitError carries an exit status out of a command. An empty message means
+// that nothing is printed (the workers' status is simply passed on).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageError(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// Main runs otel-qrun with the process's arguments and returns the exit
+// status. Nothing below it calls os.Exit.
+func Main() int {
+	return run(context.Background(), newFactory(), os.Args[1:])
+}
+
+func run(ctx context.Context, f *factory, args []string) int {
+	root := newRootCmd(f)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	code := exitCode(err)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.err != nil {
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "otel-qrun") {
+			msg = "otel-qrun: " + msg
+		}
+		fmt.Fprintln(f.IO.ErrOut, msg)
+	}
+	return code
+}
+
+func exitCode(err error) int {
+	var ee *exitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, envconfig.ErrInvalid):
+		return exitUsage
+	case errors.Is(err, launcher.ErrNotFound):
+		return launcher.ExitNotFound
+	case errors.Is(err, launcher.ErrNotExecutable):
+		return launcher.ExitNotExecutable
+	}
+	return 1
+}
+
+// silence sets what every command in the tree shares.
+func silence(c *cobra.Command) *cobra.Command {
+	c.SilenceErrors = true
+	c.SilenceUsage = true
+	c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &exitError{code: exitUsage, err: err}
+	})
+	return c
+}
+
+// Command returns the root command wired to the process's streams. It is
+// for generators (man pages, completions) that need the command tree.
+func Command() *cobra.Command { return newRootCmd(newFactory()) }

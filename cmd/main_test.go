@@ -1,0 +1,174 @@
+package cmd
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/otel-qrun/otel-qrun/internal/workertest"
+)
+
+// qrunBin is the otel-qrun binary built once for the end-to-end tests.
+var qrunBin string
+
+func TestMain(m *testing.M) {
+	if code, ok := workertest.Run(nil); ok {
+		os.Exit(code)
+	}
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "otel-qrun-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	qrunBin = filepath.Join(dir, "otel-qrun")
+	args := []string{"build", "-o", qrunBin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "..")...)
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		return 1
+	}
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			return 1
+		}
+	}
+	return code
+}
+
+// quietTelemetry keeps the launcher's own SDK from exporting anywhere.
+var quietTelemetry = []string{"OTEL_TRACES_EXPORTER=none", "OTEL_METRICS_EXPORTER=none", "OTEL_LOGS_EXPORTER=none"}
+
+// result is what one run of the binary produced.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// runQrun runs the built binary to completion with env and args.
+func runQrun(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := exec.CommandContext(ctx, qrunBin, args...)
+	c.Env = env
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	err := c.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run otel-qrun: %v", err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+// records parses the helper records in a worker's stdout.
+func records(t *testing.T, stdout string) []workertest.Record {
+	t.Helper()
+	var out []workertest.Record
+	sc := bufio.NewScanner(bytes.NewBufferString(stdout))
+	for sc.Scan() {
+		var r workertest.Record
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("stdout holds a line that is not a worker record: %q", sc.Text())
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// process is the binary running in the background with its stdout piped.
+type process struct {
+	cmd *exec.Cmd
+	sc  *bufio.Scanner
+	err bytes.Buffer
+}
+
+func startQrun(t *testing.T, env []string, args ...string) *process {
+	t.Helper()
+	p := &process{cmd: exec.Command(qrunBin, args...)}
+	p.cmd.Env = env
+	p.cmd.Stderr = &p.err
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p.sc = bufio.NewScanner(out)
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+	})
+	return p
+}
+
+// next reads the next worker record.
+func (p *process) next(t *testing.T) workertest.Record {
+	t.Helper()
+	got := make(chan workertest.Record, 1)
+	go func() {
+		var r workertest.Record
+		for p.sc.Scan() {
+			if json.Unmarshal(p.sc.Bytes(), &r) == nil {
+				break
+			}
+		}
+		got <- r
+	}()
+	select {
+	case r := <-got:
+		if r.PID == 0 {
+			t.Fatalf("otel-qrun closed its stdout; stderr:\n%s", p.err.String())
+		}
+		return r
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no worker record within 20s; stderr:\n%s", p.err.String())
+	}
+	return workertest.Record{}
+}
+
+// wait returns the exit status of the binary.
+func (p *process) wait(t *testing.T) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); ok {
+			if ws := ee.Sys().(syscall.WaitStatus); ws.Signaled() {
+				return 128 + int(ws.Signal())
+			}
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(30 * time.Second):
+		t.Fatalf("otel-qrun did not exit within 30s; stderr:\n%s", p.err.String())
+	}
+	return -1
+}

@@ -1,0 +1,244 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/otel-qrun/otel-qrun/envconfig"
+	"github.com/otel-qrun/otel-qrun/internal/telemetry"
+	"github.com/otel-qrun/otel-qrun/launcher"
+	"github.com/otel-qrun/otel-qrun/propagate"
+)
+
+// runOptions are the dependencies and inputs of the main job.
+type runOptions struct {
+	f    *factory
+	cmd  *cobra.Command
+	args []string
+}
+
+func newRootCmd(f *factory) *cobra.Command {
+	o := &runOptions{f: f}
+	c := &cobra.Command{
+		Use:   "otel-qrun [flags] [--] COMMAND [ARG...]",
+		Short: "Run workers with fresh OpenTelemetry SDKs and continued traces",
+		Long: `otel-qrun starts COMMAND as one or more supervised worker processes.
+
+Every worker is executed fresh (fork and exec, never a bare fork), so each one
+initializes its own OpenTelemetry SDK with its own service.instance.id, and
+each receives TRACEPARENT, TRACESTATE and BAGGAGE that continue the trace of
+the launcher. otel-qrun supervises the workers like a prefork master and a
+good PID 1: process groups, signal forwarding, restarts, memory limits,
+graceful stops and zombie reaping.
+
+Settings come from flags, Q_CLUSTER_<KEY> variables, the Q_CLUSTER JSON
+object, a --config file and defaults, in that order of precedence.`,
+		Example: `  otel-qrun --workers 4 -- celery -A proj worker --pool=solo
+  Q_CLUSTER='{"name":"emails","workers":2}' otel-qrun python manage.py qcluster
+  OTEL_TRACES_EXPORTER=console otel-qrun --workers 2 -- sh -c 'echo "$QRUN_WORKER_INDEX $TRACEPARENT"'`,
+		Args:    cobra.ArbitraryArgs,
+		Version: versionString(),
+		RunE: func(c *cobra.Command, args []string) error {
+			o.cmd, o.args = c, args
+			return o.run(c.Context())
+		},
+	}
+	c.SetVersionTemplate("{{.Version}}\n")
+	c.Flags().SetInterspersed(false)
+	envconfig.AddFlags(c.Flags())
+	c.SetIn(f.IO.In)
+	c.SetOut(f.IO.Out)
+	c.SetErr(f.IO.ErrOut)
+	c.AddCommand(
+		newConfigCmd(f),
+		newVersionCmd(f),
+		newCarrierCmd(f),
+	)
+	return silence(c)
+}
+
+// newLogger returns the launcher's logger: warnings and errors by default,
+// OTEL_LOG_LEVEL when set, debug with --verbose.
+func newLogger(w io.Writer, verbose bool, environ []string) *slog.Logger {
+	level := slog.LevelWarn
+	switch strings.ToLower(strings.TrimSpace(lookupEnv(environ, "OTEL_LOG_LEVEL"))) {
+	case "debug":
+		level = slog.LevelDebug
+	case "info":
+		level = slog.LevelInfo
+	case "error":
+		level = slog.LevelError
+	}
+	if verbose {
+		level = slog.LevelDebug
+	}
+	h := slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})
+	return slog.New(h).With("component", "otel-qrun")
+}
+
+func lookupEnv(environ []string, key string) string {
+	for i := len(environ) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(environ[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// loadConfig resolves the configuration of a command with envconfig flags.
+func loadConfig(c *cobra.Command, environ []string) (*envconfig.Config, error) {
+	cfg, err := envconfig.Load(c.Flags(), environ)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	return cfg, nil
+}
+
+// subreaperWanted applies the subreaper key: on, off, or automatic as PID 1.
+func subreaperWanted(cfg *envconfig.Config, pid int) bool {
+	switch cfg.Subreaper {
+	case envconfig.SwitchOn:
+		return true
+	case envconfig.SwitchOff:
+		return false
+	}
+	return pid == 1
+}
+
+// launcherOptions maps the configuration onto the launcher.
+func launcherOptions(cfg *envconfig.Config, environ []string, pid int) []launcher.Option {
+	return []launcher.Option{
+		launcher.WithWorkers(cfg.Workers),
+		launcher.WithRestart(launcher.RestartPolicy(cfg.Restart)),
+		launcher.WithMaxRestarts(cfg.MaxRestarts),
+		launcher.WithMinUptime(cfg.MinUptime),
+		launcher.WithStopSignal(cfg.StopSignal),
+		launcher.WithStopGrace(cfg.StopGrace),
+		launcher.WithMaxRSS(cfg.MaxRSS),
+		launcher.WithCPUAffinity(cfg.CPUAffinity),
+		launcher.WithGuardCycle(cfg.GuardCycle),
+		launcher.WithCluster(cfg.Name),
+		launcher.WithEnviron(environ),
+		launcher.WithSubreaper(subreaperWanted(cfg, pid)),
+	}
+}
+
+// forwardedSignals are the signals the launcher handles (DESIGN section 4).
+var forwardedSignals = []os.Signal{
+	syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT,
+	syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH,
+	syscall.SIGTTIN, syscall.SIGTTOU,
+}
+
+func (o *runOptions) run(ctx context.Context) error {
+	environ := o.f.Environ()
+	cfg, err := loadConfig(o.cmd, environ)
+	if err != nil {
+		return err
+	}
+	if len(o.args) == 0 {
+		return usageError("no command given: usage: %s", o.cmd.UseLine())
+	}
+	if cfg.Tasks != "" {
+		return usageError("--tasks: task mode is not available in this version of otel-qrun")
+	}
+	log := newLogger(o.f.IO.ErrOut, cfg.Verbose, environ)
+
+	sdk, err := telemetry.Setup(ctx,
+		telemetry.WithEnviron(environ),
+		telemetry.WithErrorWriter(o.f.IO.ErrOut),
+		telemetry.WithLogger(log),
+		telemetry.WithShutdownTimeout(cfg.ShutdownTimeout),
+		telemetry.WithServiceName("otel-qrun"))
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	defer func() {
+		if err := sdk.Shutdown(context.WithoutCancel(ctx)); err != nil {
+			log.Debug("telemetry shutdown", "error", err)
+		}
+	}()
+
+	opts := launcherOptions(cfg, environ, o.f.Getpid())
+	if !sdk.Disabled {
+		var xerr error
+		ctx, xerr = propagate.ExtractEnv(ctx, sdk.Propagator, environ)
+		if xerr != nil {
+			log.Warn("ignoring the inherited trace context; workers start a new trace", "error", xerr)
+		}
+		opts = append(opts,
+			launcher.WithPropagator(sdk.Propagator),
+			launcher.WithTracerProvider(sdk.TracerProvider),
+			launcher.WithMeterProvider(sdk.MeterProvider))
+	}
+	stdio, closeStdio, err := stdioFiles(o.f.IO)
+	if err != nil {
+		return err
+	}
+	defer closeStdio()
+	opts = append(opts, launcher.WithLogger(log), launcher.WithStdio(stdio[0], stdio[1], stdio[2]))
+
+	l, err := launcher.New(o.args, opts...)
+	if err != nil {
+		return err
+	}
+	sigs := make(chan os.Signal, 16)
+	stop := o.f.Notify(sigs, forwardedSignals...)
+	defer stop()
+	status, err := l.Run(ctx, sigs)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	if status != 0 {
+		return &exitError{code: status}
+	}
+	return nil
+}
+
+// stdioFiles returns files for the workers' standard streams. Streams that
+// are files are passed as they are (no copy); other readers and writers (in
+// tests) are bridged through pipes that close() drains.
+func stdioFiles(io_ *IOStreams) ([3]*os.File, func(), error) {
+	var files [3]*os.File
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	if f, ok := io_.In.(*os.File); ok {
+		files[0] = f
+	} else if io_.In != nil {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return files, nil, fmt.Errorf("stdin pipe: %w", err)
+		}
+		go func() { _, _ = io.Copy(w, io_.In); w.Close() }()
+		files[0] = r
+		closers = append(closers, func() { r.Close() })
+	}
+	for i, out := range []io.Writer{io_.Out, io_.ErrOut} {
+		if f, ok := out.(*os.File); ok {
+			files[i+1] = f
+			continue
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeAll()
+			return files, nil, errors.Join(errors.New("output pipe"), err)
+		}
+		done := make(chan struct{})
+		go func() { _, _ = io.Copy(out, r); close(done) }()
+		files[i+1] = w
+		closers = append(closers, func() { w.Close(); <-done; r.Close() })
+	}
+	return files, closeAll, nil
+}

@@ -1,0 +1,249 @@
+package cmd
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/otel-qrun/otel-qrun/internal/workertest"
+)
+
+func helperEnv(name string, extra ...string) []string {
+	return append(workertest.Environ(name, quietTelemetry...), extra...)
+}
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	tests := []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"unknown flag", nil, []string{"--bogus", "true"}, "unknown flag: --bogus"},
+		{"negative workers", nil, []string{"--workers", "-1", "true"}, `invalid value "-1" for workers (from --workers)`},
+		{"workers not a number", nil, []string{"--workers=many", "true"}, "workers"},
+		{"restart policy", nil, []string{"--restart", "sometimes", "true"}, "never, on-failure, always"},
+		{"signal name", nil, []string{"--stop-signal", "FOO", "true"}, "stop_signal"},
+		{"duration", []string{"Q_CLUSTER_STOP_GRACE=soon"}, []string{"true"}, "Q_CLUSTER_STOP_GRACE"},
+		{"Q_CLUSTER JSON", []string{`Q_CLUSTER={"workers": 4,`}, []string{"true"}, "byte offset"},
+		{"config file", nil, []string{"--config", "/nonexistent/qrun.yaml", "true"}, "/nonexistent/qrun.yaml"},
+		{"no command", nil, nil, "no command given"},
+		{"unknown exporter", []string{"OTEL_TRACES_EXPORTER=carrier-pigeon"}, []string{"true"}, "OTEL_TRACES_EXPORTER"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := append([]string{"PATH=" + os.Getenv("PATH")}, tt.env...)
+			r := runQrun(t, env, tt.args...)
+			if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", r.code, r.stderr, tt.want)
+			}
+			if r.stdout != "" {
+				t.Errorf("stdout %q, want nothing", r.stdout)
+			}
+		})
+	}
+}
+
+func TestCommandNotFoundOrNotExecutable(t *testing.T) {
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain")
+	if err := os.WriteFile(plain, []byte("echo hi\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := append([]string{"PATH=" + os.Getenv("PATH")}, quietTelemetry...)
+	for _, tt := range []struct {
+		arg  string
+		code int
+	}{{"qrun-no-such-command", 127}, {plain, 126}, {dir, 126}} {
+		if r := runQrun(t, env, tt.arg); r.code != tt.code || !strings.Contains(r.stderr, tt.arg) {
+			t.Errorf("%s: exit %d, stderr %q; want %d", tt.arg, r.code, r.stderr, tt.code)
+		}
+	}
+}
+
+func TestFlagsStopAtTheCommand(t *testing.T) {
+	// Everything after the first non-flag belongs to the worker, even flags
+	// otel-qrun itself knows; argv is passed exactly, with no shell.
+	args := []string{"--workers", "3", "two words", "$HOME", ""}
+	r := runQrun(t, helperEnv("env"), append([]string{"--name", "q1", os.Args[0]}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	recs := records(t, r.stdout)
+	if len(recs) != 1 || !reflect.DeepEqual(recs[0].Args, args) || recs[0].Env["QRUN_CLUSTER"] != "q1" {
+		t.Fatalf("records %+v, want one worker with args %q", recs, args)
+	}
+}
+
+func TestPrecedenceThroughTheBinary(t *testing.T) {
+	tests := []struct {
+		name string
+		env  []string
+		args []string
+		want int
+	}{
+		{"default", nil, nil, 1},
+		{"Q_CLUSTER", []string{`Q_CLUSTER={"workers":4,"orm":"default"}`}, nil, 4},
+		{"env beats Q_CLUSTER", []string{`Q_CLUSTER={"workers":4}`, "Q_CLUSTER_WORKERS=3"}, nil, 3},
+		{"flag beats env", []string{`Q_CLUSTER={"workers":4}`, "Q_CLUSTER_WORKERS=3"}, []string{"--workers", "2"}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runQrun(t, helperEnv("env", tt.env...), append(tt.args, os.Args[0])...)
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			recs := records(t, r.stdout)
+			if len(recs) != tt.want {
+				t.Fatalf("%d workers, want %d", len(recs), tt.want)
+			}
+			for _, rec := range recs {
+				if rec.Env["QRUN_WORKERS"] != strconv.Itoa(tt.want) {
+					t.Errorf("QRUN_WORKERS=%s, want %d", rec.Env["QRUN_WORKERS"], tt.want)
+				}
+			}
+		})
+	}
+}
+
+func TestExitStatusOfWorkers(t *testing.T) {
+	tests := []struct {
+		name string
+		env  []string
+		args []string
+		want int
+	}{
+		{"own status", helperEnv("exit", "HELPER_EXIT=3"), nil, 3},
+		{"killed by a signal", helperEnv("selfkill", "HELPER_SIGNAL=10"), nil, 128 + 10},
+		{"first failure of several", helperEnv("byindex", "HELPER_0=trap", "HELPER_1=exit", "HELPER_EXIT=4"), []string{"--workers", "2"}, 4},
+		{"shards all done", helperEnv("exit", "HELPER_EXIT=0"), []string{"--workers", "4"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runQrun(t, tt.env, append(tt.args, os.Args[0])...)
+			if r.code != tt.want {
+				t.Errorf("exit %d, want %d; stderr:\n%s", r.code, tt.want, r.stderr)
+			}
+		})
+	}
+}
+
+func TestSignalsReachTheWorkers(t *testing.T) {
+	p := startQrun(t, helperEnv("signals"), "--workers", "2", os.Args[0])
+	p.next(t)
+	p.next(t)
+	p.cmd.Process.Signal(syscall.SIGUSR1)
+	got := []string{p.next(t).Signal, p.next(t).Signal}
+	if got[0] != "SIGUSR1" || got[1] != "SIGUSR1" {
+		t.Errorf("workers received %q, want SIGUSR1 twice", got)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Errorf("exit %d after SIGTERM, want 0; stderr:\n%s", code, p.err.String())
+	}
+}
+
+func TestSIGKILLOfTheLauncherLeavesNoWorker(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("pdeathsig is Linux only")
+	}
+	p := startQrun(t, helperEnv("ignore"), "--workers", "2", os.Args[0])
+	a, b := p.next(t), p.next(t)
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.wait(t)
+	workertest.Gone(t, a.PID, b.PID)
+}
+
+func TestAsPID1ReapsOrphans(t *testing.T) {
+	unshare, err := exec.LookPath("unshare")
+	if err != nil || runtime.GOOS != "linux" || os.Geteuid() != 0 {
+		t.Skip("needs Linux, root and unshare to run otel-qrun as PID 1")
+	}
+	if out, err := exec.Command(unshare, "--pid", "--fork", "--mount-proc", "true").CombinedOutput(); err != nil {
+		t.Skipf("cannot create a PID namespace here: %v %s", err, out)
+	}
+	// As PID 1 the launcher is the subreaper automatically; the worker
+	// leaves orphans behind and exits 7, a status that must not be stolen.
+	env := helperEnv("orphans", "HELPER_N=5", "HELPER_EXIT=7")
+	c := exec.Command(unshare, "--pid", "--fork", "--mount-proc", qrunBin, "--verbose", os.Args[0])
+	c.Env = env
+	out, err := c.CombinedOutput()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 7 {
+		t.Fatalf("exit %v, want 7; output:\n%s", err, out)
+	}
+	if n := strings.Count(string(out), "reaped orphan"); n != 5 {
+		t.Errorf("reaped %d orphans, want 5; output:\n%s", n, out)
+	}
+}
+
+func TestLauncherMessagesGoToStderr(t *testing.T) {
+	r := runQrun(t, helperEnv("exit", "HELPER_EXIT=0"), "--verbose", "--workers", "2", os.Args[0])
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if n := len(records(t, r.stdout)); n != 2 {
+		t.Errorf("%d worker records on stdout, want 2", n)
+	}
+	if !strings.Contains(r.stderr, "worker started") {
+		t.Errorf("--verbose did not log to stderr: %q", r.stderr)
+	}
+}
+
+func TestConfigCommand(t *testing.T) {
+	env := helperEnv("env",
+		`Q_CLUSTER={"workers":2,"name":"emails"}`,
+		"OTEL_EXPORTER_OTLP_HEADERS=authorization=Bearer s3cret",
+		"OTEL_RESOURCE_ATTRIBUTES=team=mail",
+		"MY_API_TOKEN=tok3n")
+	r := runQrun(t, env, "config", "--stop-grace", "30", "--", "sh", "-c", "true")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		"workers", "Q_CLUSTER", "emails", "stop_grace", "30s", "flag", "restart", "never", "default",
+		"QRUN_WORKER_INDEX=0", "QRUN_WORKER_INDEX=1", "QRUN_CLUSTER=emails",
+		"OTEL_RESOURCE_ATTRIBUTES=team=mail,service.instance.id=", "qrun.worker.index=1",
+		"OTEL_EXPORTER_OTLP_HEADERS=[REDACTED]", "TRACEPARENT",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("config output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	for _, secret := range []string{"s3cret", "tok3n"} {
+		if strings.Contains(r.stdout+r.stderr, secret) {
+			t.Errorf("config output shows the secret %q", secret)
+		}
+	}
+	if !strings.Contains(r.stderr, "OTEL_SERVICE_NAME is not set") {
+		t.Errorf("no warning about OTEL_SERVICE_NAME: %q", r.stderr)
+	}
+	r = runQrun(t, append(env, "OTEL_SERVICE_NAME=mail"), "config", "--workers", "0")
+	if r.code != 2 {
+		t.Errorf("config with a bad value: exit %d, want 2", r.code)
+	}
+}
+
+func TestScaleThroughTheBinary(t *testing.T) {
+	p := startQrun(t, helperEnv("signals"), os.Args[0])
+	first := p.next(t)
+	p.cmd.Process.Signal(syscall.SIGTTIN)
+	second := p.next(t)
+	indexes := []string{first.Index, second.Index}
+	sort.Strings(indexes)
+	if !reflect.DeepEqual(indexes, []string{"0", "1"}) {
+		t.Errorf("after SIGTTIN: workers %v", indexes)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	workertest.Gone(t, first.PID, second.PID)
+}

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package workertest
+
+// affinity is not available outside Linux.
+func affinity() []int { return nil }
