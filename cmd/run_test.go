@@ -35,6 +35,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"Q_CLUSTER JSON", []string{`Q_CLUSTER={"workers": 4,`}, []string{"true"}, "byte offset"},
 		{"config file", nil, []string{"--config", "/nonexistent/qrun.yaml", "true"}, "/nonexistent/qrun.yaml"},
 		{"no command", nil, nil, "no command given"},
+		{"extra argument", nil, []string{"version", "extra"}, "unknown command"},
 		{"unknown exporter", []string{"OTEL_TRACES_EXPORTER=carrier-pigeon"}, []string{"true"}, "OTEL_TRACES_EXPORTER"},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,221 @@
+package docgen
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/otel-qrun/otel-qrun/envconfig"
+)
+
+// The text of the root page beyond cobra's flag list, in the markdown that
+// go-md2man renders. It follows DESIGN.md sections 1 to 4; the keys come
+// from envconfig.Keys so that names, defaults and help cannot drift.
+
+const configurationIntro = `## CONFIGURATION
+Every setting has one key. Its value comes from, highest precedence first:
+
+1. a flag **--key-with-dashes**, e.g. **--max-restarts**;
+2. an environment variable **Q\_CLUSTER\_\<KEY\>** (the key in upper case), e.g. **Q_CLUSTER_WORKERS=4**;
+3. the environment variable **Q_CLUSTER** holding a JSON object, e.g. **Q_CLUSTER='{"name":"emails","workers":4}'**, with the same keys as the Q_CLUSTER dict of django-q2; unknown keys are ignored, never rejected, because the same JSON also configures the worker application;
+4. a file given by **--config** _FILE_ (YAML, JSON or TOML, by extension; the same keys);
+5. the default.
+
+Durations accept a number of seconds (**60**, **0.5**) or a Go duration (**1m30s**). Sizes follow django-q2: **max_rss** is in KiB.
+Invalid values (a negative worker count, an unknown restart policy, a Q_CLUSTER that is not valid JSON, an unknown signal name) are errors with exit status 2, never silently replaced by a default.
+**otel-qrun config** prints every key with its value and where the value came from.
+
+Keys marked "task mode" belong to **--tasks**, which is not available in this version of otel-qrun yet: the launcher refuses **--tasks** with exit status 2.
+
+### Keys
+`
+
+const environmentSections = `## ENVIRONMENT
+otel-qrun reads:
+
+**Q_CLUSTER**, **Q\_CLUSTER\_\<KEY\>**
+: Settings; see CONFIGURATION.
+
+**OTEL_SDK_DISABLED**
+: With **true** the launcher creates no spans, and an inherited TRACEPARENT, TRACESTATE and BAGGAGE pass through to the workers unchanged.
+
+**OTEL_TRACES_EXPORTER**, **OTEL_METRICS_EXPORTER**
+: Exporters of the launcher's own spans and metrics. **console** writes to stderr, never stdout. With **none** spans are still created and their context is still handed to the workers, which may export even when the launcher does not.
+
+**OTEL_PROPAGATORS**
+: The propagators that read the inherited trace context and write each worker's carrier.
+
+**OTEL_LOG_LEVEL**
+: The level of the launcher's log on stderr (**debug**, **info**, **warn**, **error**); **--verbose** sets **debug**.
+
+**TRACEPARENT**, **TRACESTATE**, **BAGGAGE**
+: An inherited trace context: the launcher's spans, and so the workers' traces, continue it.
+
+Every other standard **OTEL\_\*** variable that the OpenTelemetry Go SDK honours (endpoint, headers, protocol, resource, sampler, ...) configures the launcher's own telemetry. When the collector is down, workers run unaffected and the exit is delayed by at most **shutdown_timeout**; export errors are reported once on stderr.
+
+## WORKER ENVIRONMENT
+Every worker is executed fresh (fork and exec, never a bare fork), so it initializes its own OpenTelemetry SDK. It is started with a copy of the launcher's environment (the launcher never changes its own environment to pass anything on), with these changes:
+
+**TRACEPARENT**, **TRACESTATE**, **BAGGAGE**
+: The context of the launcher's span for this worker start, written with the propagators of OTEL_PROPAGATORS through the OpenTelemetry environment-carrier rules. Stale values inherited by the launcher are removed first.
+
+**OTEL_RESOURCE_ATTRIBUTES**
+: The user's attributes, with **service.instance.id** set to a value unique to this worker process and **qrun.worker.index** added.
+
+**OTEL_EXPORTER_PROMETHEUS_PORT**
+: Only when **OTEL_METRICS_EXPORTER=prometheus**: the base port (the launcher's OTEL_EXPORTER_PROMETHEUS_PORT, 9464 when unset) + 1 + the worker index, so that workers never collide.
+
+**QRUN_CLUSTER**
+: The cluster name (key **name**).
+
+**QRUN_WORKER_INDEX**
+: **0** to _workers_-1, stable across restarts of that slot.
+
+**QRUN_WORKERS**
+: The number of workers.
+
+Other **OTEL\_\*** variables pass through untouched: the worker's own SDK reads them.
+**otel-qrun config** prints these changes for each worker.
+`
+
+const behaviourSections = `## SUPERVISION
+Every worker is the leader of its own process group; signals and kills go to the whole group, so grandchildren are never orphaned. On Linux each worker gets **PR_SET_PDEATHSIG=SIGKILL**, so killing the launcher with SIGKILL does not leave workers behind.
+
+**restart** decides what happens when a worker exits. A worker that exits 0 is done and its slot stays empty (**never**, **on-failure**), so **--workers 4** can run four shards of a batch job. A worker that fails (a non-zero status or a signal) is restarted under **on-failure** and **always** (**always** also restarts after 0), with exponential backoff and jitter. A worker that stays up **min_uptime** resets the backoff. After **max_restarts** restarts in a row that failed before **min_uptime**, the launcher stops everything and exits non-zero with a message that says so. Under **never**, a failing worker makes the launcher stop the others gracefully and exit with the failed worker's status.
+
+With **max_rss**, the resident memory of each worker's whole process group is read from /proc every **guard_cycle**; a worker over the limit is stopped gracefully and replaced. With **cpu_affinity**, each worker is pinned to that many CPUs, assigned round-robin.
+
+As PID 1, or with **--subreaper**, the launcher is a child subreaper and reaps every orphaned process.
+
+stdin is inherited by the worker only when **workers** is 1; otherwise workers get /dev/null. stdout and stderr are inherited. stdout belongs to the workers: every message of the launcher itself goes to stderr.
+
+Linux is the primary platform. On macOS the features that need Linux (/proc, PR_SET_PDEATHSIG, the subreaper) are skipped with a warning.
+
+## EXIT STATUS
+**0**
+: Every worker exited 0; or, after a requested graceful stop, every worker ended clean (see below).
+
+**2**
+: A usage or configuration error: an unknown flag, an invalid value, no COMMAND, or **--tasks** (task mode is not available in this version yet). The message on stderr names the bad flag or key and the accepted values.
+
+**126**
+: COMMAND cannot be executed.
+
+**127**
+: COMMAND is not found (argv is executed exactly: PATH lookup, no shell).
+
+_status_, **128**+_N_
+: With one worker, its own exit status, or 128+_N_ when it was killed by signal _N_. With several workers, the status of the first that failed.
+
+After a requested graceful stop, a worker that exited 0, died of the stop signal or exited 128 + the number of the stop signal counts as clean, and the launcher exits 0 when all were clean. Telemetry errors never change the exit status.
+
+## SIGNALS
+**SIGTERM**, **SIGINT**, **SIGQUIT**
+: Graceful stop: send **stop_signal** to every worker's process group, wait **stop_grace**, send SIGKILL to what is left, flush telemetry (for at most **shutdown_timeout**) and exit. A second such signal during the stop kills at once. No worker is restarted during a stop.
+
+**SIGHUP**, **SIGUSR1**, **SIGUSR2**, **SIGWINCH**
+: Forwarded to every worker's process group.
+
+**SIGTTIN**, **SIGTTOU**
+: Add one worker, remove one worker (never below 1).
+`
+
+// example is one example of the root page: what it does, and the command.
+type example struct{ text, code string }
+
+// moreExamples returns the examples that follow those of the root command's
+// help in the EXAMPLE section.
+func moreExamples() []example {
+	return []example{
+		{"Four workers, each failed one restarted, each one over 512 MiB of memory replaced:",
+			`otel-qrun --workers 4 --restart on-failure --max-rss 524288 -- ./worker`},
+		{"Four shards of a batch job; the launcher exits 0 when all four succeeded:",
+			`otel-qrun --workers 4 -- sh -c 'exec ./shard "$QRUN_WORKER_INDEX" "$QRUN_WORKERS"'`},
+		{"Continue the trace of the caller:",
+			`TRACEPARENT=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 otel-qrun -- ./job`},
+		{"Prometheus metrics of three workers on ports 9465, 9466 and 9467:",
+			`OTEL_METRICS_EXPORTER=prometheus otel-qrun --workers 3 -- ./app`},
+		{"Settings from a file, the worker count from the environment:",
+			`Q_CLUSTER_WORKERS=8 otel-qrun --config qrun.yaml -- ./worker`},
+		{"The resolved configuration and each worker's environment, without starting anything:",
+			`otel-qrun config --workers 2 -- ./worker`},
+		{"As the PID 1 of a container (a child subreaper that reaps orphans), in a Dockerfile:",
+			"ENTRYPOINT [\"otel-qrun\", \"--workers\", \"2\", \"--\"]\nCMD [\"python\", \"worker.py\"]"},
+		{"One more worker, then one fewer, for a running launcher whose pid is in $pid:",
+			`kill -TTIN "$pid"; kill -TTOU "$pid"`},
+	}
+}
+
+// examplesMarkdown returns the examples as paragraphs and fenced code
+// blocks, the code indented like cobra's examples.
+func examplesMarkdown() string {
+	var b strings.Builder
+	for _, e := range moreExamples() {
+		b.WriteString(mdEscape(e.text) + "\n\n```\n")
+		for _, line := range strings.Split(e.code, "\n") {
+			b.WriteString("  " + line + "\n")
+		}
+		b.WriteString("```\n\n")
+	}
+	return b.String()
+}
+
+// rootSections returns the markdown of the sections inserted into the root
+// page between its options and its examples.
+func rootSections() string {
+	var b strings.Builder
+	b.WriteString(configurationIntro)
+	for _, k := range envconfig.Keys() {
+		writeKey(&b, k)
+	}
+	b.WriteString("\n")
+	b.WriteString(environmentSections)
+	b.WriteString("\n")
+	b.WriteString(behaviourSections)
+	return b.String()
+}
+
+// writeKey writes one key as a definition list item: its names in every
+// layer, then its help and default.
+func writeKey(b *strings.Builder, k envconfig.Key) {
+	fmt.Fprintf(b, "\n**%s**, **%s**, **%s**", mdEscape(k.Name), mdEscape(k.Flag), mdEscape(k.Env))
+	for _, a := range k.Aliases {
+		fmt.Fprintf(b, " (alias **%s**)", mdEscape(a))
+	}
+	usage := sentence(k.Usage)
+	if strings.HasPrefix(k.Usage, "task mode") {
+		usage += " Not available in this version yet."
+	}
+	def := "empty"
+	if k.Default != "" {
+		def = "**" + mdEscape(k.Default) + "**"
+	}
+	fmt.Fprintf(b, "\n: %s Default: %s.\n", mdEscape(usage), def)
+}
+
+// sentence capitalizes s and ends it with a period.
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return s
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	s = string(unicode.ToUpper(r)) + s[n:]
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
+}
+
+// mdEscape escapes the characters that markdown would take as markup.
+func mdEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune("\\`*_[]<>", r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
