@@ -1,0 +1,260 @@
+package taskproto
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/otel-qrun/otel-qrun/propagate"
+)
+
+// WorkerTask is the line the launcher writes to a persistent worker's stdin
+// for one attempt of a task:
+//
+//	{"id":"7","payload":{"to":"a@b"},"carrier":{"traceparent":"00-…-01"},"attempt":1}
+type WorkerTask struct {
+	// ID is the task's id.
+	ID string `json:"id"`
+	// Payload is the task's payload; nil is written as null.
+	Payload json.RawMessage `json:"payload"`
+	// Carrier holds the context of the attempt's span; nil is written as {}.
+	Carrier propagate.MapCarrier `json:"carrier"`
+	// Attempt is the attempt number, from 1.
+	Attempt int `json:"attempt"`
+}
+
+// AppendWorkerTask appends t to dst as one JSON line ending in '\n', with the
+// members in the order id, payload, carrier, attempt and the carrier's keys
+// sorted. Strings are escaped as JSON requires, without HTML escaping. The
+// payload is written as is when it is valid JSON on one line in valid UTF-8
+// (as every Payload from ParseLine is); a payload that holds a line break or
+// invalid UTF-8 is compacted with U+FFFD for each bad byte, and one that is
+// not valid JSON is written as a JSON string of its bytes, so the line is
+// always valid JSON.
+func AppendWorkerTask(dst []byte, t WorkerTask) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = appendString(dst, t.ID)
+	dst = append(dst, `,"payload":`...)
+	dst = appendRaw(dst, t.Payload)
+	dst = append(dst, `,"carrier":`...)
+	dst = appendCarrier(dst, t.Carrier)
+	dst = append(dst, `,"attempt":`...)
+	dst = appendInt(dst, t.Attempt)
+	return append(dst, '}', '\n')
+}
+
+// appendCarrier appends c as a JSON object of strings with sorted keys; nil
+// gives {}.
+func appendCarrier(dst []byte, c propagate.MapCarrier) []byte {
+	var small [8]string
+	keys := small[:0]
+	if len(c) > len(small) {
+		keys = make([]string, 0, len(c))
+	}
+	for k := range c {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, k)
+		dst = append(dst, ':')
+		dst = appendString(dst, c[k])
+	}
+	return append(dst, '}')
+}
+
+// ParseWorkerTask parses a line written by AppendWorkerTask; it is what a Go
+// worker calls for each line of its stdin. The line must be a JSON object
+// with a string "id"; "payload" is any JSON (absent gives null), "carrier" follows
+// the rules of propagate.ParseMapCarrier (absent, null or {} gives nil), and
+// "attempt" is an integer (absent gives 0). Other members are ignored. A
+// trailing newline is allowed.
+func ParseWorkerTask(line []byte) (WorkerTask, error) {
+	obj, err := parseObject(line)
+	if err != nil {
+		return WorkerTask{}, fmt.Errorf("parse worker task: %w", err)
+	}
+	var t WorkerTask
+	var idVal, payload, carrier, attempt []byte
+	m := newMembers(obj)
+	for {
+		k, v, ok := m.next()
+		if !ok {
+			break
+		}
+		switch string(fieldName(k)) {
+		case "id":
+			idVal = v
+		case "payload":
+			payload = v
+		case "carrier":
+			carrier = v
+		case "attempt":
+			attempt = v
+		}
+	}
+	if idVal == nil {
+		return WorkerTask{}, errors.New(`parse worker task: no "id"`)
+	}
+	id, ok := decodeString(idVal)
+	if !ok {
+		return WorkerTask{}, fmt.Errorf(`parse worker task: "id" is a JSON %s, want a string`, kind(idVal))
+	}
+	t.ID = id
+	if payload != nil {
+		t.Payload = normRaw(payload)
+	} else {
+		t.Payload = json.RawMessage("null")
+	}
+	if carrier != nil {
+		c, err := parseCarrier(carrier)
+		if err != nil {
+			return WorkerTask{}, fmt.Errorf(`parse worker task: "carrier": %w`, err)
+		}
+		if len(c) > 0 {
+			t.Carrier = c
+		}
+	}
+	if attempt != nil {
+		n, ok := decodeInt(attempt)
+		if !ok {
+			return WorkerTask{}, fmt.Errorf(`parse worker task: "attempt" is %s, want an integer`, describe(attempt))
+		}
+		t.Attempt = n
+	}
+	return t, nil
+}
+
+// Reply is the line a persistent worker writes on QRUN_RESULT_FD when it has
+// finished a task:
+//
+//	{"id":"7","ok":false,"error":"smtp: connection refused"}
+type Reply struct {
+	// ID is the id of the task the reply is for.
+	ID string `json:"id"`
+	// OK reports whether the task succeeded.
+	OK bool `json:"ok"`
+	// Error says why the task failed; "" when there is nothing to say.
+	Error string `json:"error,omitempty"`
+	// Result is any JSON the worker returns; nil when it returns nothing.
+	Result json.RawMessage `json:"result,omitempty"`
+}
+
+// ErrInvalidReply is wrapped by every error of ParseReply.
+var ErrInvalidReply = errors.New("invalid reply")
+
+// ParseReply parses one line a worker wrote on QRUN_RESULT_FD. The line must
+// be a JSON object (surrounding whitespace and a trailing newline are
+// allowed, anything else after the object is not) with a string "id" and a
+// boolean "ok". "error" is optional: a string, null (no error) or, to keep
+// what a worker meant, any other JSON, kept as its JSON text. "result" is any
+// JSON, kept as is (so "result":null gives the JSON null) but compacted if it
+// holds a line break. Other members are ignored; when a member appears twice
+// the last one wins. Bytes that are not valid UTF-8 become U+FFFD. Every
+// error wraps ErrInvalidReply and says what is wrong.
+func ParseReply(line []byte) (Reply, error) {
+	obj, err := parseObject(line)
+	if err != nil {
+		return Reply{}, fmt.Errorf("%w: %w", ErrInvalidReply, err)
+	}
+	var idVal, okVal, errVal, result []byte
+	m := newMembers(obj)
+	for {
+		k, v, ok := m.next()
+		if !ok {
+			break
+		}
+		switch string(fieldName(k)) {
+		case "id":
+			idVal = v
+		case "ok":
+			okVal = v
+		case "error":
+			errVal = v
+		case "result":
+			result = v
+		}
+	}
+	var r Reply
+	if idVal == nil {
+		return Reply{}, fmt.Errorf(`%w: no "id"`, ErrInvalidReply)
+	}
+	id, ok := decodeString(idVal)
+	if !ok {
+		return Reply{}, fmt.Errorf(`%w: "id" is a JSON %s, want a string`, ErrInvalidReply, kind(idVal))
+	}
+	r.ID = id
+	switch string(okVal) {
+	case "true":
+		r.OK = true
+	case "false":
+	case "":
+		return Reply{}, fmt.Errorf(`%w: no "ok"`, ErrInvalidReply)
+	default:
+		return Reply{}, fmt.Errorf(`%w: "ok" is a JSON %s, want a boolean`, ErrInvalidReply, kind(okVal))
+	}
+	if errVal != nil {
+		if s, ok := decodeString(errVal); ok {
+			r.Error = s
+		} else if errVal[0] != 'n' {
+			r.Error = string(normRaw(errVal))
+		}
+	}
+	if result != nil {
+		r.Result = normRaw(result)
+	}
+	return r, nil
+}
+
+// AppendReply appends r to dst as one JSON line ending in '\n', with the
+// members in the order id, ok, error (left out when empty), result (left out
+// when empty; written as appendRaw writes a payload).
+func AppendReply(dst []byte, r Reply) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = appendString(dst, r.ID)
+	if r.OK {
+		dst = append(dst, `,"ok":true`...)
+	} else {
+		dst = append(dst, `,"ok":false`...)
+	}
+	if r.Error != "" {
+		dst = append(dst, `,"error":`...)
+		dst = appendString(dst, r.Error)
+	}
+	if len(r.Result) > 0 {
+		dst = append(dst, `,"result":`...)
+		dst = appendRaw(dst, r.Result)
+	}
+	return append(dst, '}', '\n')
+}
+
+// parseObject checks that line is one JSON object, surrounding whitespace
+// allowed, and returns it without the whitespace and with each byte that is
+// not valid UTF-8 replaced by U+FFFD.
+func parseObject(line []byte) ([]byte, error) {
+	if !json.Valid(line) {
+		if len(trimSpace(line)) == 0 {
+			return nil, errors.New("empty line, want a JSON object")
+		}
+		return nil, fmt.Errorf("not valid JSON: %w", syntaxError(line))
+	}
+	obj := trimSpace(validUTF8(line))
+	if obj[0] != '{' {
+		return nil, fmt.Errorf("got a JSON %s, want an object", kind(obj))
+	}
+	return obj, nil
+}
+
+// describe names the valid JSON value v for an error message: its kind, and
+// its text when it is a number.
+func describe(v []byte) string {
+	if k := kind(v); k != "number" {
+		return "a JSON " + k
+	}
+	return "the number " + string(v)
+}
