@@ -147,9 +147,6 @@ func (o *runOptions) run(ctx context.Context) error {
 	if len(o.args) == 0 {
 		return usageError("no command given: usage: %s", o.cmd.UseLine())
 	}
-	if cfg.Tasks != "" {
-		return usageError("--tasks: task mode is not available in this version of otel-qrun")
-	}
 	log := newLogger(o.f.IO.ErrOut, cfg.Verbose, environ)
 
 	sdk, err := telemetry.Setup(ctx,
@@ -185,6 +182,14 @@ func (o *runOptions) run(ctx context.Context) error {
 	}
 	defer closeStdio()
 	opts = append(opts, launcher.WithLogger(log), launcher.WithStdio(stdio[0], stdio[1], stdio[2]))
+	if cfg.Tasks != "" {
+		taskOpts, closeTasks, err := taskOptions(cfg, stdio)
+		if err != nil {
+			return err
+		}
+		defer closeTasks()
+		opts = append(opts, taskOpts...)
+	}
 
 	l, err := launcher.New(o.args, opts...)
 	if err != nil {
@@ -201,6 +206,47 @@ func (o *runOptions) run(ctx context.Context) error {
 		return &exitError{code: status}
 	}
 	return nil
+}
+
+// taskOptions opens the task input and the result stream. When results go
+// to stdout, the workers' stdout goes to stderr, so that stdout holds
+// nothing but result lines.
+func taskOptions(cfg *envconfig.Config, stdio [3]*os.File) ([]launcher.Option, func(), error) {
+	var closers []func() error
+	closeAll := func() {
+		for _, c := range closers {
+			_ = c()
+		}
+	}
+	in := stdio[0]
+	if cfg.Tasks != "-" {
+		f, err := os.Open(cfg.Tasks)
+		if err != nil {
+			return nil, nil, usageError("--tasks: %w", err)
+		}
+		in, closers = f, append(closers, f.Close)
+	}
+	results, workerOut := stdio[1], stdio[1]
+	if cfg.Results == "-" {
+		workerOut = stdio[2]
+	} else {
+		f, err := os.OpenFile(cfg.Results, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			closeAll()
+			return nil, nil, usageError("--results: %w", err)
+		}
+		results, closers = f, append(closers, f.Close)
+	}
+	return []launcher.Option{
+		launcher.WithStdio(nil, workerOut, stdio[2]),
+		launcher.WithTasks(in, results),
+		launcher.WithPerTask(cfg.PerTask),
+		launcher.WithTaskTimeout(cfg.Timeout),
+		launcher.WithRecycle(cfg.Recycle),
+		launcher.WithMaxAttempts(cfg.MaxAttempts),
+		launcher.WithQueueLimit(cfg.QueueLimit),
+		launcher.WithMaxLine(cfg.MaxLine),
+	}, closeAll, nil
 }
 
 // stdioFiles returns files for the workers' standard streams. Streams that

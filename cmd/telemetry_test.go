@@ -113,7 +113,9 @@ func TestWorkersContinueTheTraceOverTheWire(t *testing.T) {
 
 func TestWorkerExitsAreCountedByOutcome(t *testing.T) {
 	r := otlptest.NewHTTP(t)
-	env := helperEnv("byindex", append(r.Env(), "HELPER_0=exit", "HELPER_1=selfkill", "HELPER_SIGNAL=10", "HELPER_EXIT=0")...)
+	env := helperEnv("byindex", append(r.Env(), "HELPER_0=exit", "HELPER_1=selfkill", "HELPER_SIGNAL=10", "HELPER_EXIT=0",
+		// Worker 0 exits 0 long before worker 1 dies and the others are stopped.
+		"HELPER_DELAY_MS=500")...)
 	res := runQrun(t, env, "--workers", "2", os.Args[0])
 	if res.code != 138 {
 		t.Fatalf("exit %d, want 138: %s", res.code, res.stderr)

@@ -3,6 +3,7 @@ package launcher
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"syscall"
@@ -55,6 +56,14 @@ type config struct {
 	backoffBase time.Duration
 	backoffMax  time.Duration
 	logger      *slog.Logger
+	taskIn      io.Reader
+	taskResults io.Writer
+	perTask     bool
+	taskTimeout time.Duration
+	recycle     int
+	maxAttempts int
+	queueLimit  int
+	maxLine     int
 	tracer      trace.TracerProvider
 	meter       metric.MeterProvider
 	propagator  propagation.TextMapPropagator
@@ -76,6 +85,8 @@ func defaults() config {
 		stderr:      os.Stderr,
 		backoffBase: 100 * time.Millisecond,
 		backoffMax:  30 * time.Second,
+		maxAttempts: 1,
+		maxLine:     1 << 20,
 		logger:      slog.New(slog.DiscardHandler),
 		tracer:      tracenoop.NewTracerProvider(),
 		meter:       metricnoop.NewMeterProvider(),
@@ -100,6 +111,17 @@ func (c *config) validate() error {
 	}
 	if c.guardCycle <= 0 {
 		errs = append(errs, fmt.Errorf("guard cycle must be > 0, got %s", c.guardCycle))
+	}
+	if c.taskIn != nil {
+		if c.taskResults == nil {
+			errs = append(errs, errors.New("task mode needs a result stream"))
+		}
+		if c.queueLimit == 0 {
+			c.queueLimit = c.workers * c.workers
+		}
+		if c.queueLimit < 1 || c.maxLine < 1 || c.maxAttempts < 0 || c.recycle < 0 || c.taskTimeout < 0 {
+			errs = append(errs, errors.New("queue limit and max line must be >= 1; max attempts, recycle and timeout not negative"))
+		}
 	}
 	if c.backoffBase <= 0 || c.backoffMax < c.backoffBase {
 		errs = append(errs, fmt.Errorf("invalid backoff %s..%s", c.backoffBase, c.backoffMax))
@@ -169,6 +191,36 @@ func WithSubreaper(on bool) Option { return func(c *config) { c.subreaper = on }
 func WithBackoff(base, maxDelay time.Duration) Option {
 	return func(c *config) { c.backoffBase, c.backoffMax = base, maxDelay }
 }
+
+// WithTasks turns on task mode: tasks are read as lines from in (DESIGN
+// section 6) and one result line per task is written to results. The run
+// ends when the input is exhausted and every task has ended; its status is
+// 0 when every task ended ok, else 1.
+func WithTasks(in io.Reader, results io.Writer) Option {
+	return func(c *config) { c.taskIn, c.taskResults = in, results }
+}
+
+// WithPerTask runs every task in a fresh process instead of persistent
+// workers; the worker count is then the number of tasks run at once.
+func WithPerTask(on bool) Option { return func(c *config) { c.perTask = on } }
+
+// WithTaskTimeout stops a task that runs longer than d (0: no timeout); a
+// task line's own timeout wins.
+func WithTaskTimeout(d time.Duration) Option { return func(c *config) { c.taskTimeout = d } }
+
+// WithRecycle replaces a persistent worker after n tasks (0: never).
+func WithRecycle(n int) Option { return func(c *config) { c.recycle = n } }
+
+// WithMaxAttempts sets the attempts per task (default 1; 0: no limit).
+func WithMaxAttempts(n int) Option { return func(c *config) { c.maxAttempts = n } }
+
+// WithQueueLimit sets how many tasks are read ahead of the workers (default
+// workers²).
+func WithQueueLimit(n int) Option { return func(c *config) { c.queueLimit = n } }
+
+// WithMaxLine sets the longest task line, and worker reply, in bytes
+// (default 1 MiB).
+func WithMaxLine(n int) Option { return func(c *config) { c.maxLine = n } }
 
 // WithLogger sets the logger for the launcher's own messages.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }

@@ -20,13 +20,13 @@ import (
 type slot struct {
 	index    int
 	w        *worker
-	quick    int  // exits in a row before min_uptime: drives the backoff
-	failures int  // failures in a row before min_uptime: drives the give-up
-	done     bool // exited and is not restarted
-	retiring bool // scaled down: removed when its worker exits
-	recycle  bool // stopped for max_rss: replaced when its worker exits
-	pending  bool // a restart is scheduled
-	gen      int  // invalidates scheduled restarts
+	quick    int    // exits in a row before min_uptime: drives the backoff
+	failures int    // failures in a row before min_uptime: drives the give-up
+	done     bool   // exited and is not restarted
+	retiring bool   // scaled down: removed when its worker exits
+	replace  Reason // stopped to be replaced (max_rss, recycle, timeout): start again for this reason
+	pending  bool   // a restart is scheduled
+	gen      int    // invalidates scheduled restarts
 }
 
 // worker is one running process, the leader of its own process group.
@@ -37,12 +37,17 @@ type worker struct {
 	stopping bool // the stop signal was sent
 	killed   bool // the launcher sent SIGKILL
 	timer    *time.Timer
+	in       *os.File // task mode, persistent: the worker's stdin
+	cur      *attempt // task mode: the attempt in flight
+	done     int      // task mode, persistent: tasks answered
 }
 
 type timerEvent struct {
-	slot *slot // restart due
-	gen  int
-	pid  int // stop grace over: kill the group
+	slot  *slot // restart due
+	gen   int
+	pid   int      // stop grace over: kill the group
+	att   *attempt // task timeout
+	drain bool     // task mode: the time to finish tasks in flight is over
 }
 
 // run is the state of one Run call. It is owned by the goroutine in Run;
@@ -62,6 +67,7 @@ type run struct {
 	stopStatus *int // first unclean exit after a requested stop
 	lingering  sync.WaitGroup
 	rssWarned  bool
+	tasks      *taskRun // nil outside task mode
 }
 
 // Run starts the workers and supervises them until they are all done, a
@@ -114,11 +120,17 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 		r.rp.close()
 	}()
 
+	var reads <-chan readEvent
+	var replies <-chan replyEvent
+	if l.cfg.taskIn != nil {
+		r.tasks = newTaskRun(r)
+		reads, replies = r.tasks.reads, r.tasks.replies
+	}
 	for i := 0; i < l.cfg.workers; i++ {
 		r.slots = append(r.slots, &slot{index: i})
 	}
 	for _, s := range append([]*slot(nil), r.slots...) {
-		if !r.stopping {
+		if !r.stopping && !l.cfg.perTask {
 			r.startOrFail(s, ReasonInitial)
 		}
 	}
@@ -138,7 +150,11 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 		case <-done:
 			done = nil
 			log.Info("stopping workers", "reason", context.Cause(ctx))
-			r.beginStop(true)
+			r.requestStop()
+		case ev := <-reads:
+			r.tasks.onRead(ev)
+		case ev := <-replies:
+			r.tasks.onReply(ev)
 		case ev := <-r.timers:
 			r.onTimer(ev)
 		case <-guard:
@@ -148,8 +164,12 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 	return r.status(), nil
 }
 
-// finished reports whether no worker runs and none is due to start.
+// finished reports whether no worker runs and none is due to start (and,
+// in task mode, the launcher is stopping: per-task slots are often empty).
 func (r *run) finished() bool {
+	if r.tasks != nil && !r.stopping {
+		return false
+	}
 	for _, s := range r.slots {
 		if s.w != nil || s.pending {
 			return false
@@ -159,6 +179,9 @@ func (r *run) finished() bool {
 }
 
 func (r *run) status() int {
+	if r.tasks != nil {
+		return r.tasks.status()
+	}
 	switch {
 	case r.failure != nil:
 		return *r.failure
@@ -180,31 +203,55 @@ func (r *run) activeCount() int {
 	return n
 }
 
+// startSpec is what a start changes from a plain worker start.
+type startSpec struct {
+	ctx   context.Context // carrier context of a per-task process; nil: a new worker span
+	env   []string        // extra variables
+	stdin *os.File        // nil: the launcher's stdin (one worker) or /dev/null
+	fd3   *os.File        // task mode reply pipe
+}
+
 // start forks one worker into s.
-func (r *run) start(s *slot, reason Reason) error {
+func (r *run) start(s *slot, reason Reason) error { return r.startWith(s, reason, startSpec{}) }
+
+func (r *run) startWith(s *slot, reason Reason, spec startSpec) error {
 	l := r.l
-	ctx, span := l.workerSpan(r.ctx, s.index, reason)
+	ctx, span := spec.ctx, trace.Span(nil)
+	if ctx == nil {
+		ctx, span = l.workerSpan(r.ctx, s.index, reason)
+	}
 	env := WorkerEnv(ctx, l.cfg.propagator, l.cfg.environ, WorkerIdentity{
 		Cluster:    l.cfg.cluster,
 		Index:      s.index,
 		Workers:    r.activeCount(),
 		InstanceID: newInstanceID(),
 	})
-	stdin := l.devNull
-	if l.cfg.workers == 1 && s.index == 0 && usable(l.cfg.stdin) {
-		stdin = l.cfg.stdin
+	env = append(env, spec.env...)
+	stdin := spec.stdin
+	if stdin == nil {
+		stdin = l.devNull
+		if l.cfg.workers == 1 && s.index == 0 && usable(l.cfg.stdin) {
+			stdin = l.cfg.stdin
+		}
 	}
 	files := []uintptr{stdin.Fd(), fdOr(l.cfg.stdout, l.devNull), fdOr(l.cfg.stderr, l.devNull)}
+	if spec.fd3 != nil {
+		files = append(files, spec.fd3.Fd())
+	}
 	pid, err := r.sp.start(spawnRequest{path: l.path, argv: l.argv, env: env, files: files, cpus: l.cpusFor()})
 	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, "start failed")
-		span.End()
+		if span != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "start failed")
+			span.End()
+		}
 		return fmt.Errorf("start worker %d: %s: %w", s.index, l.path, err)
 	}
-	span.SetAttributes(attribute.Int("process.pid", pid))
-	l.active.Add(r.ctx, 1)
-	l.starts.Add(r.ctx, 1, metric.WithAttributes(attribute.String("reason", string(reason))))
+	if span != nil {
+		span.SetAttributes(attribute.Int("process.pid", pid))
+		l.active.Add(r.ctx, 1)
+		l.starts.Add(r.ctx, 1, metric.WithAttributes(attribute.String("reason", string(reason))))
+	}
 	s.w = &worker{pid: pid, started: time.Now(), span: span}
 	r.byPid[pid] = s
 	l.cfg.logger.Debug("worker started", "worker", s.index, "pid", pid, "reason", reason)
@@ -241,12 +288,27 @@ func spawnStatus(err error) int {
 // startOrFail starts a worker; a start that fails counts as a worker that
 // failed at once, under the restart policy.
 func (r *run) startOrFail(s *slot, reason Reason) {
-	err := r.start(s, reason)
+	var err error
+	if r.tasks != nil {
+		err = r.tasks.startPersistent(s, reason)
+	} else {
+		err = r.start(s, reason)
+	}
 	if err == nil {
 		return
 	}
 	r.l.cfg.logger.Error("cannot start worker", "worker", s.index, "error", err)
 	r.afterExit(s, spawnStatus(err), 0)
+}
+
+// requestStop is a stop the user asked for; in task mode the tasks in
+// flight may finish first.
+func (r *run) requestStop() {
+	if r.tasks != nil {
+		r.tasks.drain()
+		return
+	}
+	r.beginStop(true)
 }
 
 func (r *run) onExit(ev exitEvent) {
@@ -264,11 +326,16 @@ func (r *run) onExit(ev exitEvent) {
 	status := exitStatus(ev.status)
 	uptime := time.Since(w.started)
 	clean := status == 0 || (w.stopping && r.stoppedCleanly(ev.status))
-	endWorkerSpan(w.span, ev.status, !clean)
-	l.active.Add(r.ctx, -1)
-	l.exits.Add(r.ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome(ev.status))))
+	if w.span != nil {
+		endWorkerSpan(w.span, ev.status, !clean)
+		l.active.Add(r.ctx, -1)
+		l.exits.Add(r.ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome(ev.status))))
+	}
 	r.logExit(s, w, ev.status, uptime)
 	r.drainGroup(ev.pid)
+	if r.tasks != nil && r.tasks.workerExited(s, w, ev.status, uptime) {
+		return
+	}
 
 	switch {
 	case r.stopping:
@@ -278,9 +345,10 @@ func (r *run) onExit(ev exitEvent) {
 		r.remove(s)
 	case s.retiring:
 		r.remove(s)
-	case s.recycle:
-		s.recycle = false
-		r.startOrFail(s, ReasonRecycle)
+	case s.replace != "":
+		reason := s.replace
+		s.replace = ""
+		r.startOrFail(s, reason)
 	default:
 		r.afterExit(s, status, uptime)
 	}
@@ -297,6 +365,8 @@ func (r *run) logExit(s *slot, w *worker, ws syscall.WaitStatus, uptime time.Dur
 	log := r.l.cfg.logger
 	args := []any{"worker", s.index, "pid", w.pid, "status", describeStatus(ws), "uptime", uptime.Round(time.Millisecond)}
 	switch {
+	case w.span == nil: // a per-task process: its task result says how it went
+		log.Debug("task process exited", args...)
 	case ws.Signaled() && ws.Signal() == syscall.SIGKILL && !w.killed:
 		log.Warn("worker killed by SIGKILL, not by otel-qrun: it may have run out of memory (check the kernel log or the container's memory limit)", args...)
 	case exitStatus(ws) != 0 && !w.stopping:
@@ -309,16 +379,24 @@ func (r *run) logExit(s *slot, w *worker, ws syscall.WaitStatus, uptime time.Dur
 // afterExit applies the restart policy to a slot whose worker ended (or
 // could not start) outside a stop.
 func (r *run) afterExit(s *slot, status int, uptime time.Duration) {
+	policy := r.l.cfg.restart
+	if r.tasks != nil {
+		policy = RestartAlways // task workers are always replaced
+	}
+	r.applyPolicy(s, policy, status, uptime)
+}
+
+func (r *run) applyPolicy(s *slot, policy RestartPolicy, status int, uptime time.Duration) {
 	cfg := &r.l.cfg
 	failed := status != 0
 	if uptime >= cfg.minUptime {
 		s.quick, s.failures = 0, 0
 	}
 	switch {
-	case cfg.restart == RestartNever && failed:
+	case policy == RestartNever && failed:
 		r.fail(status)
 		return
-	case cfg.restart != RestartAlways && !failed:
+	case policy != RestartAlways && !failed:
 		s.done = true
 		return
 	}
@@ -357,6 +435,17 @@ func (r *run) deliver(ev timerEvent) {
 }
 
 func (r *run) onTimer(ev timerEvent) {
+	switch {
+	case ev.att != nil:
+		r.tasks.onTimeout(ev.att)
+		return
+	case ev.drain:
+		if !r.stopping {
+			r.l.cfg.logger.Warn("tasks still in flight after stop_grace; stopping the workers")
+			r.beginStop(true)
+		}
+		return
+	}
 	if ev.slot != nil {
 		s := ev.slot
 		if !s.pending || s.gen != ev.gen || r.stopping {
@@ -397,6 +486,9 @@ func (r *run) beginStop(requested bool) {
 		return
 	}
 	r.stopping, r.requested = true, requested
+	if r.tasks != nil {
+		r.tasks.stopping()
+	}
 	for _, s := range append([]*slot(nil), r.slots...) {
 		if s.pending {
 			s.pending = false
@@ -455,7 +547,7 @@ func (r *run) onSignal(sig os.Signal) {
 			return
 		}
 		log.Info("received " + signalName(s) + ": stopping workers")
-		r.beginStop(true)
+		r.requestStop()
 	case syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH:
 		for _, sl := range r.slots {
 			if sl.w != nil {
@@ -489,6 +581,10 @@ func (r *run) scaleUp() {
 	r.slots = append(r.slots, s)
 	sort.Slice(r.slots, func(i, j int) bool { return r.slots[i].index < r.slots[j].index })
 	r.l.cfg.logger.Info("adding a worker", "worker", index, "workers", r.activeCount())
+	if r.tasks != nil && r.l.cfg.perTask {
+		r.tasks.dispatch()
+		return
+	}
 	r.startOrFail(s, ReasonScale)
 }
 
@@ -546,7 +642,7 @@ func (r *run) checkMemory() {
 		if kib := rss[s.w.pid]; kib > r.l.cfg.maxRSS {
 			r.l.cfg.logger.Warn("worker exceeds max_rss: replacing it", "worker", s.index, "pid", s.w.pid,
 				"rss_kib", kib, "max_rss_kib", r.l.cfg.maxRSS)
-			s.recycle = true
+			s.replace = ReasonRecycle
 			r.stopWorker(s)
 		}
 	}

@@ -450,3 +450,32 @@ func TestRefused(t *testing.T) {
 		t.Errorf("dial error = %v, want connection refused", err)
 	}
 }
+
+func TestSinkAcceptsExports(t *testing.T) {
+	s := NewSink(t)
+	for k, v := range envMap(s.Env()) {
+		t.Setenv(k, v)
+	}
+	exp, err := otlptracehttp.New(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	_, span := tp.Tracer("sink-test").Start(context.Background(), "s")
+	span.End()
+	if err := tp.Shutdown(context.Background()); err != nil {
+		t.Fatalf("export to the sink failed: %v", err)
+	}
+	if n, b := s.Requests(); n != 1 || b == 0 {
+		t.Errorf("sink saw %d requests, %d bytes; want 1 request with a body", n, b)
+	}
+}
+
+func envMap(env []string) map[string]string {
+	m := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
+}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -227,3 +228,48 @@ func Refused(t testing.TB) string {
 	}
 	return "http://" + addr
 }
+
+// Sink is an OTLP/HTTP endpoint that accepts every export and discards it
+// without decoding, for benchmarks: what a collector spends on decoding is
+// not charged to the process under test. It answers with an empty
+// protobuf body, which every Export*ServiceResponse accepts.
+type Sink struct {
+	endpoint string
+	requests atomic.Int64
+	bytes    atomic.Int64
+}
+
+// NewSink starts a Sink on loopback; t.Cleanup stops it.
+func NewSink(t testing.TB) *Sink {
+	t.Helper()
+	s := &Sink{}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		n, _ := io.Copy(io.Discard, req.Body)
+		s.requests.Add(1)
+		s.bytes.Add(n)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.WriteHeader(http.StatusOK)
+	})}
+	l := listen(t)
+	s.endpoint = "http://" + l.Addr().String()
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return s
+}
+
+// Env returns the entries that point a child's traces and metrics at the
+// sink over http/protobuf.
+func (s *Sink) Env() []string {
+	return []string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT=" + s.endpoint,
+		"OTEL_EXPORTER_OTLP_PROTOCOL=" + ProtocolHTTP,
+		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=" + s.endpoint + "/v1/traces",
+		"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=" + s.endpoint + "/v1/metrics",
+		"OTEL_TRACES_EXPORTER=otlp",
+		"OTEL_METRICS_EXPORTER=otlp",
+		"OTEL_LOGS_EXPORTER=none",
+	}
+}
+
+// Requests returns how many exports arrived, and their bytes.
+func (s *Sink) Requests() (n, bytes int64) { return s.requests.Load(), s.bytes.Load() }

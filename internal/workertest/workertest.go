@@ -6,7 +6,10 @@
 package workertest
 
 import (
+	"bufio"
 	"context"
+
+	"github.com/otel-qrun/otel-qrun/internal/taskproto"
 
 	"encoding/json"
 	"fmt"
@@ -98,8 +101,11 @@ func runHelper(name string) int {
 	case "exit": // exit at once with HELPER_EXIT
 		emit(Record{Event: "ready"})
 		return code
-	case "selfkill": // die of the signal HELPER_SIGNAL (a shell does it: Go catches most signals)
+	case "selfkill": // die of the signal HELPER_SIGNAL after HELPER_DELAY_MS (a shell does it: Go catches most signals)
 		emit(Record{Event: "ready"})
+		if ms, _ := strconv.Atoi(os.Getenv("HELPER_DELAY_MS")); ms > 0 {
+			time.Sleep(time.Duration(ms) * time.Millisecond)
+		}
 		err := syscall.Exec("/bin/sh", []string{"sh", "-c", "kill -" + os.Getenv("HELPER_SIGNAL") + " $$"}, os.Environ())
 		panic(err)
 	case "trap": // run until TERM, then exit HELPER_EXIT
@@ -189,6 +195,18 @@ func runHelper(name string) int {
 			fmt.Fprintln(os.Stderr, "shutdown:", err)
 		}
 		return code
+	case "taskworker": // a persistent task worker speaking the protocol directly
+		return taskWorker()
+	case "pertask": // a per_task process: payload on stdin; "fail" exits 3, "sleep" sleeps
+		b, _ := io.ReadAll(os.Stdin)
+		emit(Record{Event: "ready", Stdin: string(b), Env: envMap()})
+		switch string(b) {
+		case "fail":
+			return 3
+		case "sleep":
+			time.Sleep(time.Minute)
+		}
+		return 0
 	case "stdin":
 		b, _ := io.ReadAll(os.Stdin)
 		emit(Record{Event: "ready", Stdin: string(b)})
@@ -270,4 +288,50 @@ func Zombies(ppid int) int {
 		}
 	}
 	return n
+}
+
+// taskPayload is what the taskworker helper understands in a payload object.
+type taskPayload struct {
+	SleepMS   int  `json:"sleep_ms"`
+	Fail      bool `json:"fail"`
+	FailUntil int  `json:"fail_until"` // fail the attempts before this one
+	Crash     bool `json:"crash"`
+	Garbage   bool `json:"garbage"`
+	WrongID   bool `json:"wrong_id"`
+}
+
+// taskWorker reads task lines on stdin and replies on fd 3. Its reply's
+// result echoes the attempt and the carrier it was handed.
+func taskWorker() int {
+	replies := os.NewFile(3, "replies")
+	sc := bufio.NewScanner(os.Stdin)
+	sc.Buffer(make([]byte, 64*1024), 4<<20)
+	emit(Record{Event: "ready"})
+	for sc.Scan() {
+		wt, err := taskproto.ParseWorkerTask(sc.Bytes())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "taskworker:", err)
+			continue
+		}
+		var p taskPayload
+		_ = json.Unmarshal(wt.Payload, &p) // other payloads: a plain ok
+		if p.SleepMS > 0 {
+			time.Sleep(time.Duration(p.SleepMS) * time.Millisecond)
+		}
+		result, _ := json.Marshal(map[string]any{"attempt": wt.Attempt, "traceparent": wt.Carrier.Get("traceparent")})
+		rep := taskproto.Reply{ID: wt.ID, OK: true, Result: result}
+		switch {
+		case p.Crash:
+			os.Exit(9)
+		case p.Garbage:
+			replies.Write([]byte("this is not a reply\n"))
+			continue
+		case p.WrongID:
+			rep.ID = "someone-else"
+		case p.Fail || wt.Attempt < p.FailUntil:
+			rep.OK, rep.Error = false, "failed on purpose"
+		}
+		replies.Write(taskproto.AppendReply(nil, rep))
+	}
+	return 0
 }

@@ -26,7 +26,7 @@ Durations accept a number of seconds (**60**, **0.5**) or a Go duration (**1m30s
 Invalid values (a negative worker count, an unknown restart policy, a Q_CLUSTER that is not valid JSON, an unknown signal name) are errors with exit status 2, never silently replaced by a default.
 **otel-qrun config** prints every key with its value and where the value came from.
 
-Keys marked "task mode" belong to **--tasks**, which is not available in this version of otel-qrun yet: the launcher refuses **--tasks** with exit status 2.
+Keys marked "task mode" apply with **--tasks**; see TASK MODE.
 
 ### Keys
 `
@@ -97,7 +97,7 @@ Linux is the primary platform. On macOS the features that need Linux (/proc, PR_
 : Every worker exited 0; or, after a requested graceful stop, every worker ended clean (see below).
 
 **2**
-: A usage or configuration error: an unknown flag, an invalid value, no COMMAND, or **--tasks** (task mode is not available in this version yet). The message on stderr names the bad flag or key and the accepted values.
+: A usage or configuration error: an unknown flag, an invalid value, no COMMAND, a **--tasks** input or **--results** file that cannot be opened. The message on stderr names the bad flag or key and the accepted values.
 
 **126**
 : COMMAND cannot be executed.
@@ -107,6 +107,8 @@ Linux is the primary platform. On macOS the features that need Linux (/proc, PR_
 
 _status_, **128**+_N_
 : With one worker, its own exit status, or 128+_N_ when it was killed by signal _N_. With several workers, the status of the first that failed.
+
+In task mode: **0** when every task read ended **ok**, else **1**.
 
 After a requested graceful stop, a worker that exited 0, died of the stop signal or exited 128 + the number of the stop signal counts as clean, and the launcher exits 0 when all were clean. Telemetry errors never change the exit status.
 
@@ -119,6 +121,15 @@ After a requested graceful stop, a worker that exited 0, died of the stop signal
 
 **SIGTTIN**, **SIGTTOU**
 : Add one worker, remove one worker (never below 1).
+
+In task mode, a stop first stops reading tasks, ends every task that has not started as **cancelled**, and lets the tasks in flight finish within **stop_grace** before the workers are stopped.
+
+## TASK MODE
+With **--tasks** _SRC_ (**-** for stdin, a file or a FIFO) every input line is a task. A JSON object line has an **id** (the line number when absent), a **payload**, a **carrier** (e.g. {"traceparent":"00-..."}) and an optional **timeout** in seconds; any other line is a task whose payload is that line as a string. A line that starts with { but is not valid JSON, or is longer than **max_line**, gets the result **invalid**. Blank lines are skipped.
+
+Persistent workers (the default) get one JSON line per task on stdin, {"id":...,"payload":...,"carrier":{...},"attempt":N}, where the carrier holds the context of the task's CONSUMER span, and answer on file descriptor **QRUN_RESULT_FD** (3) with one line {"id":...,"ok":true|false,"error":"...","result":...}. One task is in flight per worker. With **per_task**, every task runs COMMAND in a fresh process with the task span's context in TRACEPARENT, the payload on stdin (a string payload as raw text), and **QRUN_TASK_ID** and **QRUN_TASK_ATTEMPT** set; exit 0 means ok.
+
+For every task read, exactly one line is written to the result stream (**results**, stdout by default): {"id","status","attempts","duration_s","trace_id","worker","error","result"}, with status **ok**, **error**, **timeout**, **lost** (the worker died during the task, or broke the reply protocol, and no attempt was left), **invalid** or **cancelled** (a stop came before the task started). When results go to stdout, the workers' stdout goes to stderr. Up to **max_attempts** attempts run per task on error, timeout and lost, each its own span; a worker that died or timed out is replaced, and **recycle** replaces one after that many tasks. At most **queue_limit** tasks are read ahead of the workers.
 `
 
 // example is one example of the root page: what it does, and the command.
@@ -144,6 +155,10 @@ func moreExamples() []example {
 			"ENTRYPOINT [\"otel-qrun\", \"--workers\", \"2\", \"--\"]\nCMD [\"python\", \"worker.py\"]"},
 		{"One more worker, then one fewer, for a running launcher whose pid is in $pid:",
 			`kill -TTIN "$pid"; kill -TTOU "$pid"`},
+		{"A traced task runner: a fresh process per input line, four at a time, results on stdout:",
+			`seq 100 | otel-qrun --tasks - --per-task --workers 4 -- ./handle-one.sh`},
+		{"A producer that continues the caller's trace, and persistent workers that consume its tasks:",
+			"otel-qrun enqueue '{\"to\":\"a@b\"}' >> tasks.jsonl\notel-qrun --tasks tasks.jsonl --workers 2 -- python worker.py"},
 	}
 }
 
@@ -184,9 +199,6 @@ func writeKey(b *strings.Builder, k envconfig.Key) {
 		fmt.Fprintf(b, " (alias **%s**)", mdEscape(a))
 	}
 	usage := sentence(k.Usage)
-	if strings.HasPrefix(k.Usage, "task mode") {
-		usage += " Not available in this version yet."
-	}
 	def := "empty"
 	if k.Default != "" {
 		def = "**" + mdEscape(k.Default) + "**"
