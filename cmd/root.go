@@ -61,6 +61,7 @@ object, a --config file and defaults, in that order of precedence.`,
 		newConfigCmd(f),
 		newVersionCmd(f),
 		newCarrierCmd(f),
+		newEnqueueCmd(f),
 	)
 	return silence(c)
 }

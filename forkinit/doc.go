@@ -9,5 +9,10 @@
 // (TRACEPARENT, TRACESTATE, BAGGAGE), so the worker's spans are children of
 // the launcher's span for that worker.
 //
+// [Serve] is the loop of a persistent task mode worker: it reads task lines
+// on stdin, runs a [Handler] in a context continuing each task's carrier
+// (so the handler's spans are children of the launcher's CONSUMER span),
+// and writes one reply per task on the descriptor in QRUN_RESULT_FD.
+//
 // The package does not depend on the otel-qrun command line.
 package forkinit

@@ -1,0 +1,165 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otel-qrun/otel-qrun/envconfig"
+	"github.com/otel-qrun/otel-qrun/internal/telemetry"
+	"github.com/otel-qrun/otel-qrun/propagate"
+)
+
+type enqueueOptions struct {
+	f    *factory
+	name string
+	id   string
+}
+
+func newEnqueueCmd(f *factory) *cobra.Command {
+	o := &enqueueOptions{f: f}
+	c := &cobra.Command{
+		Use:   "enqueue [--name NAME] [--id ID] [PAYLOAD]",
+		Short: "Print one task line carrying a new PRODUCER span's context",
+		Long: `Print one task line for otel-qrun --tasks on stdout:
+
+  {"id":"…","payload":…,"carrier":{"traceparent":"…"}}
+
+Its carrier is the context of a new PRODUCER span "send NAME", a child of the
+trace context in the environment (TRACEPARENT, TRACESTATE, BAGGAGE, or the
+fields of OTEL_PROPAGATORS) when there is one. The span is exported before
+exit, so the task's trace shows when it was sent and by whom.
+
+PAYLOAD is the argument or, without one, all of stdin with its trailing
+newline removed. A payload that is valid JSON is embedded as JSON (on one
+line); anything else becomes a JSON string. The id is a new UUID unless --id
+is given; NAME defaults to the cluster name (Q_CLUSTER_NAME, the name in the
+Q_CLUSTER JSON, or "default"); an invalid Q_CLUSTER is an error, as for
+the other commands.
+
+With OTEL_SDK_DISABLED=true no span is created and the carrier holds the
+inherited context unchanged. A malformed inherited TRACEPARENT is reported on
+stderr and the span starts a new trace.`,
+		Example: `  otel-qrun enqueue '{"to":"a@b"}' >> tasks.fifo
+  echo '{"to":"a@b"}' | otel-qrun enqueue --name emails --id mail-42
+  for n in 1 2 3; do otel-qrun enqueue "$n"; done | otel-qrun --tasks - -- ./worker`,
+		Args: func(c *cobra.Command, args []string) error {
+			if err := cobra.MaximumNArgs(1)(c, args); err != nil {
+				return &exitError{code: exitUsage, err: fmt.Errorf("%w: give one PAYLOAD (quote it), or none to read it from stdin", err)}
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			return o.run(c.Context(), c, args)
+		},
+	}
+	c.Flags().StringVar(&o.name, "name", "", "queue `NAME` for messaging.destination.name and the span name (default: the cluster name)")
+	c.Flags().StringVar(&o.id, "id", "", "task `ID` (default: a new UUID)")
+	return silence(c)
+}
+
+// enqueuedTask is the task line enqueue prints.
+type enqueuedTask struct {
+	ID      string               `json:"id"`
+	Payload json.RawMessage      `json:"payload"`
+	Carrier propagate.MapCarrier `json:"carrier"`
+}
+
+func (o *enqueueOptions) run(ctx context.Context, c *cobra.Command, args []string) error {
+	if c.Flags().Changed("name") && o.name == "" {
+		return usageError("invalid value \"\" for --name: must not be empty")
+	}
+	if c.Flags().Changed("id") && o.id == "" {
+		return usageError("invalid value \"\" for --id: must not be empty")
+	}
+	environ := o.f.Environ()
+	cfg, err := envconfig.Load(nil, environ)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	name := o.name
+	if name == "" {
+		name = cfg.Name
+	}
+	id := o.id
+	if id == "" {
+		id = uuid.NewString()
+	}
+	var raw []byte
+	if len(args) == 1 {
+		raw = []byte(args[0])
+	} else if o.f.IO.In != nil {
+		if raw, err = io.ReadAll(o.f.IO.In); err != nil {
+			return fmt.Errorf("read the payload from stdin: %w", err)
+		}
+		raw = bytes.TrimSuffix(bytes.TrimSuffix(raw, []byte("\n")), []byte("\r"))
+	}
+	payload, err := taskPayload(raw)
+	if err != nil {
+		return err
+	}
+
+	log := newLogger(o.f.IO.ErrOut, false, environ)
+	sdk, err := telemetry.Setup(ctx, telemetry.WithEnviron(environ), telemetry.WithErrorWriter(o.f.IO.ErrOut),
+		telemetry.WithLogger(log), telemetry.WithServiceName("otel-qrun"), telemetry.WithoutMetrics(),
+		telemetry.WithShutdownTimeout(cfg.ShutdownTimeout))
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	defer func() {
+		if err := sdk.Shutdown(context.WithoutCancel(ctx)); err != nil {
+			log.Debug("telemetry shutdown", "error", err)
+		}
+	}()
+	ctx, xerr := propagate.ExtractEnv(ctx, sdk.Propagator, environ)
+	if xerr != nil {
+		log.Warn("ignoring the inherited trace context; the task starts a new trace", "error", xerr)
+	}
+	if !sdk.Disabled {
+		var span trace.Span
+		ctx, span = sdk.TracerProvider.Tracer("github.com/otel-qrun/otel-qrun/cmd").Start(ctx, "send "+name,
+			trace.WithSpanKind(trace.SpanKindProducer),
+			trace.WithAttributes(
+				attribute.String("messaging.system", "otel_qrun"),
+				attribute.String("messaging.operation.type", "send"),
+				attribute.String("messaging.operation.name", "send"),
+				attribute.String("messaging.destination.name", name),
+				attribute.String("messaging.message.id", id),
+			))
+		span.End()
+	}
+
+	var line bytes.Buffer
+	enc := json.NewEncoder(&line)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(enqueuedTask{ID: id, Payload: payload, Carrier: propagate.InjectMap(ctx, sdk.Propagator)}); err != nil {
+		return fmt.Errorf("encode the task line: %w", err)
+	}
+	_, err = o.f.IO.Out.Write(line.Bytes())
+	return err
+}
+
+// taskPayload returns raw as one line of JSON: compacted when it is valid
+// JSON, else as a JSON string.
+func taskPayload(raw []byte) (json.RawMessage, error) {
+	var b bytes.Buffer
+	if json.Valid(raw) {
+		if err := json.Compact(&b, raw); err != nil {
+			return nil, fmt.Errorf("compact the payload: %w", err)
+		}
+		return b.Bytes(), nil
+	}
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(string(raw)); err != nil {
+		return nil, fmt.Errorf("encode the payload: %w", err)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+r"""A persistent otel-qrun task worker that uses only the Python 3 standard library.
+
+Run two of them over three tasks (from the repository root):
+
+    printf '%s\n' '{"payload":{"to":"a@b"}}' '{"payload":{"fail":true}}' hello |
+      otel-qrun --tasks - --workers 2 -- python3 examples/pyworker/worker.py
+
+or over tasks from producers, each task carrying its producer's trace:
+
+    { otel-qrun enqueue '{"to":"a@b"}'; otel-qrun enqueue '{"fail":true}'; } |
+      otel-qrun --tasks - -- python3 examples/pyworker/worker.py
+
+The protocol (otel-qrun DESIGN section 6):
+
+- otel-qrun writes one JSON line per task to the worker's stdin:
+  {"id": "...", "payload": ..., "carrier": {"traceparent": "00-..."}, "attempt": 1}
+  The carrier holds the context of the launcher's CONSUMER span for this
+  attempt. A worker gets its next task only after it answered the last one.
+- The worker answers each task with one JSON line on the file descriptor
+  named by QRUN_RESULT_FD (3): {"id": "...", "ok": true, "result": ...} or
+  {"id": "...", "ok": false, "error": "..."}. stdout and stderr stay free for
+  logs; otel-qrun never reads them as replies.
+- The end of stdin means stop: finish, flush telemetry, exit 0.
+
+A payload {"fail": true} makes the task fail (ok: false), to see retries
+(--max-attempts) and error spans.
+
+Tracing: with the OpenTelemetry SDK installed and configured, for instance
+by running the worker under auto-instrumentation,
+
+    pip install opentelemetry-distro opentelemetry-exporter-otlp
+    otel-qrun --tasks - -- opentelemetry-instrument python3 examples/pyworker/worker.py
+
+each task's span is a child of the launcher's CONSUMER span, because the
+worker extracts the task's carrier (see run_task). Without the SDK the worker
+runs the same, without spans. Because otel-qrun starts every worker with
+fork and exec, each worker sets up its own SDK: nothing is inherited
+across a fork.
+"""
+
+import json
+import os
+import signal
+import sys
+
+try:
+    # Only the API is needed here; opentelemetry-instrument (or your own
+    # setup code) installs the SDK, its exporters and OTEL_PROPAGATORS.
+    from opentelemetry import propagate, trace
+except ImportError:  # no OpenTelemetry installed: run without spans
+    propagate = trace = None
+
+
+def log(message):
+    """Logs go to stderr (stdout would do too); never to the reply channel."""
+    print(f"pyworker[{os.getpid()}]: {message}", file=sys.stderr, flush=True)
+
+
+def handle(task):
+    """The work. Returns the task's result; an exception fails the task."""
+    payload = task.get("payload")
+    if isinstance(payload, dict) and payload.get("fail"):
+        raise ValueError("the payload asked to fail")
+    return {"echo": payload, "worker": os.environ.get("QRUN_WORKER_INDEX")}
+
+
+def run_task(task):
+    """Runs handle in a span that continues the task's carrier, when the
+    OpenTelemetry API is installed."""
+    if trace is None:
+        return handle(task)
+    # The carrier is a dict of header-style fields ("traceparent",
+    # "tracestate", "baggage"): exactly what propagate.extract reads.
+    ctx = propagate.extract(task.get("carrier") or {})
+    tracer = trace.get_tracer("pyworker")
+    attributes = {"messaging.message.id": task["id"], "qrun.task.attempt": task.get("attempt", 1)}
+    # An exception is recorded on the span and sets its status to ERROR.
+    with tracer.start_as_current_span("handle task", context=ctx, attributes=attributes):
+        return handle(task)
+
+
+def reply(out, task_id, result=None, error=None):
+    """Writes one reply line; the launcher waits for it before the next task."""
+    message = {"id": task_id, "ok": error is None}
+    if error is not None:
+        message["error"] = error
+    elif result is not None:
+        message["result"] = result
+    try:
+        line = json.dumps(message, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:  # a result JSON cannot hold
+        line = json.dumps({"id": task_id, "ok": False, "error": f"result is not JSON: {exc}"})
+    out.write(line + "\n")  # line buffered: one write, flushed at once
+
+
+def stop(signum, frame):
+    """otel-qrun stops workers with a signal (TERM by default); exiting through
+    SystemExit runs atexit handlers, which flush the OpenTelemetry SDK."""
+    raise SystemExit(0)
+
+
+def main():
+    fd = os.environ.get("QRUN_RESULT_FD")
+    if not fd:
+        log("QRUN_RESULT_FD is not set: run me as a task worker, with otel-qrun --tasks")
+        return 2
+    signal.signal(signal.SIGTERM, stop)
+    with os.fdopen(int(fd), "w", buffering=1, encoding="utf-8") as out:
+        for raw in iter(sys.stdin.buffer.readline, b""):
+            line = raw.strip()
+            if not line:
+                continue
+            try:
+                task = json.loads(line)
+            except ValueError as exc:
+                # Without an id there is nothing to reply to.
+                log(f"skipping a task line that is not JSON ({exc}): {line[:200]!r}")
+                continue
+            task_id = task.get("id") if isinstance(task, dict) else None
+            if not isinstance(task_id, str):
+                log(f"skipping a task line without a string id: {line[:200]!r}")
+                continue
+            if not isinstance(task.get("carrier") or {}, dict):
+                reply(out, task_id, error="invalid task line: carrier is not an object")
+                continue
+            try:
+                result = run_task(task)
+            except Exception as exc:  # the task fails, the worker carries on
+                log(f"task {task_id} (attempt {task.get('attempt')}) failed: {exc}")
+                reply(out, task_id, error=f"{type(exc).__name__}: {exc}")
+            else:
+                log(f"task {task_id} (attempt {task.get('attempt')}) done")
+                reply(out, task_id, result=result)
+    return 0  # stdin ended: otel-qrun is stopping this worker
+
+
+if __name__ == "__main__":
+    sys.exit(main())
