@@ -142,7 +142,13 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 	}
 	done := ctx.Done()
 	for !r.finished() {
+		var flush <-chan struct{}
+		if r.tasks != nil && r.tasks.pending() {
+			flush = closed // ready at once: taken when nothing else is
+		}
 		select {
+		case <-flush:
+			r.tasks.flush()
 		case ev := <-exitCh:
 			r.onExit(ev)
 		case sig := <-signals:
@@ -161,8 +167,14 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 			r.checkMemory()
 		}
 	}
+	if r.tasks != nil {
+		r.tasks.flush()
+	}
 	return r.status(), nil
 }
+
+// closed is a channel that is always ready.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // finished reports whether no worker runs and none is due to start (and,
 // in task mode, the launcher is stopping: per-task slots are often empty).

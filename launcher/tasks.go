@@ -79,13 +79,17 @@ type taskRun struct {
 	buf      []byte
 	name     string
 	tracer   trace.Tracer
-	resultMu bool // a result write failed (reported once)
+	out      *bufio.Writer // the result stream; see flush
+	outErr   bool          // a result write failed (reported once)
 
 	duration  metric.Float64Histogram
 	consumed  metric.Int64Counter
 	queued    metric.Int64UpDownCounter
 	retries   metric.Int64Counter
 	baseAttrs metric.MeasurementOption
+	// attrsBy holds the attributes of an attempt's duration by status,
+	// built once: error.type on failure.
+	attrsBy map[taskproto.Status]metric.MeasurementOption
 }
 
 func newTaskRun(r *run) *taskRun {
@@ -99,6 +103,7 @@ func newTaskRun(r *run) *taskRun {
 		reading:  true,
 		name:     l.cfg.cluster,
 		tracer:   l.cfg.tracer.Tracer("github.com/otel-qrun/otel-qrun/launcher"),
+		out:      bufio.NewWriterSize(l.cfg.taskResults, 64*1024),
 	}
 	meter := l.cfg.meter.Meter("github.com/otel-qrun/otel-qrun/launcher")
 	tr.duration, _ = meter.Float64Histogram("messaging.process.duration",
@@ -109,10 +114,17 @@ func newTaskRun(r *run) *taskRun {
 		metric.WithDescription("Tasks read and not yet started."), metric.WithUnit("{task}"))
 	tr.retries, _ = meter.Int64Counter("qrun.task.retries",
 		metric.WithDescription("Task attempts retried after error, timeout or loss."), metric.WithUnit("{attempt}"))
-	tr.baseAttrs = metric.WithAttributes(
+	base := []attribute.KeyValue{
 		attribute.String("messaging.system", "otel_qrun"),
 		attribute.String("messaging.destination.name", tr.name),
-		attribute.String("messaging.operation.name", "process"))
+		attribute.String("messaging.operation.name", "process"),
+	}
+	tr.baseAttrs = metric.WithAttributeSet(attribute.NewSet(base...))
+	tr.attrsBy = map[taskproto.Status]metric.MeasurementOption{taskproto.StatusOK: tr.baseAttrs}
+	for _, st := range []taskproto.Status{taskproto.StatusError, taskproto.StatusTimeout, taskproto.StatusLost} {
+		kv := append(append([]attribute.KeyValue(nil), base...), attribute.String("error.type", string(st)))
+		tr.attrsBy[st] = metric.WithAttributeSet(attribute.NewSet(kv...))
+	}
 	go tr.read(taskproto.NewReader(l.cfg.taskIn, l.cfg.maxLine))
 	return tr
 }
@@ -498,14 +510,12 @@ func (tr *taskRun) endAttempt(att *attempt, status taskproto.Status, msg string,
 	if w := att.slot.w; w != nil && w.cur == att {
 		w.cur = nil
 	}
-	attrs := []attribute.KeyValue{}
 	if status != taskproto.StatusOK {
 		att.span.SetStatus(codes.Error, msg)
 		att.span.SetAttributes(attribute.String("error.type", string(status)))
-		attrs = append(attrs, attribute.String("error.type", string(status)))
 	}
 	att.span.End()
-	tr.duration.Record(r.ctx, time.Since(att.start).Seconds(), tr.baseAttrs, metric.WithAttributes(attrs...))
+	tr.duration.Record(r.ctx, time.Since(att.start).Seconds(), tr.attrsBy[status])
 	tr.consumed.Add(r.ctx, 1, tr.baseAttrs)
 
 	ts := att.ts
@@ -535,8 +545,19 @@ func (tr *taskRun) writeResult(ts *taskState, status taskproto.Status, msg strin
 		ID: ts.t.ID, Status: status, Attempts: ts.attempts, Duration: d,
 		TraceID: ts.traceID, Worker: ts.worker, Error: msg, Result: result,
 	})
-	if _, err := tr.r.l.cfg.taskResults.Write(tr.buf); err != nil && !tr.resultMu {
-		tr.resultMu = true
+	_, _ = tr.out.Write(tr.buf) // errors stick in the writer: see flush
+}
+
+// pending reports whether result lines wait to be written.
+func (tr *taskRun) pending() bool { return tr.out.Buffered() > 0 }
+
+// flush writes the buffered result lines. The loop calls it whenever it has
+// nothing else ready, so a result never waits while the launcher is idle,
+// and results that end in one burst go out in one write.
+func (tr *taskRun) flush() {
+	if err := tr.out.Flush(); err != nil && !tr.outErr {
+		tr.outErr = true
+		tr.failed = true
 		tr.r.l.cfg.logger.Error("writing results failed", "error", err)
 	}
 }
