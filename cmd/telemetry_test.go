@@ -287,3 +287,27 @@ func TestCarrierSpanIsExported(t *testing.T) {
 }
 
 func baseName(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }
+
+func TestTelemetryFlushedOnCrashLoopGiveUp(t *testing.T) {
+	r := otlptest.NewHTTP(t)
+	env := helperEnv("exit", append(r.Env(), "HELPER_EXIT=3")...)
+	res := runQrun(t, env, "--restart", "on-failure", "--max-restarts", "2", os.Args[0])
+	if res.code != 3 || !strings.Contains(res.stderr, "giving up") {
+		t.Fatalf("exit %d, stderr %q; want 3 and the give-up message", res.code, res.stderr)
+	}
+	// Everything was exported before the exit, not lost with the process.
+	spans := r.Spans()
+	reasons := map[any]int{}
+	for _, s := range spansNamed(spans, "run "+baseName(os.Args[0])) {
+		reasons[s.Attrs["qrun.worker.start.reason"]]++
+		if s.StatusCode != "error" || s.Attrs["process.exit.code"] != int64(3) {
+			t.Errorf("span of a failed start: %+v", s)
+		}
+	}
+	if reasons["initial"] != 1 || reasons["restart"] != 2 {
+		t.Errorf("worker spans by start reason %v, want 1 initial and 2 restarts", reasons)
+	}
+	if v, _ := lastSum(r.Metrics(), "qrun.worker.starts", "reason", "restart"); v != 2 {
+		t.Errorf("qrun.worker.starts{reason=restart} = %v, want 2", v)
+	}
+}

@@ -7,9 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otel-qrun/otel-qrun/internal/taskproto"
+	"github.com/otel-qrun/otel-qrun/propagate"
 
 	"github.com/otel-qrun/otel-qrun/launcher"
 )
@@ -34,3 +39,32 @@ func BenchmarkDispatch(b *testing.B) {
 }
 
 func osArgs0() string { return os.Args[0] }
+
+// BenchmarkTaskHotPath is the launcher's own work for one task, without
+// I/O: parse the line, start the CONSUMER span under the task's carrier,
+// inject the worker's carrier, encode the worker line, end the span, encode
+// the result.
+func BenchmarkTaskHotPath(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	defer tp.Shutdown(context.Background())
+	tracer := tp.Tracer("bench")
+	prop := propagation.TraceContext{}
+	line := []byte(`{"id":"t-1","payload":{"to":"a@b","n":3},"carrier":{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}}`)
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		t, err := taskproto.ParseLine(line, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		parent, _ := propagate.ExtractMap(context.Background(), prop, t.Carrier)
+		ctx, span := tracer.Start(parent, "process default", trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithLinks(trace.Link{SpanContext: trace.SpanContextFromContext(parent)}),
+			trace.WithAttributes(attribute.String("messaging.system", "otel_qrun"), attribute.String("messaging.message.id", t.ID)))
+		buf = taskproto.AppendWorkerTask(buf[:0], taskproto.WorkerTask{ID: t.ID, Payload: t.Payload,
+			Carrier: propagate.InjectMap(ctx, prop), Attempt: 1})
+		span.End()
+		buf = taskproto.AppendResult(buf[:0], taskproto.Result{ID: t.ID, Status: taskproto.StatusOK, Attempts: 1,
+			TraceID: span.SpanContext().TraceID().String(), Worker: 0})
+	}
+}
