@@ -1,18 +1,16 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/otel-qrun/otel-qrun/internal/otlptest"
+	"github.com/otel-qrun/otel-qrun/internal/workertest"
 )
 
 // runMainEnv makes the test binary run the example's main instead of the
@@ -33,97 +31,29 @@ const (
 	spanB  = "b7ad6b7169203331"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // worker is the example running with its task lines on stdin and its reply
 // channel on fd 3.
-type worker struct {
-	cmd     *exec.Cmd
-	stdin   *os.File
-	replies chan string
-	stderr  *lockedBuffer
+type worker struct{ *workertest.TaskWorker }
+
+func startWorker(t *testing.T, env ...string) worker {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append([]string{runMainEnv + "=1", "GORACE=atexit_sleep_ms=0", "QRUN_WORKER_INDEX=0"}, env...)
+	return worker{workertest.StartTaskWorker(t, cmd)}
 }
 
-func startWorker(t *testing.T, env ...string) *worker {
+// task sends one task line and returns its reply.
+func (w worker) task(t *testing.T, line string) string {
 	t.Helper()
-	w := &worker{cmd: exec.Command(os.Args[0]), replies: make(chan string, 16), stderr: &lockedBuffer{}}
-	w.cmd.Env = append([]string{runMainEnv + "=1", "GORACE=atexit_sleep_ms=0", "QRUN_RESULT_FD=3", "QRUN_WORKER_INDEX=0"}, env...)
-	w.cmd.Stderr = w.stderr
-	stdinR, stdinW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	replyR, replyW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.cmd.Stdin = stdinR
-	w.cmd.ExtraFiles = []*os.File{replyW} // fd 3
-	if err := w.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stdinR.Close()
-	replyW.Close()
-	w.stdin = stdinW
-	go func() {
-		defer close(w.replies)
-		defer replyR.Close()
-		sc := bufio.NewScanner(replyR)
-		for sc.Scan() {
-			w.replies <- sc.Text()
-		}
-	}()
-	t.Cleanup(func() {
-		w.stdin.Close()
-		w.cmd.Process.Kill()
-		w.cmd.Wait()
-	})
-	return w
+	w.Send(t, line)
+	return w.Reply(t)
 }
 
-func (w *worker) task(t *testing.T, line string) string {
+// wait waits for the worker to exit with status 0.
+func (w worker) wait(t *testing.T) {
 	t.Helper()
-	if _, err := w.stdin.WriteString(line + "\n"); err != nil {
-		t.Fatalf("write task line: %v; stderr:\n%s", err, w.stderr.String())
-	}
-	select {
-	case r, ok := <-w.replies:
-		if !ok {
-			t.Fatalf("the worker closed its reply channel; stderr:\n%s", w.stderr.String())
-		}
-		return r
-	case <-time.After(20 * time.Second):
-		t.Fatalf("no reply within 20s; stderr:\n%s", w.stderr.String())
-	}
-	return ""
-}
-
-func (w *worker) wait(t *testing.T) {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- w.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("worker exit: %v, want status 0; stderr:\n%s", err, w.stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("the worker did not exit; stderr:\n%s", w.stderr.String())
+	if err := w.Wait(t); err != nil {
+		t.Errorf("worker exit: %v, want status 0; stderr:\n%s", err, w.Stderr())
 	}
 }
 
@@ -139,7 +69,7 @@ func TestGoTaskWorker(t *testing.T) {
 	if want := `{"id":"b","ok":false,"error":"the payload asked to fail"}`; !sameJSON(t, got, want) {
 		t.Errorf("reply %s, want %s", got, want)
 	}
-	w.stdin.Close() // the launcher's way to stop a persistent worker
+	w.Stdin.Close() // the launcher's way to stop a persistent worker
 	w.wait(t)
 
 	// The SDK flushed at exit; each task's span is a child of its carrier.
@@ -160,7 +90,7 @@ func TestGoTaskWorker(t *testing.T) {
 		}
 		delete(want, id)
 	}
-	if log := w.stderr.String(); !strings.Contains(log, "task a (attempt 1) done in trace "+traceA) || !strings.Contains(log, "task b (attempt 2) failed") {
+	if log := w.Stderr(); !strings.Contains(log, "task a (attempt 1) done in trace "+traceA) || !strings.Contains(log, "task b (attempt 2) failed") {
 		t.Errorf("stderr:\n%s", log)
 	}
 }
@@ -168,7 +98,7 @@ func TestGoTaskWorker(t *testing.T) {
 func TestGoTaskWorkerStopsOnSIGTERM(t *testing.T) {
 	w := startWorker(t, "OTEL_TRACES_EXPORTER=none", "OTEL_METRICS_EXPORTER=none", "OTEL_LOGS_EXPORTER=none")
 	w.task(t, `{"id":"a","payload":1,"carrier":{},"attempt":1}`)
-	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := w.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	w.wait(t)

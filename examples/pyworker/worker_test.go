@@ -2,45 +2,22 @@
 package pyworker
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/otel-qrun/otel-qrun/internal/workertest"
 )
 
 const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 // worker is worker.py running with its reply channel on fd 3.
-type worker struct {
-	cmd     *exec.Cmd
-	stdin   *os.File
-	replies chan string
-	stderr  *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+type worker struct{ *workertest.TaskWorker }
 
 func python(t *testing.T) string {
 	t.Helper()
@@ -53,84 +30,31 @@ func python(t *testing.T) string {
 
 // startWorker starts worker.py as otel-qrun does: task lines on stdin,
 // QRUN_RESULT_FD=3 naming a pipe.
-func startWorker(t *testing.T, env ...string) *worker {
+func startWorker(t *testing.T, env ...string) worker {
 	t.Helper()
-	w := &worker{cmd: exec.Command(python(t), "worker.py"), replies: make(chan string, 16), stderr: &lockedBuffer{}}
-	w.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "PYTHONDONTWRITEBYTECODE=1", "QRUN_RESULT_FD=3", "QRUN_WORKER_INDEX=0"}, env...)
-	w.cmd.Stderr = w.stderr
-	stdinR, stdinW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	replyR, replyW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.cmd.Stdin = stdinR
-	w.cmd.ExtraFiles = []*os.File{replyW} // fd 3
-	if err := w.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stdinR.Close()
-	replyW.Close()
-	w.stdin = stdinW
-	go func() {
-		defer close(w.replies)
-		defer replyR.Close()
-		sc := bufio.NewScanner(replyR)
-		for sc.Scan() {
-			w.replies <- sc.Text()
-		}
-	}()
-	t.Cleanup(func() {
-		w.stdin.Close()
-		w.cmd.Process.Kill()
-		w.cmd.Wait()
-	})
-	return w
+	cmd := exec.Command(python(t), "worker.py")
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "PYTHONDONTWRITEBYTECODE=1", "QRUN_WORKER_INDEX=0"}, env...)
+	return worker{workertest.StartTaskWorker(t, cmd)}
 }
 
 // stop closes the worker's stdin and waits for it to exit with status 0.
-func (w *worker) stop(t *testing.T) {
+func (w worker) stop(t *testing.T) {
 	t.Helper()
-	w.stdin.Close()
-	done := make(chan error, 1)
-	go func() { done <- w.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("worker exit: %v; stderr:\n%s", err, w.stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("the worker did not exit at the end of its stdin; stderr:\n%s", w.stderr.String())
+	w.Stdin.Close()
+	if err := w.Wait(t); err != nil {
+		t.Errorf("worker exit: %v; stderr:\n%s", err, w.Stderr())
 	}
 }
 
-// send writes one task line.
-func (w *worker) send(t *testing.T, line string) {
+// reply waits for the next reply line, decoded.
+func (w worker) reply(t *testing.T) map[string]any {
 	t.Helper()
-	if _, err := w.stdin.WriteString(line + "\n"); err != nil {
-		t.Fatalf("write task line: %v; stderr:\n%s", err, w.stderr.String())
+	line := w.Reply(t)
+	var r map[string]any
+	if err := json.Unmarshal([]byte(line), &r); err != nil {
+		t.Fatalf("reply %q: %v", line, err)
 	}
-}
-
-// reply waits for the next reply line.
-func (w *worker) reply(t *testing.T) map[string]any {
-	t.Helper()
-	select {
-	case line, ok := <-w.replies:
-		if !ok {
-			t.Fatalf("the worker closed its reply channel; stderr:\n%s", w.stderr.String())
-		}
-		var r map[string]any
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			t.Fatalf("reply %q: %v", line, err)
-		}
-		return r
-	case <-time.After(20 * time.Second):
-		t.Fatalf("no reply within 20s; stderr:\n%s", w.stderr.String())
-	}
-	return nil
+	return r
 }
 
 func TestPythonWorker(t *testing.T) {
@@ -156,7 +80,7 @@ func TestPythonWorker(t *testing.T) {
 	// arrive before the next line is written.
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w.send(t, tt.line)
+			w.Send(t, tt.line)
 			got := w.reply(t)
 			var want map[string]any
 			if err := json.Unmarshal([]byte(tt.want), &want); err != nil {
@@ -169,10 +93,10 @@ func TestPythonWorker(t *testing.T) {
 	}
 	// The end of stdin stops the worker with status 0.
 	w.stop(t)
-	if _, open := <-w.replies; open {
+	if _, open := <-w.Replies; open {
 		t.Error("a reply nobody asked for")
 	}
-	log := w.stderr.String()
+	log := w.Stderr()
 	for _, want := range []string{"task a (attempt 1) done", "task c (attempt 1) failed", "skipping a task line that is not JSON", "without a string id"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, log)
@@ -201,17 +125,17 @@ func TestPythonWorkerWithoutResultFD(t *testing.T) {
 
 func TestPythonWorkerStopsOnSIGTERM(t *testing.T) {
 	w := startWorker(t)
-	w.send(t, `{"id":"a","payload":1,"carrier":{},"attempt":1}`)
+	w.Send(t, `{"id":"a","payload":1,"carrier":{},"attempt":1}`)
 	w.reply(t) // the worker is up and waiting for the next task
-	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := w.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- w.cmd.Wait() }()
+	go func() { done <- w.Cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Errorf("worker exit after SIGTERM: %v, want status 0; stderr:\n%s", err, w.stderr.String())
+			t.Errorf("worker exit after SIGTERM: %v, want status 0; stderr:\n%s", err, w.Stderr())
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the worker did not exit after SIGTERM")
@@ -261,7 +185,7 @@ func TestPythonWorkerContinuesTheCarrier(t *testing.T) {
 		t.Errorf("reply %v", r)
 	}
 	w.stop(t) // stderr is complete once the worker has exited
-	log := w.stderr.String()
+	log := w.Stderr()
 	for _, want := range []string{
 		"stub span 'handle task' parent=" + traceparent + " attributes=[('messaging.message.id', 'a'), ('qrun.task.attempt', 3)]",
 		"stub span 'handle task' parent=None attributes=[('messaging.message.id', 'b'), ('qrun.task.attempt', 1)]",
@@ -273,8 +197,8 @@ func TestPythonWorkerContinuesTheCarrier(t *testing.T) {
 }
 
 // roundTrip sends one task line and waits for its reply.
-func (w *worker) roundTrip(t *testing.T, line string) map[string]any {
+func (w worker) roundTrip(t *testing.T, line string) map[string]any {
 	t.Helper()
-	w.send(t, line)
+	w.Send(t, line)
 	return w.reply(t)
 }

@@ -1,0 +1,120 @@
+package workertest
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TaskWorker drives a persistent task mode worker as the launcher does:
+// task lines on its stdin, reply lines read from file descriptor 3
+// (QRUN_RESULT_FD=3 is added to its environment).
+type TaskWorker struct {
+	Cmd *exec.Cmd
+	// Stdin is where task lines go; closing it asks the worker to stop.
+	Stdin *os.File
+	// Replies delivers each reply line; it is closed when fd 3 ends.
+	Replies chan string
+	stderr  lockedBuffer
+}
+
+// StartTaskWorker starts cmd as a persistent task worker; t.Cleanup kills
+// it if the test has not stopped it.
+func StartTaskWorker(t testing.TB, cmd *exec.Cmd) *TaskWorker {
+	t.Helper()
+	w := &TaskWorker{Cmd: cmd, Replies: make(chan string, 16)}
+	cmd.Env = append(cmd.Env, "QRUN_RESULT_FD=3")
+	cmd.Stderr = &w.stderr
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	replyR, replyW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdin = stdinR
+	cmd.ExtraFiles = []*os.File{replyW} // fd 3
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stdinR.Close()
+	replyW.Close()
+	w.Stdin = stdinW
+	go func() {
+		defer close(w.Replies)
+		defer replyR.Close()
+		sc := bufio.NewScanner(replyR)
+		sc.Buffer(make([]byte, 64*1024), 4<<20)
+		for sc.Scan() {
+			w.Replies <- sc.Text()
+		}
+	}()
+	t.Cleanup(func() {
+		w.Stdin.Close()
+		w.Cmd.Process.Kill()
+		w.Cmd.Wait()
+	})
+	return w
+}
+
+// Send writes one task line.
+func (w *TaskWorker) Send(t testing.TB, line string) {
+	t.Helper()
+	if _, err := w.Stdin.WriteString(line + "\n"); err != nil {
+		t.Fatalf("write task line: %v; stderr:\n%s", err, w.Stderr())
+	}
+}
+
+// Reply waits for the next reply line.
+func (w *TaskWorker) Reply(t testing.TB) string {
+	t.Helper()
+	select {
+	case r, ok := <-w.Replies:
+		if !ok {
+			t.Fatalf("the worker closed its reply channel; stderr:\n%s", w.Stderr())
+		}
+		return r
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no reply within 20s; stderr:\n%s", w.Stderr())
+	}
+	return ""
+}
+
+// Wait waits for the worker to exit and returns what exec.Cmd.Wait says.
+func (w *TaskWorker) Wait(t testing.TB) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- w.Cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the worker did not exit; stderr:\n%s", w.Stderr())
+	}
+	return nil
+}
+
+// Stderr is what the worker wrote on stderr so far.
+func (w *TaskWorker) Stderr() string { return w.stderr.String() }
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
