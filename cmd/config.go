@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -13,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/otel-qrun/otel-qrun/envconfig"
+	"github.com/otel-qrun/otel-qrun/instrument"
 	"github.com/otel-qrun/otel-qrun/launcher"
 )
 
@@ -26,10 +28,11 @@ func newConfigCmd(f *factory) *cobra.Command {
 		Use:   "config [flags] [--] [COMMAND...]",
 		Short: "Print the resolved configuration and each worker's environment, secrets redacted",
 		Long: `Print every configuration key with its value and where the value came from
-(flag, env, Q_CLUSTER, file or default), the command workers would run, and
-for each worker the changes otel-qrun makes to its environment. Values of
-OTLP header variables and of variables whose names contain TOKEN, SECRET,
-PASSWORD or KEY are redacted.`,
+(flag, env, Q_CLUSTER, file or default), the command workers would run, the
+zero-code bootstrap of --instrument (what was found and the command workers
+execute), and for each worker the changes otel-qrun makes to its
+environment. Values of OTLP header variables and of variables whose names
+contain TOKEN, SECRET, PASSWORD or KEY are redacted.`,
 		Example: `  Q_CLUSTER='{"workers":2}' otel-qrun config -- python manage.py qcluster`,
 		Args:    cobra.ArbitraryArgs,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -81,6 +84,7 @@ func (o *configOptions) run(c *cobra.Command, args []string) error {
 	}
 
 	fmt.Fprintln(out, "\n# command")
+	path := ""
 	if len(args) == 0 {
 		fmt.Fprintln(out, "(none given)")
 	} else {
@@ -88,17 +92,23 @@ func (o *configOptions) run(c *cobra.Command, args []string) error {
 		if err != nil {
 			fmt.Fprintf(out, "%s\n  error: %v\n", strings.Join(args, " "), err)
 		} else {
-			fmt.Fprintf(out, "%s (%s)\n", strings.Join(args, " "), l.Path())
+			path = l.Path()
+			fmt.Fprintf(out, "%s (%s)\n", strings.Join(args, " "), path)
 		}
 	}
+	plan := writeBootstrap(c.Context(), out, cfg, args, environ, path)
+	defer plan.Close()
 	for i := 0; i < cfg.Workers; i++ {
 		fmt.Fprintf(out, "\n# worker %d environment (changes from the launcher's own)\n", i)
 		env := launcher.WorkerEnv(context.Background(), prop, environ, launcher.WorkerIdentity{
 			Cluster: cfg.Name, Index: i, Workers: cfg.Workers, InstanceID: "UNIQUE-PER-PROCESS",
 		})
+		_, _, env = plan.Apply(path, args, env)
 		writeEnvDiff(out, environ, env)
 		if prop != nil {
-			for _, field := range prop.Fields() {
+			fields := prop.Fields()
+			sort.Strings(fields) // the composite propagator's order is a map's
+			for _, field := range fields {
 				fmt.Fprintf(out, "+ %s=(set at each start from the launcher's span for this worker)\n", strings.ToUpper(field))
 			}
 		} else {
@@ -106,6 +116,33 @@ func (o *configOptions) run(c *cobra.Command, args []string) error {
 		}
 	}
 	return nil
+}
+
+// writeBootstrap prints the zero-code bootstrap of the instrument key: what
+// was found, the command workers execute and any problem. It returns the
+// plan to apply to each worker's environment: one that changes nothing when
+// there is no bootstrap or it cannot be applied.
+func writeBootstrap(ctx context.Context, out io.Writer, cfg *envconfig.Config, args, environ []string, path string) *instrument.Plan {
+	none, _ := instrument.Prepare(ctx, instrument.Config{Mode: instrument.None}) // cannot fail
+	if cfg.Instrument == envconfig.InstrumentNone || path == "" {
+		return none
+	}
+	fmt.Fprintf(out, "\n# bootstrap (instrument=%s)\n", cfg.Instrument)
+	plan, err := prepareBootstrap(ctx, cfg, args, environ, true)
+	if err != nil {
+		fmt.Fprintf(out, "error: %v\n", err)
+		return none
+	}
+	for _, n := range plan.Notes() {
+		fmt.Fprintln(out, n)
+	}
+	for _, w := range plan.Warnings() {
+		fmt.Fprintln(out, "warning: "+w)
+	}
+	if p, argv, _ := plan.Apply(path, args, environ); p != path || !slices.Equal(argv, args) {
+		fmt.Fprintf(out, "exec: %s\n", strings.Join(argv, " "))
+	}
+	return plan
 }
 
 func sdkDisabled(environ []string) bool {

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/otel-qrun/otel-qrun/envconfig"
+	"github.com/otel-qrun/otel-qrun/instrument"
 	"github.com/otel-qrun/otel-qrun/internal/telemetry"
 	"github.com/otel-qrun/otel-qrun/launcher"
 	"github.com/otel-qrun/otel-qrun/propagate"
@@ -40,9 +41,16 @@ the launcher. otel-qrun supervises the workers like a prefork master and a
 good PID 1: process groups, signal forwarding, restarts, memory limits,
 graceful stops and zombie reaping.
 
+With --instrument, otel-qrun also starts each Python, Node.js or Java
+worker's own SDK with no change to its code, through the official zero-code
+bootstrap of its language (opentelemetry-instrument, the
+auto-instrumentations-node register, the Java agent), applied in each
+worker's own exec.
+
 Settings come from flags, Q_CLUSTER_<KEY> variables, the Q_CLUSTER JSON
 object, a --config file and defaults, in that order of precedence.`,
 		Example: `  otel-qrun --workers 4 -- celery -A proj worker --pool=solo
+  otel-qrun --instrument auto --workers 4 -- celery -A proj worker --pool=solo
   Q_CLUSTER='{"name":"emails","workers":2}' otel-qrun python manage.py qcluster
   OTEL_TRACES_EXPORTER=console otel-qrun --workers 2 -- sh -c 'echo "$QRUN_WORKER_INDEX $TRACEPARENT"'`,
 		Args:    cobra.ArbitraryArgs,
@@ -150,6 +158,18 @@ func (o *runOptions) run(ctx context.Context) error {
 		return usageError("no command given: usage: %s", o.cmd.UseLine())
 	}
 	log := newLogger(o.f.IO.ErrOut, cfg.Verbose, environ)
+	plan, err := prepareBootstrap(ctx, cfg, o.args, environ, false)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := plan.Close(); err != nil {
+			log.Warn("cannot remove the bootstrap's temporary files", "error", err)
+		}
+	}()
+	for _, w := range plan.Warnings() {
+		log.Warn(w)
+	}
 	if lookupEnv(environ, "GOMAXPROCS") == "" {
 		// One event loop does the work; its other goroutines wait on I/O.
 		// A single P spares the cross-thread handoffs and spinning that
@@ -201,6 +221,12 @@ func (o *runOptions) run(ctx context.Context) error {
 		opts = append(opts, taskOpts...)
 	}
 
+	if plan.Mode() != instrument.None {
+		opts = append(opts, launcher.WithBootstrap(func(ex launcher.Exec) launcher.Exec {
+			ex.Path, ex.Argv, ex.Env = plan.Apply(ex.Path, ex.Argv, ex.Env)
+			return ex
+		}))
+	}
 	l, err := launcher.New(o.args, opts...)
 	if err != nil {
 		return err
@@ -216,6 +242,35 @@ func (o *runOptions) run(ctx context.Context) error {
 		return &exitError{code: status}
 	}
 	return nil
+}
+
+// prepareBootstrap checks the zero-code bootstrap of the instrument key
+// for the command argv, once, before any worker starts. A bootstrap that
+// cannot be applied is a configuration error (exit 2). dryRun describes it
+// without writing the Node per-task preload.
+func prepareBootstrap(ctx context.Context, cfg *envconfig.Config, argv, environ []string, dryRun bool) (*instrument.Plan, error) {
+	mode := instrument.Mode(cfg.Instrument)
+	if mode == instrument.None {
+		return instrument.Prepare(ctx, instrument.Config{Mode: mode})
+	}
+	// The bootstrap depends on the executable, found as the workers find it.
+	probe, err := launcher.New(argv, launcher.WithEnviron(environ))
+	if err != nil {
+		return nil, err
+	}
+	plan, err := instrument.Prepare(ctx, instrument.Config{
+		Mode:      mode,
+		Path:      probe.Path(),
+		Argv:      argv,
+		Environ:   environ,
+		JavaAgent: cfg.JavaAgent,
+		PerTask:   cfg.Tasks != "" && cfg.PerTask,
+		DryRun:    dryRun,
+	})
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("--instrument %s: %w", cfg.Instrument, err)}
+	}
+	return plan, nil
 }
 
 // taskOptions opens the task input and the result stream. When results go

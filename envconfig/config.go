@@ -46,6 +46,19 @@ const (
 	RestartAlways    RestartPolicy = "always"     // restart after any exit
 )
 
+// Instrument says which zero-code bootstrap starts each worker's own
+// OpenTelemetry SDK.
+type Instrument string
+
+// The values of the instrument key.
+const (
+	InstrumentNone   Instrument = "none"   // no bootstrap: the worker sets up its SDK itself
+	InstrumentAuto   Instrument = "auto"   // decided from the executable's name
+	InstrumentPython Instrument = "python" // run the command through opentelemetry-instrument
+	InstrumentNode   Instrument = "node"   // require the auto-instrumentations-node register
+	InstrumentJava   Instrument = "java"   // load the Java agent given by javaagent
+)
+
 // Switch is a three-way setting: automatic, on or off.
 type Switch int
 
@@ -92,6 +105,8 @@ type Config struct {
 	MaxLine         int            // key max_line, in bytes
 	ShutdownTimeout time.Duration  // key shutdown_timeout
 	Subreaper       Switch         // key subreaper
+	Instrument      Instrument     // key instrument
+	JavaAgent       string         // key javaagent; "" when none
 
 	ConfigFile string // the --config flag; "" when none
 	Verbose    bool   // the --verbose flag

@@ -32,7 +32,9 @@
 //     invalid. timeout also accepts none, the same as 0.
 //   - Integers are written in decimal; a JSON, YAML or TOML number must have
 //     an integral value (4 or 4.0, not 4.5).
-//   - Strings (name, tasks, results) also accept a number, as its text.
+//   - Strings (name, tasks, results, javaagent) also accept a number, as
+//     its text.
+//   - instrument is one of auto, python, node, java and none, in lower case.
 //   - Signals are names with or without SIG, in any case (TERM, sigterm), or
 //     numbers (15) of signals the platform knows. 0 is invalid.
 //   - Booleans and subreaper accept true/false, 1/0, yes/no and on/off;

@@ -83,6 +83,7 @@ func defaultConfig() *envconfig.Config {
 		MaxLine:         1048576,
 		ShutdownTimeout: 3 * time.Second,
 		Subreaper:       envconfig.SwitchAuto,
+		Instrument:      envconfig.InstrumentNone,
 		Sources:         allSources(envconfig.SourceDefault),
 	}
 }
@@ -117,7 +118,7 @@ func TestKeys(t *testing.T) {
 	want := []string{"name", "workers", "restart", "max_restarts", "min_uptime",
 		"stop_signal", "stop_grace", "timeout", "recycle", "max_rss", "cpu_affinity",
 		"guard_cycle", "tasks", "per_task", "results", "max_attempts", "queue_limit",
-		"max_line", "shutdown_timeout", "subreaper"}
+		"max_line", "shutdown_timeout", "subreaper", "instrument", "javaagent"}
 	if !slices.Equal(names, want) {
 		t.Errorf("Keys() names = %q\nwant %q", names, want)
 	}
@@ -194,6 +195,8 @@ var layerSamples = map[string][4]sample{
 	"max_line":         {{"100", "100"}, {"200", "200"}, {"300", "300"}, {"400", "400"}},
 	"shutdown_timeout": {{"0", "0s"}, {"10", "10s"}, {"1.5", "1.5s"}, {"5m", "5m0s"}},
 	"subreaper":        {{"true", "true"}, {"false", "false"}, {"on", "true"}, {"no", "false"}},
+	"instrument":       {{"python", "python"}, {"node", "node"}, {"java", "java"}, {"auto", "auto"}},
+	"javaagent":        {{"/flag/a.jar", "/flag/a.jar"}, {"env.jar", "env.jar"}, {"/qc/a.jar", "/qc/a.jar"}, {"f.jar", "f.jar"}},
 }
 
 var layerSources = [4]envconfig.Source{envconfig.SourceFlag, envconfig.SourceEnv, envconfig.SourceQCluster, envconfig.SourceFile}
@@ -548,6 +551,7 @@ var badValues = []struct{ key, value string }{
 	{"max_line", "0"},
 	{"shutdown_timeout", "-1"},
 	{"subreaper", "maybe"}, {"subreaper", "2"},
+	{"instrument", "ruby"}, {"instrument", "PYTHON"}, {"instrument", "python3"}, {"instrument", ""},
 }
 
 func TestBadValues(t *testing.T) {
@@ -587,6 +591,24 @@ func TestBadValues(t *testing.T) {
 	}
 }
 
+func TestInstrument(t *testing.T) {
+	for _, in := range []envconfig.Instrument{envconfig.InstrumentAuto, envconfig.InstrumentPython,
+		envconfig.InstrumentNode, envconfig.InstrumentJava, envconfig.InstrumentNone} {
+		c := mustLoad(t, parse(t, "--instrument", string(in)))
+		if c.Instrument != in || c.Sources["instrument"] != envconfig.SourceFlag {
+			t.Errorf("--instrument %s: %q from %s", in, c.Instrument, c.Sources["instrument"])
+		}
+	}
+	c := mustLoad(t, nil, `Q_CLUSTER={"instrument": "node", "javaagent": "/opt/otel/opentelemetry-javaagent.jar"}`)
+	if c.Instrument != envconfig.InstrumentNode || c.JavaAgent != "/opt/otel/opentelemetry-javaagent.jar" {
+		t.Errorf("from Q_CLUSTER: %+v", c)
+	}
+	c, err := envconfig.Load(parse(t, "--instrument", "ruby"), nil)
+	checkInvalid(t, c, err, `invalid value "ruby" for instrument (from --instrument): must be one of auto, python, node, java, none`)
+	c, err = envconfig.Load(nil, []string{"Q_CLUSTER_INSTRUMENT=Node"})
+	checkInvalid(t, c, err, `invalid value "Node" for instrument (from Q_CLUSTER_INSTRUMENT): must be one of auto, python, node, java, none`)
+}
+
 func checkInvalid(t *testing.T, c *envconfig.Config, err error, want string) {
 	t.Helper()
 	if err == nil {
@@ -624,6 +646,9 @@ func TestBadTypedValues(t *testing.T) {
 		{name: "Q_CLUSTER restart number", qcluster: `{"restart": 1}`, want: `invalid value "1" for restart`},
 		{name: "Q_CLUSTER per_task 2", qcluster: `{"per_task": 2}`, want: `invalid value "2" for per_task`},
 		{name: "Q_CLUSTER max_attempts -1", qcluster: `{"max_attempts": -1}`, want: `invalid value "-1" for max_attempts (from Q_CLUSTER): must be an integer >= 0`},
+		{name: "Q_CLUSTER instrument number", qcluster: `{"instrument": 1}`, want: `invalid value "1" for instrument (from Q_CLUSTER): must be one of auto, python, node, java, none`},
+		{name: "yaml instrument bool", file: "c.yaml:instrument: false", want: `invalid value "false" for instrument`},
+		{name: "Q_CLUSTER javaagent list", qcluster: `{"javaagent": ["a.jar"]}`, want: `invalid value "[\"a.jar\"]" for javaagent (from Q_CLUSTER): must be a string`},
 		{name: "two bad keys", qcluster: `{"workers": 0, "restart": "x"}`, want: "for workers (from Q_CLUSTER): must be an integer >= 1\ninvalid value \"x\" for restart"},
 	}
 	for _, tt := range tests {
@@ -707,6 +732,7 @@ func TestValidate(t *testing.T) {
 		`invalid value "" for results`,
 		`invalid value "0" for queue_limit`,
 		`invalid value "0" for max_line`,
+		`invalid value "" for instrument: must be one of auto, python, node, java, none`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
@@ -720,6 +746,7 @@ func TestValidate(t *testing.T) {
 		func(c *envconfig.Config) { c.StopSignal = -15 },
 		func(c *envconfig.Config) { c.Subreaper = 3 },
 		func(c *envconfig.Config) { c.Restart = "sometimes" },
+		func(c *envconfig.Config) { c.Instrument = "ruby" },
 	} {
 		c := defaultConfig()
 		bad(c)

@@ -19,7 +19,8 @@ func FuzzQCluster(f *testing.F) {
 		`{"timeout": "none", "min_uptime": "1m30s", "queue_limit": 0, "restart": "always"}`,
 		`{"workers": 3037000500, "max_line": -1, "tasks": ["a"], "results": {"a": 1}}`,
 		`{"stop_grace": 1e-10, "shutdown_timeout": 9223372036.854775807, "name": ""}`,
-		`{"workers": 1, "workers": 2, "WORKERS": 3}`, "{\"name\": \"\xff\"}",
+		`{"workers": 1, "workers": 2, "WORKERS": 3}`, `{"instrument": "auto", "javaagent": "/opt/a.jar"}`,
+		`{"instrument": "ruby", "javaagent": 1}`, "{\"name\": \"\xff\"}",
 	} {
 		f.Add(s)
 	}

@@ -135,6 +135,10 @@ func specs() []spec {
 			"upper bound on flushing the launcher's telemetry at exit, "+inSeconds),
 			false, func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 		subreaperSpec(),
+		instrumentSpec(),
+		stringSpec(newKey("javaagent", "",
+			"path of the OpenTelemetry Java agent jar for --instrument java, appended to JAVA_TOOL_OPTIONS as -javaagent:PATH"),
+			"path", "a string: the path of a jar", false, func(c *Config) *string { return &c.JavaAgent }),
 	}
 }
 
@@ -289,5 +293,29 @@ func subreaperSpec() spec {
 		},
 		valid: func(c *Config) bool { return c.Subreaper >= SwitchAuto && c.Subreaper <= SwitchOff },
 		show:  func(c *Config) string { return c.Subreaper.String() },
+	}
+}
+
+// instruments lists the values of the instrument key, as help shows them.
+var instruments = []Instrument{InstrumentAuto, InstrumentPython, InstrumentNode, InstrumentJava, InstrumentNone}
+
+func instrumentSpec() spec {
+	names := make([]string, len(instruments))
+	for i, in := range instruments {
+		names[i] = string(in)
+	}
+	return spec{
+		Key: newKey("instrument", "none",
+			"zero-code bootstrap of each worker's own SDK: auto (from the executable's name), python, node, java or none"),
+		typ: "language", accepts: "one of " + strings.Join(names, ", "),
+		decode: func(c *Config, raw any) bool {
+			s, ok := raw.(string)
+			if ok {
+				c.Instrument = Instrument(s)
+			}
+			return ok
+		},
+		valid: func(c *Config) bool { return slices.Contains(instruments, c.Instrument) },
+		show:  func(c *Config) string { return string(c.Instrument) },
 	}
 }

@@ -67,6 +67,7 @@ type config struct {
 	tracer      trace.TracerProvider
 	meter       metric.MeterProvider
 	propagator  propagation.TextMapPropagator
+	bootstrap   func(Exec) Exec
 }
 
 func defaults() config {
@@ -237,3 +238,20 @@ func WithMeterProvider(mp metric.MeterProvider) Option { return func(c *config) 
 func WithPropagator(p propagation.TextMapPropagator) Option {
 	return func(c *config) { c.propagator = p }
 }
+
+// Exec is what one worker start executes.
+type Exec struct {
+	Path string   // the executable, resolved through the worker's PATH
+	Argv []string // the argument vector; Argv[0] as the command was given
+	Env  []string // the worker's environment, "NAME=value" entries
+}
+
+// WithBootstrap sets f, which every worker start (including each per-task
+// process) applies to what it executes, once the worker's environment is
+// complete (identity, carrier, task variables) and just before the fork; the
+// worker executes what f returns. f may return the slices it is given, but
+// must not modify them in place. It runs on the supervision loop, so it must
+// be quick and must not block: checks belong before [New]. The launcher
+// gives f no meaning: a zero-code bootstrap of the worker's language, a
+// wrapper command, extra variables are all the caller's choice.
+func WithBootstrap(f func(Exec) Exec) Option { return func(c *config) { c.bootstrap = f } }

@@ -250,14 +250,18 @@ func (r *run) startWith(s *slot, reason Reason, spec startSpec) error {
 	if spec.fd3 != nil {
 		files = append(files, spec.fd3.Fd())
 	}
-	pid, err := r.sp.start(spawnRequest{path: l.path, argv: l.argv, env: env, files: files, cpus: l.cpusFor()})
+	ex := Exec{Path: l.path, Argv: l.argv, Env: env}
+	if l.cfg.bootstrap != nil {
+		ex = l.cfg.bootstrap(ex)
+	}
+	pid, err := r.sp.start(spawnRequest{path: ex.Path, argv: ex.Argv, env: ex.Env, files: files, cpus: l.cpusFor()})
 	if err != nil {
 		if span != nil {
 			span.RecordError(err)
 			span.SetStatus(codes.Error, "start failed")
 			span.End()
 		}
-		return fmt.Errorf("start worker %d: %s: %w", s.index, l.path, err)
+		return fmt.Errorf("start worker %d: %s: %w", s.index, ex.Path, err)
 	}
 	if span != nil {
 		span.SetAttributes(attribute.Int("process.pid", pid))

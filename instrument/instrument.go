@@ -1,0 +1,182 @@
+package instrument
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// Mode is a zero-code bootstrap, as otel-qrun's instrument key names it.
+type Mode string
+
+// The modes. [Prepare] resolves Auto to one of the others.
+const (
+	None   Mode = "none"   // no bootstrap: the worker starts its SDK itself, or has none
+	Auto   Mode = "auto"   // decided by [Detect] from the executable
+	Python Mode = "python" // run the command through opentelemetry-instrument
+	Node   Mode = "node"   // require the auto-instrumentations-node register
+	Java   Mode = "java"   // load the OpenTelemetry Java agent
+)
+
+// languages names the language of each bootstrap, for messages.
+var languages = map[Mode]string{Python: "Python", Node: "Node.js", Java: "Java"}
+
+// ErrUnavailable is wrapped by every error of [Prepare] that says the
+// bootstrap cannot be applied: a package that is not installed, a missing
+// agent jar, a mode that does not exist. It is a configuration error
+// (otel-qrun exits 2).
+var ErrUnavailable = errors.New("zero-code bootstrap unavailable")
+
+// Names of what each bootstrap uses, and what to install for it.
+const (
+	PythonWrapper = "opentelemetry-instrument"
+	PythonInstall = "pip install opentelemetry-distro opentelemetry-exporter-otlp"
+	NodeRegister  = "@opentelemetry/auto-instrumentations-node/register"
+	NodeAPI       = "@opentelemetry/api"
+	NodeInstall   = "npm install @opentelemetry/api @opentelemetry/auto-instrumentations-node"
+	JavaAgentURL  = "https://github.com/open-telemetry/opentelemetry-java-instrumentation/releases"
+)
+
+// Variables the bootstraps read and extend.
+const (
+	envPythonPath      = "PYTHONPATH"
+	envNodeOptions     = "NODE_OPTIONS"
+	envJavaToolOptions = "JAVA_TOOL_OPTIONS"
+	envJDKJavaOptions  = "JDK_JAVA_OPTIONS"
+	envNodeDetectors   = "OTEL_NODE_RESOURCE_DETECTORS"
+)
+
+// Config is what [Prepare] needs to know about the command and its workers.
+type Config struct {
+	Mode      Mode
+	Path      string   // the command's executable, resolved through the workers' PATH
+	Argv      []string // the command; Argv[0] as given
+	Environ   []string // the environment the workers' environments are copies of
+	Dir       string   // the workers' working directory; "" for the current one
+	JavaAgent string   // Java: the agent jar (relative paths are relative to Dir)
+	PerTask   bool     // every process runs one task: Node runs it in the carrier's context
+
+	// DryRun describes the bootstrap without writing anything: the Node
+	// per-task preload is then shown at a placeholder path. Checks still
+	// run (node still resolves the modules).
+	DryRun bool
+}
+
+// Plan is a bootstrap prepared for one command. Apply it to every worker
+// start; Close it when no worker runs any more.
+type Plan struct {
+	mode Mode
+	dir  string // absolute working directory
+
+	wrapper    string   // Python: opentelemetry-instrument
+	node       string   // Node: the node that resolved the modules
+	requires   []string // Node: modules and files to --require, in order
+	javaAgent  string   // Java: absolute path of the jar
+	preloadDir string   // Node, per task: private directory of the preload; "" when none was written
+
+	notes    []string
+	warnings []string
+}
+
+// Prepare checks, once, that the bootstrap of cfg.Mode can be applied to the
+// command, and returns the plan for its workers. Auto is resolved with
+// [Detect]; an executable it does not recognize gets no bootstrap. Errors
+// wrap [ErrUnavailable] and say what to install or set. ctx bounds the run
+// of node that checks the Node modules.
+func Prepare(ctx context.Context, cfg Config) (*Plan, error) {
+	p := &Plan{mode: cfg.Mode, dir: cfg.Dir}
+	if cfg.Mode == None {
+		return p, nil // nothing to check, not even the working directory
+	}
+	if !filepath.IsAbs(p.dir) {
+		dir, err := filepath.Abs(p.dir) // "" is the current directory
+		if err != nil {
+			return nil, fmt.Errorf("working directory: %w", err)
+		}
+		p.dir = dir
+	}
+	if cfg.Mode == Auto {
+		p.mode = detect(p.abs(cfg.Path), cfg.Environ, p.dir)
+		if p.mode == None {
+			p.note("auto: %s is not a Python, Node.js or Java executable: no bootstrap", filepath.Base(cfg.Path))
+		} else {
+			p.note("auto: %s is a %s executable", filepath.Base(cfg.Path), languages[p.mode])
+		}
+	}
+	var err error
+	switch p.mode {
+	case None:
+	case Python:
+		err = p.preparePython(cfg)
+	case Node:
+		err = p.prepareNode(ctx, cfg)
+	case Java:
+		err = p.prepareJava(cfg)
+	default:
+		err = fmt.Errorf("%w: unknown mode %q: want auto, python, node, java or none", ErrUnavailable, cfg.Mode)
+	}
+	if err != nil {
+		_ = p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Mode returns the bootstrap the plan applies: Python, Node, Java or None,
+// never Auto.
+func (p *Plan) Mode() Mode { return p.mode }
+
+// Notes describes what the plan does and what it found, one line each, for
+// otel-qrun config.
+func (p *Plan) Notes() []string { return slices.Clone(p.notes) }
+
+// Warnings are problems that do not stop the workers but cost them
+// telemetry, one line each.
+func (p *Plan) Warnings() []string { return slices.Clone(p.warnings) }
+
+// Apply returns the executable, argument vector and environment that a
+// worker executes instead of path, argv and env (the worker's complete
+// environment). It does no I/O, never modifies its arguments, and returns
+// them unchanged when the plan has no bootstrap or the worker already has
+// it.
+func (p *Plan) Apply(path string, argv, env []string) (string, []string, []string) {
+	switch p.mode {
+	case Python:
+		return p.applyPython(path, argv, env)
+	case Node:
+		return path, argv, p.applyNode(argv, env)
+	case Java:
+		return path, argv, p.applyJava(argv, env)
+	}
+	return path, argv, env
+}
+
+// Close removes what Prepare wrote (the Node per-task preload). It is safe
+// to call more than once, and on a nil Plan.
+func (p *Plan) Close() error {
+	if p == nil || p.preloadDir == "" {
+		return nil
+	}
+	dir := p.preloadDir
+	p.preloadDir = ""
+	return os.RemoveAll(dir)
+}
+
+func (p *Plan) note(format string, args ...any) {
+	p.notes = append(p.notes, fmt.Sprintf(format, args...))
+}
+
+func (p *Plan) warn(format string, args ...any) {
+	p.warnings = append(p.warnings, fmt.Sprintf(format, args...))
+}
+
+// abs makes path absolute against the plan's working directory.
+func (p *Plan) abs(path string) string {
+	if filepath.IsAbs(path) {
+		return filepath.Clean(path)
+	}
+	return filepath.Join(p.dir, path)
+}

@@ -1,0 +1,277 @@
+package instrument
+
+import (
+	"bytes"
+	"context"
+	_ "embed" // the per-task preload
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+//go:embed preload.cjs
+var nodePreload []byte
+
+// NodePreload returns the source of the preload that per-task Node.js
+// processes require after the register: it runs the main module inside the
+// context extracted from TRACEPARENT, TRACESTATE and BAGGAGE.
+func NodePreload() []byte { return slices.Clone(nodePreload) }
+
+// nodePreloadName is the file name of the preload in its private directory.
+// The .cjs extension keeps it CommonJS whatever package.json is near.
+const nodePreloadName = "preload.cjs"
+
+// nodeCheckTimeout bounds the run of node that resolves the modules.
+const nodeCheckTimeout = 30 * time.Second
+
+// nodeCheckScript resolves the modules of %s (a JSON array) the way
+// --require does, from the working directory, and prints a JSON object of
+// their paths ("" when not found). The API may also come from beside the
+// register, where pnpm puts peer dependencies.
+const nodeCheckScript = `'use strict';
+const want = %s, api = %q, register = %q, out = {};
+for (const m of want) { try { out[m] = require.resolve(m); } catch (e) { out[m] = ''; } }
+if (want.includes(api) && !out[api] && out[register]) {
+  try { out[api] = require('module').createRequire(out[register]).resolve(api); } catch (e) {}
+}
+process.stdout.write(JSON.stringify(out));
+`
+
+// prepareNode checks, by running node once, that the register (and, for
+// per-task processes, the API) resolve from the working directory, and
+// writes the per-task preload.
+func (p *Plan) prepareNode(ctx context.Context, cfg Config) error {
+	have := nodePreloads(splitNodeOptions(getenv(cfg.Environ, envNodeOptions)))
+	have = append(have, nodeArgvPreloads(cfg.Argv)...)
+	registered := slices.ContainsFunc(have, isNodeRegister)
+
+	var want []string
+	if !registered {
+		want = append(want, NodeRegister)
+	}
+	if cfg.PerTask {
+		want = append(want, NodeRegister, NodeAPI) // the API may come from beside the register
+	}
+	paths := map[string]string{}
+	if len(want) > 0 {
+		node, err := p.nodeExecutable(cfg)
+		if err != nil {
+			return err
+		}
+		if paths, err = p.resolveNode(ctx, node, slices.Compact(want), cfg.Environ); err != nil {
+			return err
+		}
+		p.node = node
+	}
+	if registered {
+		p.note("node: already bootstrapped (NODE_OPTIONS or the command requires the register): not added again")
+	} else {
+		if paths[NodeRegister] == "" {
+			return fmt.Errorf("%w: %s cannot resolve %s from %s; install it there: %s",
+				ErrUnavailable, p.node, NodeRegister, p.dir, NodeInstall)
+		}
+		p.requires = append(p.requires, NodeRegister)
+		p.note("node: NODE_OPTIONS += --require %s (%s)", NodeRegister, paths[NodeRegister])
+	}
+
+	if !cfg.PerTask {
+		p.note("node: long-lived workers: the register does not read TRACEPARENT, so their spans start new traces")
+	} else {
+		if paths[NodeAPI] == "" {
+			return fmt.Errorf("%w: %s cannot resolve %s from %s, which per-task processes need to continue the task's trace; install it there: %s",
+				ErrUnavailable, p.node, NodeAPI, p.dir, NodeInstall)
+		}
+		preload := filepath.Join(os.TempDir(), "otel-qrun-node-XXXXXX", nodePreloadName)
+		if !cfg.DryRun {
+			var err error
+			if preload, err = p.writePreload(); err != nil {
+				return err
+			}
+		}
+		p.requires = append(p.requires, preload)
+		p.note("node: per task: NODE_OPTIONS += --require %s, which runs the main module in the context of TRACEPARENT (written at start, removed at exit)", preload)
+	}
+
+	if list := getenv(cfg.Environ, envNodeDetectors); list != "" {
+		names := strings.Split(list, ",")
+		for i, n := range names {
+			names[i] = strings.TrimSpace(n)
+		}
+		if !slices.Contains(names, "env") && !slices.Contains(names, "all") {
+			p.warn("%s=%s lacks env: the Node SDK ignores OTEL_RESOURCE_ATTRIBUTES, so each worker's service.instance.id and qrun.worker.index are lost", envNodeDetectors, list)
+		}
+	}
+	return nil
+}
+
+// nodeExecutable is the node that workers run: the command itself, the
+// interpreter of its "#!" line, or node on PATH.
+func (p *Plan) nodeExecutable(cfg Config) (string, error) {
+	if modeOf(filepath.Base(cfg.Path)) == Node {
+		return p.abs(cfg.Path), nil
+	}
+	if interp := interpreter(p.abs(cfg.Path), cfg.Environ, p.dir); modeOf(filepath.Base(interp)) == Node {
+		return p.abs(interp), nil
+	}
+	if node, ok := lookPath("node", getenv(cfg.Environ, "PATH"), p.dir); ok {
+		return p.abs(node), nil
+	}
+	return "", fmt.Errorf("%w: node is not on PATH", ErrUnavailable)
+}
+
+// resolveNode runs node once in the working directory to resolve modules.
+// NODE_OPTIONS is left out, so that no preload of the user runs.
+func (p *Plan) resolveNode(ctx context.Context, node string, modules []string, environ []string) (map[string]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, nodeCheckTimeout)
+	defer cancel()
+	list, _ := json.Marshal(modules) // strings always marshal
+	c := exec.CommandContext(ctx, node, "-e", fmt.Sprintf(nodeCheckScript, list, NodeAPI, NodeRegister))
+	c.Env = withoutEnv(environ, envNodeOptions)
+	c.Dir = p.dir
+	c.WaitDelay = time.Second
+	var stdout, stderr bytes.Buffer
+	c.Stdout, c.Stderr = &stdout, &stderr
+	if err := c.Run(); err != nil {
+		return nil, fmt.Errorf("%w: %s could not check the Node.js modules: %v: %s",
+			ErrUnavailable, node, err, strings.TrimSpace(stderr.String()))
+	}
+	paths := map[string]string{}
+	if err := json.Unmarshal(stdout.Bytes(), &paths); err != nil {
+		return nil, fmt.Errorf("%w: %s could not check the Node.js modules: unexpected output %q",
+			ErrUnavailable, node, stdout.String())
+	}
+	return paths, nil
+}
+
+// writePreload writes the per-task preload to a new private directory,
+// which Close removes.
+func (p *Plan) writePreload() (string, error) {
+	dir, err := os.MkdirTemp("", "otel-qrun-node-")
+	if err != nil {
+		return "", fmt.Errorf("node per-task preload: %w", err)
+	}
+	p.preloadDir = dir
+	path := filepath.Join(dir, nodePreloadName)
+	if err := os.WriteFile(path, nodePreload, 0o600); err != nil {
+		return "", fmt.Errorf("node per-task preload: %w", err)
+	}
+	return path, nil
+}
+
+// applyNode appends a --require for each of the plan's modules that the
+// worker's NODE_OPTIONS or command line does not preload yet.
+func (p *Plan) applyNode(argv, env []string) []string {
+	opts := getenv(env, envNodeOptions)
+	have := nodePreloads(splitNodeOptions(opts))
+	have = append(have, nodeArgvPreloads(argv)...)
+	changed := false
+	for _, r := range p.requires {
+		if slices.Contains(have, r) || (r == NodeRegister && slices.ContainsFunc(have, isNodeRegister)) {
+			continue
+		}
+		opts = appendOption(opts, "--require "+nodeQuote(r))
+		changed = true
+	}
+	if !changed {
+		return env
+	}
+	return withEnv(env, envNodeOptions, opts)
+}
+
+// isNodeRegister reports whether a preloaded module is the register, by
+// its package name or a path into the package.
+func isNodeRegister(spec string) bool {
+	if spec == NodeRegister {
+		return true
+	}
+	s := filepath.ToSlash(spec)
+	base := s[strings.LastIndexByte(s, '/')+1:]
+	return strings.Contains(s, "auto-instrumentations-node/") && (base == "register" || base == "register.js")
+}
+
+// nodePreloads returns the modules that node options preload with
+// --require, -r or --import.
+func nodePreloads(opts []string) []string {
+	var mods []string
+	for i := 0; i < len(opts); i++ {
+		switch o := opts[i]; {
+		case o == "-r" || o == "--require" || o == "--import":
+			if i+1 < len(opts) {
+				mods = append(mods, opts[i+1])
+				i++
+			}
+		case strings.HasPrefix(o, "--require="), strings.HasPrefix(o, "--import="):
+			_, v, _ := strings.Cut(o, "=")
+			mods = append(mods, v)
+		}
+	}
+	return mods
+}
+
+// nodeArgvPreloads returns the modules that a node command line preloads
+// before its script.
+func nodeArgvPreloads(argv []string) []string {
+	if len(argv) < 2 {
+		return nil
+	}
+	opts := argv[1:]
+	for i := 0; i < len(opts); i++ {
+		o := opts[i]
+		if o == "--" || !strings.HasPrefix(o, "-") {
+			opts = opts[:i]
+			break
+		}
+		if o == "-r" || o == "--require" || o == "--import" {
+			i++ // its value
+		}
+	}
+	return nodePreloads(opts)
+}
+
+// splitNodeOptions splits NODE_OPTIONS the way node does: on spaces, with
+// double-quoted strings in which a backslash escapes the next character.
+func splitNodeOptions(s string) []string {
+	var out []string
+	var cur strings.Builder
+	inString, started := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\' && inString && i+1 < len(s):
+			i++
+			c = s[i]
+		case c == ' ' && !inString:
+			if started {
+				out = append(out, cur.String())
+				cur.Reset()
+				started = false
+			}
+			continue
+		case c == '"':
+			inString = !inString
+			started = true
+			continue
+		}
+		cur.WriteByte(c)
+		started = true
+	}
+	if started {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+// nodeQuote quotes s for NODE_OPTIONS when it holds a space, a quote or a
+// backslash.
+func nodeQuote(s string) string {
+	if !strings.ContainsAny(s, " \"\\") {
+		return s
+	}
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+	return `"` + r.Replace(s) + `"`
+}
