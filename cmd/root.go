@@ -285,7 +285,14 @@ func taskOptions(cfg *envconfig.Config, stdio [3]*os.File) ([]launcher.Option, f
 	}
 	in := stdio[0]
 	if cfg.Tasks != "-" {
-		f, err := os.Open(cfg.Tasks)
+		mode := os.O_RDONLY
+		if st, err := os.Stat(cfg.Tasks); err == nil && st.Mode()&os.ModeNamedPipe != 0 {
+			// Holding a write end of the FIFO ourselves, its input never
+			// ends when one producer closes it: producers come and go
+			// (otel-qrun enqueue ... >> tasks.fifo) and a signal ends the run.
+			mode = os.O_RDWR
+		}
+		f, err := os.OpenFile(cfg.Tasks, mode, 0)
 		if err != nil {
 			return nil, nil, usageError("--tasks: %w", err)
 		}
