@@ -64,7 +64,7 @@ Every worker is executed fresh (fork and exec, never a bare fork), so it initial
 : The user's attributes, with **service.instance.id** set to a value unique to this worker process and **qrun.worker.index** added.
 
 **OTEL_EXPORTER_PROMETHEUS_PORT**
-: Only when **OTEL_METRICS_EXPORTER=prometheus**: the base port (the launcher's OTEL_EXPORTER_PROMETHEUS_PORT, 9464 when unset) + 1 + the worker index, so that workers never collide.
+: Only when **OTEL_METRICS_EXPORTER=prometheus**: the base port (the launcher's OTEL_EXPORTER_PROMETHEUS_PORT when it is a positive number, else 9464) + 1 + the worker index, so that workers never collide.
 
 **QRUN_CLUSTER**
 : The cluster name (key **name**).
@@ -80,7 +80,7 @@ Other **OTEL\_\*** variables pass through untouched: the worker's own SDK reads 
 `
 
 const behaviourSections = `## SUPERVISION
-Every worker is the leader of its own process group; signals and kills go to the whole group, so grandchildren are never orphaned. On Linux each worker gets **PR_SET_PDEATHSIG=SIGKILL**, so killing the launcher with SIGKILL does not leave workers behind.
+Every worker is the leader of its own process group; signals and kills go to the whole group, so a worker's children are stopped with it (processes that leave the group, with setsid, are beyond its reach). On Linux each worker gets **PR_SET_PDEATHSIG=SIGKILL**, so killing the launcher with SIGKILL does not leave workers behind.
 
 **restart** decides what happens when a worker exits. A worker that exits 0 is done and its slot stays empty (**never**, **on-failure**), so **--workers 4** can run four shards of a batch job. A worker that fails (a non-zero status or a signal) is restarted under **on-failure** and **always** (**always** also restarts after 0), with exponential backoff and jitter. A worker that stays up **min_uptime** resets the backoff. After **max_restarts** restarts in a row that failed before **min_uptime**, the launcher stops everything and exits non-zero with a message that says so. Under **never**, a failing worker makes the launcher stop the others gracefully and exit with the failed worker's status.
 
@@ -90,7 +90,7 @@ As PID 1, or with **--subreaper**, the launcher is a child subreaper and reaps e
 
 stdin is inherited by the worker only when **workers** is 1; otherwise workers get /dev/null. stdout and stderr are inherited. stdout belongs to the workers: every message of the launcher itself goes to stderr.
 
-Linux is the primary platform. On macOS the features that need Linux (/proc, PR_SET_PDEATHSIG, the subreaper) are skipped with a warning.
+Linux is the primary platform. On macOS the features that need Linux (PR_SET_PDEATHSIG, the subreaper, **max_rss** from /proc and **cpu_affinity**) are skipped with a warning.
 
 ## EXIT STATUS
 **0**
@@ -132,33 +132,47 @@ Persistent workers (the default) get one JSON line per task on stdin, {"id":...,
 For every task read, exactly one line is written to the result stream (**results**, stdout by default): {"id","status","attempts","duration_s","trace_id","worker","error","result"}, with status **ok**, **error**, **timeout**, **lost** (the worker died during the task, or broke the reply protocol, and no attempt was left), **invalid** or **cancelled** (a stop came before the task started). When results go to stdout, the workers' stdout goes to stderr. Up to **max_attempts** attempts run per task on error, timeout and lost, each its own span; a worker that died or timed out is replaced, and **recycle** replaces one after that many tasks. At most **queue_limit** tasks are read ahead of the workers.
 `
 
-// example is one example of the root page: what it does, and the command.
-type example struct{ text, code string }
+// Example is one example of the root page's EXAMPLE section, shown after
+// the examples of the root command's help: the sentence that introduces it
+// and the code.
+//
+// Test says how the documentation test in package cmd (docs_examples_test.go)
+// treats Code, with the directives a README block takes in an
+// "<!-- example: ... -->" comment: empty to run it with sh -e and expect
+// exit status 0, "with-launcher" to run it while an otel-qrun whose pid is
+// in $pid runs, "exit N" to expect status N, or "norun: REASON" for code
+// that is not a shell command that can run in a test. Code that can run
+// must: the test fails on an example that no longer works.
+type Example struct {
+	Text, Code, Test string
+}
 
-// moreExamples returns the examples that follow those of the root command's
-// help in the EXAMPLE section.
-func moreExamples() []example {
-	return []example{
-		{"Four workers, each failed one restarted, each one over 512 MiB of memory replaced:",
-			`otel-qrun --workers 4 --restart on-failure --max-rss 524288 -- ./worker`},
-		{"Four shards of a batch job; the launcher exits 0 when all four succeeded:",
-			`otel-qrun --workers 4 -- sh -c 'exec ./shard "$QRUN_WORKER_INDEX" "$QRUN_WORKERS"'`},
-		{"Continue the trace of the caller:",
-			`TRACEPARENT=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 otel-qrun -- ./job`},
-		{"Prometheus metrics of three workers on ports 9465, 9466 and 9467:",
-			`OTEL_METRICS_EXPORTER=prometheus otel-qrun --workers 3 -- ./app`},
-		{"Settings from a file, the worker count from the environment:",
-			`Q_CLUSTER_WORKERS=8 otel-qrun --config qrun.yaml -- ./worker`},
-		{"The resolved configuration and each worker's environment, without starting anything:",
-			`otel-qrun config --workers 2 -- ./worker`},
-		{"As the PID 1 of a container (a child subreaper that reaps orphans), in a Dockerfile:",
-			"ENTRYPOINT [\"otel-qrun\", \"--workers\", \"2\", \"--\"]\nCMD [\"python\", \"worker.py\"]"},
-		{"One more worker, then one fewer, for a running launcher whose pid is in $pid:",
-			`kill -TTIN "$pid"; kill -TTOU "$pid"`},
-		{"A traced task runner: a fresh process per input line, four at a time, results on stdout:",
-			`seq 100 | otel-qrun --tasks - --per-task --workers 4 -- ./handle-one.sh`},
-		{"A producer that continues the caller's trace, and persistent workers that consume its tasks:",
-			"otel-qrun enqueue '{\"to\":\"a@b\"}' >> tasks.jsonl\notel-qrun --tasks tasks.jsonl --workers 2 -- python worker.py"},
+// Examples returns the examples that follow those of the root command's
+// help in the EXAMPLE section of otel-qrun(1).
+func Examples() []Example {
+	return []Example{
+		{Text: "Four workers, each failed one restarted, each one over 512 MiB of memory replaced:",
+			Code: `otel-qrun --workers 4 --restart on-failure --max-rss 524288 -- ./worker`},
+		{Text: "Four shards of a batch job; the launcher exits 0 when all four succeeded:",
+			Code: `otel-qrun --workers 4 -- sh -c 'exec ./shard "$QRUN_WORKER_INDEX" "$QRUN_WORKERS"'`},
+		{Text: "Continue the trace of the caller:",
+			Code: `TRACEPARENT=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 otel-qrun -- ./job`},
+		{Text: "Prometheus metrics of three workers on ports 9465, 9466 and 9467:",
+			Code: `OTEL_METRICS_EXPORTER=prometheus otel-qrun --workers 3 -- ./app`},
+		{Text: "Settings from a file, the worker count from the environment:",
+			Code: `Q_CLUSTER_WORKERS=8 otel-qrun --config qrun.yaml -- ./worker`},
+		{Text: "The resolved configuration and each worker's environment, without starting anything:",
+			Code: `otel-qrun config --workers 2 -- ./worker`},
+		{Text: "As the PID 1 of a container (a child subreaper that reaps orphans), in a Dockerfile:",
+			Code: "ENTRYPOINT [\"otel-qrun\", \"--workers\", \"2\", \"--\"]\nCMD [\"python\", \"worker.py\"]",
+			Test: "norun: Dockerfile instructions, not a shell command"},
+		{Text: "One more worker, then one fewer, for a running launcher whose pid is in $pid:",
+			Code: `kill -TTIN "$pid"; kill -TTOU "$pid"`,
+			Test: "with-launcher"},
+		{Text: "A traced task runner: a fresh process per input line, four at a time, results on stdout:",
+			Code: `seq 100 | otel-qrun --tasks - --per-task --workers 4 -- ./handle-one.sh`},
+		{Text: "A producer that continues the caller's trace, and persistent workers that consume its tasks:",
+			Code: "otel-qrun enqueue '{\"to\":\"a@b\"}' >> tasks.jsonl\notel-qrun --tasks tasks.jsonl --workers 2 -- python worker.py"},
 	}
 }
 
@@ -166,9 +180,9 @@ func moreExamples() []example {
 // blocks, the code indented like cobra's examples.
 func examplesMarkdown() string {
 	var b strings.Builder
-	for _, e := range moreExamples() {
-		b.WriteString(mdEscape(e.text) + "\n\n```\n")
-		for _, line := range strings.Split(e.code, "\n") {
+	for _, e := range Examples() {
+		b.WriteString(mdEscape(e.Text) + "\n\n```\n")
+		for _, line := range strings.Split(e.Code, "\n") {
 			b.WriteString("  " + line + "\n")
 		}
 		b.WriteString("```\n\n")
