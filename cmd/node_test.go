@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -340,7 +341,8 @@ func TestNodeBootstrapErrorsAndConfig(t *testing.T) {
 	for _, want := range []string{
 		"node: NODE_OPTIONS += --require " + instrument.NodeRegister + " (/",
 		"/node_modules/@opentelemetry/auto-instrumentations-node/build/src/register.js)\n",
-		"node: per task: NODE_OPTIONS += --require " + preload,
+		"node: NODE_OPTIONS += --require " + preload + ", which makes a worker with no SIGTERM handler of its own exit on SIGTERM",
+		"runs each task's main module in the context of TRACEPARENT",
 	} {
 		if !strings.Contains(res.stdout, want) {
 			t.Errorf("config output lacks %q:\n%s", want, res.stdout)
@@ -408,4 +410,42 @@ func BenchmarkNodeStart(b *testing.B) {
 			b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms-total")
 		})
 	}
+}
+
+// serverJS has no OpenTelemetry code: it makes one request, then keeps a
+// server open, the way a long-lived worker runs until it is told to stop.
+const serverJS = `const http = require('http');
+http.createServer((req, res) => res.end()).listen(0, () => {
+  http.get(process.env.TARGET_URL + '/started', (res) => res.resume());
+});
+`
+
+func TestNodeWorkerUnderTheRegisterStopsOnSIGTERM(t *testing.T) {
+	dir := nodeApp(t, map[string]string{"server.js": serverJS})
+	r := otlptest.NewHTTP(t)
+	server := newRequestLog(t)
+	// A stop that had to wait for SIGKILL would take stop_grace, 30s.
+	c := exec.Command(qrunBin, "--instrument", "node", "--stop-grace", "30", "--", "node", "server.js")
+	c.Dir, c.Env = dir, nodeEnv(r, server.srv.URL)
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Process.Kill()
+	deadline := time.Now().Add(30 * time.Second)
+	for server.requests()["/started"] == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker never made its request; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	start := time.Now()
+	c.Process.Signal(syscall.SIGTERM)
+	err := c.Wait()
+	if elapsed := time.Since(start); err != nil || elapsed > 15*time.Second {
+		t.Errorf("exit %v after %s, want 0 well within stop_grace; stderr:\n%s", err, elapsed, stderr.String())
+	}
+	// The SDK was flushed before the worker died: its client span arrived.
+	r.WaitSpans(t, func(s []otlptest.Span) bool { return len(clientSpans(s)) == 1 }, 10*time.Second)
 }

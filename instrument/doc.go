@@ -12,8 +12,10 @@
 //     the user's entries itself.
 //   - Node.js: --require @opentelemetry/auto-instrumentations-node/register
 //     is appended to NODE_OPTIONS, once Node has shown that it resolves the
-//     module from the workers' working directory. For per-task processes a
-//     small preload ([NodePreload]) follows it, which runs the main module
+//     module from the workers' working directory. A small preload
+//     ([NodePreload]) follows it: it lets a worker with no SIGTERM handler of
+//     its own die of SIGTERM after flushing the SDK (the register's handler
+//     would keep it alive), and in per-task processes it runs the main module
 //     inside the trace context of TRACEPARENT, TRACESTATE and BAGGAGE.
 //   - Java: -javaagent:PATH is appended to JAVA_TOOL_OPTIONS.
 //

@@ -50,13 +50,8 @@ func (p *Plan) prepareNode(ctx context.Context, cfg Config) error {
 	have = append(have, nodeArgvPreloads(cfg.Argv)...)
 	registered := slices.ContainsFunc(have, isNodeRegister)
 
-	var want []string
-	if !registered {
-		want = append(want, NodeRegister)
-	}
-	if cfg.PerTask {
-		want = append(want, NodeRegister, NodeAPI) // the API may come from beside the register
-	}
+	// The preload needs the API, which may come from beside the register.
+	want := []string{NodeRegister, NodeAPI}
 	paths := map[string]string{}
 	if len(want) > 0 {
 		node, err := p.nodeExecutable(cfg)
@@ -81,11 +76,15 @@ func (p *Plan) prepareNode(ctx context.Context, cfg Config) error {
 
 	if !cfg.PerTask {
 		p.note("node: long-lived workers: the register does not read TRACEPARENT, so their spans start new traces")
-	} else {
-		if paths[NodeAPI] == "" {
-			return fmt.Errorf("%w: %s cannot resolve %s from %s, which per-task processes need to continue the task's trace; install it there: %s",
-				ErrUnavailable, p.node, NodeAPI, p.dir, NodeInstall)
-		}
+	}
+	switch {
+	case paths[NodeAPI] == "" && cfg.PerTask:
+		return fmt.Errorf("%w: %s cannot resolve %s from %s, which per-task processes need to continue the task's trace; install it there: %s",
+			ErrUnavailable, p.node, NodeAPI, p.dir, NodeInstall)
+	case paths[NodeAPI] == "":
+		p.warn("node: %s cannot resolve %s from %s: without otel-qrun's preload a worker under the register does not exit on SIGTERM (it is killed after stop_grace); install it there: %s",
+			p.node, NodeAPI, p.dir, NodeInstall)
+	default:
 		preload := filepath.Join(os.TempDir(), "otel-qrun-node-XXXXXX", nodePreloadName)
 		if !cfg.DryRun {
 			var err error
@@ -94,7 +93,11 @@ func (p *Plan) prepareNode(ctx context.Context, cfg Config) error {
 			}
 		}
 		p.requires = append(p.requires, preload)
-		p.note("node: per task: NODE_OPTIONS += --require %s, which runs the main module in the context of TRACEPARENT (written at start, removed at exit)", preload)
+		what := "which makes a worker with no SIGTERM handler of its own exit on SIGTERM after flushing the SDK"
+		if cfg.PerTask {
+			what += ", and runs each task's main module in the context of TRACEPARENT"
+		}
+		p.note("node: NODE_OPTIONS += --require %s, %s (written at start, removed at exit)", preload, what)
 	}
 
 	if list := getenv(cfg.Environ, envNodeDetectors); list != "" {

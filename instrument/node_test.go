@@ -1,6 +1,7 @@
 package instrument
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"os"
@@ -8,7 +9,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // fakeNode writes a node that records its arguments, working directory and
@@ -128,15 +131,16 @@ func TestNodeNeverTwice(t *testing.T) {
 		t.Error("a -r after the script counted as a preload")
 	}
 
-	// Already there at start: node is not even run.
+	// Already there at start: only otel-qrun's preload is added.
 	dir2 := t.TempDir()
-	bin2 := fakeNode(t, dir2, "fail")
-	p = prepare(t, Config{Mode: Node, Path: filepath.Join(bin2, "node"), Argv: []string{"node", "app.js"},
-		Environ: []string{"NODE_OPTIONS=-r " + NodeRegister}})
-	if log := nodeLog(t, dir2); log != "" {
-		t.Errorf("node ran although NODE_OPTIONS has the register:\n%s", log)
+	bin2 := fakeNode(t, dir2, resolvedBoth)
+	env2 := []string{"NODE_OPTIONS=-r " + NodeRegister}
+	p = prepare(t, Config{Mode: Node, Path: filepath.Join(bin2, "node"), Argv: []string{"node", "app.js"}, Environ: env2})
+	_, _, got := p.Apply(filepath.Join(bin2, "node"), []string{"node", "app.js"}, env2)
+	if opts := getenv(got, "NODE_OPTIONS"); strings.Count(opts, NodeRegister) != 1 || !strings.Contains(opts, nodePreloadName) {
+		t.Errorf("NODE_OPTIONS=%q, want the register once and the preload", opts)
 	}
-	if n := p.Notes(); len(n) != 2 || !strings.Contains(n[0], "already bootstrapped") {
+	if n := p.Notes(); len(n) == 0 || !strings.Contains(n[0], "already bootstrapped") {
 		t.Errorf("notes %q", n)
 	}
 }
@@ -340,7 +344,8 @@ console.log(JSON.stringify({ where: 'pnpm', ctx: api.context.active(), main: tru
 		c := exec.Command(node, args...)
 		c.Dir = dir
 		c.Env = []string{"PATH=" + os.Getenv("PATH"), "NODE_OPTIONS=" + nodeOptions,
-			"TRACEPARENT=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "TRACESTATE=vendor=x", "BAGGAGE=k=v"}
+			"TRACEPARENT=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "TRACESTATE=vendor=x", "BAGGAGE=k=v",
+			"QRUN_TASK_ID=t-1"}
 		var stdout, stderr bytes.Buffer
 		c.Stdout, c.Stderr = &stdout, &stderr
 		if err := c.Run(); err != nil {
@@ -362,6 +367,62 @@ console.log(JSON.stringify({ where: 'pnpm', ctx: api.context.active(), main: tru
 	}
 	app := filepath.Join(dir, "app")
 	q := nodeQuote(preload)
+
+	t.Run("long-lived worker not wrapped", func(t *testing.T) {
+		c := exec.Command(node, "task.js")
+		c.Dir = app
+		c.Env = []string{"PATH=" + os.Getenv("PATH"), "NODE_OPTIONS=--require " + q, "TRACEPARENT=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+		out, err := c.Output()
+		if err != nil || !strings.Contains(string(out), `"ctx":{"root":true}`) || strings.Contains(string(out), "traceparent") {
+			t.Errorf("without QRUN_TASK_ID: %v %s; want the root context, no extraction", err, out)
+		}
+	})
+
+	t.Run("SIGTERM", func(t *testing.T) {
+		// A register-like preload installs a SIGTERM handler that keeps the
+		// process alive; the server keeps the event loop busy.
+		writeExec(t, filepath.Join(app, "register-like.js"), "process.on('SIGTERM', () => {});\n")
+		writeExec(t, filepath.Join(app, "server.js"), `require('net').createServer().listen(0, () => console.log('ready'));
+if (process.argv[2] === 'own') {
+  process.on('SIGTERM', () => { console.log('own handler'); setTimeout(() => process.exit(7), 50); });
+}
+`)
+		for _, tt := range []struct {
+			name, arg string
+			signaled  bool
+			code      int
+		}{{"no handler of its own: dies of SIGTERM", "", true, 0}, {"its own handler decides", "own", false, 7}} {
+			t.Run(tt.name, func(t *testing.T) {
+				c := exec.Command(node, "server.js", tt.arg)
+				c.Dir = app
+				c.Env = []string{"PATH=" + os.Getenv("PATH"), "NODE_OPTIONS=--require ./register-like.js --require " + q}
+				stdout, err := c.StdoutPipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Start(); err != nil {
+					t.Fatal(err)
+				}
+				defer c.Process.Kill()
+				if _, err := bufio.NewReader(stdout).ReadString('\n'); err != nil {
+					t.Fatalf("server did not start: %v", err)
+				}
+				c.Process.Signal(syscall.SIGTERM)
+				done := make(chan error, 1)
+				go func() { done <- c.Wait() }()
+				select {
+				case <-done:
+				case <-time.After(10 * time.Second):
+					t.Fatal("still running 10s after SIGTERM")
+				}
+				ws := c.ProcessState.Sys().(syscall.WaitStatus)
+				if ws.Signaled() != tt.signaled || (!tt.signaled && ws.ExitStatus() != tt.code) ||
+					(tt.signaled && ws.Signal() != syscall.SIGTERM) {
+					t.Errorf("exit %v, want signaled=%v code %d", c.ProcessState, tt.signaled, tt.code)
+				}
+			})
+		}
+	})
 
 	t.Run("commonjs", func(t *testing.T) {
 		lines, _ := run(t, app, "--require "+q, "task.js", "--flag", "x")

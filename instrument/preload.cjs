@@ -1,15 +1,24 @@
 'use strict';
-// otel-qrun per-task preload for Node.js (embedded in otel-qrun, written to a
-// private temporary file while otel-qrun runs, and required through
-// NODE_OPTIONS after @opentelemetry/auto-instrumentations-node/register).
+// otel-qrun preload for Node.js (embedded in otel-qrun, written to a private
+// temporary file while otel-qrun runs, and required through NODE_OPTIONS
+// after @opentelemetry/auto-instrumentations-node/register). It does two
+// things.
 //
-// A per-task process runs exactly one task, and otel-qrun hands it the
-// context of the task's CONSUMER span in TRACEPARENT, TRACESTATE and BAGGAGE.
-// This preload extracts that context with the propagators the SDK registered
-// (OTEL_PROPAGATORS) and runs the main module inside it, so every span of
-// the task, including those of callbacks and promises it schedules, belongs
-// to the task's trace. It is never used for long-lived workers: their spans
-// would all pile into one process-long trace.
+// SIGTERM. The register shuts the SDK down on SIGTERM, and a Node.js process
+// with a SIGTERM handler no longer dies of SIGTERM: without this preload a
+// worker under the register kept running after otel-qrun's stop signal until
+// stop_grace ended in SIGKILL. When the application has no SIGTERM handler
+// of its own, the preload restores what it expects: the SDK's spans and
+// metrics are flushed (for at most 2 seconds), then the process dies of
+// SIGTERM. An application that handles SIGTERM itself is left alone.
+//
+// Per-task context. A per-task process (QRUN_TASK_ID is set) runs exactly
+// one task, and otel-qrun hands it the context of the task's CONSUMER span in
+// TRACEPARENT, TRACESTATE and BAGGAGE. The preload extracts that context with
+// the propagators the SDK registered (OTEL_PROPAGATORS) and runs the main
+// module inside it, so every span of the task, including those of callbacks
+// and promises it schedules, belongs to the task's trace. Long-lived workers
+// are not wrapped: their spans would all pile into one process-long trace.
 //
 // Module.runMain is the hook Node.js keeps for preloads that wrap the
 // execution of the entry point (CommonJS and ES modules alike); the context
@@ -40,7 +49,7 @@
     }
   } catch (err) {
     process.emitWarning('otel-qrun: cannot load @opentelemetry/api (' + err.message +
-      '); this task starts a new trace instead of continuing TRACEPARENT');
+      '): a task does not continue TRACEPARENT, and SIGTERM waits for stop_grace');
     return;
   }
 
@@ -51,6 +60,36 @@
     get: (carrier, key) => carrier[String(key).toUpperCase().replace(/[^A-Z0-9_]/g, '_')],
   };
 
+  // The handlers installed before the main module runs (the register's) are
+  // not the application's.
+  const preloadHandlers = new Set(process.listeners('SIGTERM'));
+  process.on('SIGTERM', function otelQrunSigterm() {
+    const own = process.listeners('SIGTERM').filter((l) => l !== otelQrunSigterm && !preloadHandlers.has(l));
+    if (own.length > 0) {
+      return; // the application decides when to exit
+    }
+    const flushes = [];
+    for (const get of [() => api.trace.getTracerProvider(), () => api.metrics.getMeterProvider()]) {
+      try {
+        const provider = get();
+        const p = provider && typeof provider.getDelegate === 'function' ? provider.getDelegate() : provider;
+        if (p && typeof p.forceFlush === 'function') {
+          flushes.push(Promise.resolve().then(() => p.forceFlush()));
+        }
+      } catch (err) {
+        // an API without that signal: nothing to flush
+      }
+    }
+    const bound = new Promise((resolve) => setTimeout(resolve, 2000).unref());
+    Promise.race([Promise.allSettled(flushes), bound]).then(() => {
+      process.removeAllListeners('SIGTERM');
+      process.kill(process.pid, 'SIGTERM');
+    });
+  });
+
+  if (!process.env.QRUN_TASK_ID) {
+    return; // a long-lived worker: no process-long context
+  }
   const runMain = Module.runMain;
   Module.runMain = function otelQrunRunMain(...args) {
     Module.runMain = runMain;
