@@ -194,6 +194,32 @@ type members struct {
 	i int
 }
 
+// field names a member to pick from an object, and where its value goes.
+type field struct {
+	name string
+	val  *[]byte
+}
+
+// pick walks obj, a valid JSON object without surrounding whitespace, and
+// stores the value of each member named in fields; of duplicate members
+// the last wins, as with encoding/json. Other members are ignored.
+func pick(obj []byte, fields ...field) {
+	m := newMembers(obj)
+	for {
+		k, v, ok := m.next()
+		if !ok {
+			return
+		}
+		name := fieldName(k)
+		for _, f := range fields {
+			if string(name) == f.name {
+				*f.val = v
+				break
+			}
+		}
+	}
+}
+
 // newMembers starts a walk over obj, a valid JSON object without
 // surrounding whitespace.
 func newMembers(obj []byte) members { return members{b: obj, i: 1} }

@@ -103,31 +103,9 @@ func ParseResult(line []byte) (Result, error) {
 		return Result{}, fmt.Errorf("parse result: %w", err)
 	}
 	var id, status, attempts, duration, traceID, worker, errVal, result []byte
-	m := newMembers(obj)
-	for {
-		k, v, ok := m.next()
-		if !ok {
-			break
-		}
-		switch string(fieldName(k)) {
-		case "id":
-			id = v
-		case "status":
-			status = v
-		case "attempts":
-			attempts = v
-		case "duration_s":
-			duration = v
-		case "trace_id":
-			traceID = v
-		case "worker":
-			worker = v
-		case "error":
-			errVal = v
-		case "result":
-			result = v
-		}
-	}
+	pick(obj, field{"id", &id}, field{"status", &status}, field{"attempts", &attempts},
+		field{"duration_s", &duration}, field{"trace_id", &traceID}, field{"worker", &worker},
+		field{"error", &errVal}, field{"result", &result})
 	r := Result{Worker: -1}
 	var ok bool
 	if id == nil {

@@ -125,23 +125,7 @@ func parseObjectLine(line []byte, lineNo int) (Task, error) {
 	obj := trimSpace(validUTF8(line))
 
 	var idVal, payload, carrier, timeout []byte
-	m := newMembers(obj)
-	for {
-		k, v, ok := m.next()
-		if !ok {
-			break
-		}
-		switch string(fieldName(k)) {
-		case "id":
-			idVal = v
-		case "payload":
-			payload = v
-		case "carrier":
-			carrier = v
-		case "timeout":
-			timeout = v
-		}
-	}
+	pick(obj, field{"id", &idVal}, field{"payload", &payload}, field{"carrier", &carrier}, field{"timeout", &timeout})
 
 	t := Task{Line: lineNo} // ID "" until the line's id is read
 	if idVal != nil && idVal[0] != 'n' {

@@ -81,23 +81,7 @@ func ParseWorkerTask(line []byte) (WorkerTask, error) {
 	}
 	var t WorkerTask
 	var idVal, payload, carrier, attempt []byte
-	m := newMembers(obj)
-	for {
-		k, v, ok := m.next()
-		if !ok {
-			break
-		}
-		switch string(fieldName(k)) {
-		case "id":
-			idVal = v
-		case "payload":
-			payload = v
-		case "carrier":
-			carrier = v
-		case "attempt":
-			attempt = v
-		}
-	}
+	pick(obj, field{"id", &idVal}, field{"payload", &payload}, field{"carrier", &carrier}, field{"attempt", &attempt})
 	if idVal == nil {
 		return WorkerTask{}, errors.New(`parse worker task: no "id"`)
 	}
@@ -163,23 +147,7 @@ func ParseReply(line []byte) (Reply, error) {
 		return Reply{}, fmt.Errorf("%w: %w", ErrInvalidReply, err)
 	}
 	var idVal, okVal, errVal, result []byte
-	m := newMembers(obj)
-	for {
-		k, v, ok := m.next()
-		if !ok {
-			break
-		}
-		switch string(fieldName(k)) {
-		case "id":
-			idVal = v
-		case "ok":
-			okVal = v
-		case "error":
-			errVal = v
-		case "result":
-			result = v
-		}
-	}
+	pick(obj, field{"id", &idVal}, field{"ok", &okVal}, field{"error", &errVal}, field{"result", &result})
 	var r Reply
 	if idVal == nil {
 		return Reply{}, fmt.Errorf(`%w: no "id"`, ErrInvalidReply)
