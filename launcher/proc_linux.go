@@ -146,3 +146,11 @@ func parseStat(b []byte) (pgrp int, rssPages int64, err error) {
 	}
 	return pg, int64(rss), nil
 }
+
+// foregroundTTY reports whether f is a terminal whose foreground process
+// group is the launcher's own: only then is the terminal handed on to a
+// worker, so that a launcher in the background never takes it from the shell.
+func foregroundTTY(f *os.File) bool {
+	pg, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCGPGRP)
+	return err == nil && pg == unix.Getpgrp()
+}

@@ -4,6 +4,7 @@ package launcher
 
 import (
 	"errors"
+	"os"
 	"syscall"
 )
 
@@ -21,3 +22,6 @@ func availableCPUs() ([]int, error) { return nil, errUnsupported }
 func pinThread([]int) (func(), error) { return nil, errUnsupported }
 
 func groupsRSS([]int) (map[int]int64, error) { return nil, errUnsupported }
+
+// foregroundTTY: the terminal is not handed on outside Linux.
+func foregroundTTY(*os.File) bool { return false }

@@ -144,6 +144,7 @@ type spawnRequest struct {
 	env   []string
 	files []uintptr
 	cpus  []int // CPUs the worker is pinned to; nil for no pinning
+	ctty  int   // the terminal to hand to the worker's group (a parent fd), or -1
 	reply chan spawnResult
 }
 
@@ -191,7 +192,13 @@ func (s *spawner) spawn(req spawnRequest) spawnResult {
 			defer restore()
 		}
 	}
-	attr := &syscall.ProcAttr{Env: req.env, Files: req.files, Sys: sysProcAttr()}
+	sys := sysProcAttr()
+	if req.ctty >= 0 {
+		// The worker's group becomes the terminal's foreground group, as
+		// with tini: it may read the terminal, and ^C reaches it.
+		sys.Foreground, sys.Ctty = true, req.ctty
+	}
+	attr := &syscall.ProcAttr{Env: req.env, Files: req.files, Sys: sys}
 	s.reaper.mu.Lock()
 	defer s.reaper.mu.Unlock()
 	pid, err := syscall.ForkExec(req.path, req.argv, attr)

@@ -239,11 +239,14 @@ func (r *run) startWith(s *slot, reason Reason, spec startSpec) error {
 		InstanceID: newInstanceID(),
 	})
 	env = append(env, spec.env...)
-	stdin := spec.stdin
+	stdin, ctty := spec.stdin, -1
 	if stdin == nil {
 		stdin = l.devNull
 		if l.cfg.workers == 1 && s.index == 0 && usable(l.cfg.stdin) {
 			stdin = l.cfg.stdin
+			if foregroundTTY(stdin) {
+				ctty = int(stdin.Fd())
+			}
 		}
 	}
 	files := []uintptr{stdin.Fd(), fdOr(l.cfg.stdout, l.devNull), fdOr(l.cfg.stderr, l.devNull)}
@@ -254,7 +257,7 @@ func (r *run) startWith(s *slot, reason Reason, spec startSpec) error {
 	if l.cfg.bootstrap != nil {
 		ex = l.cfg.bootstrap(ex)
 	}
-	pid, err := r.sp.start(spawnRequest{path: ex.Path, argv: ex.Argv, env: ex.Env, files: files, cpus: l.cpusFor()})
+	pid, err := r.sp.start(spawnRequest{path: ex.Path, argv: ex.Argv, env: ex.Env, files: files, cpus: l.cpusFor(), ctty: ctty})
 	if err != nil {
 		if span != nil {
 			span.RecordError(err)

@@ -207,6 +207,10 @@ func runHelper(name string) int {
 			time.Sleep(time.Minute)
 		}
 		return 0
+	case "readline": // read one line of stdin (a terminal, say) and report it
+		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+		emit(Record{Event: "ready", Stdin: strings.TrimSpace(line)})
+		return 0
 	case "stdin":
 		b, _ := io.ReadAll(os.Stdin)
 		emit(Record{Event: "ready", Stdin: string(b)})

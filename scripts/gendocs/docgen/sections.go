@@ -88,7 +88,7 @@ With **max_rss**, the resident memory of each worker's whole process group is re
 
 As PID 1, or with **--subreaper**, the launcher is a child subreaper and reaps every orphaned process.
 
-stdin is inherited by the worker only when **workers** is 1; otherwise workers get /dev/null. stdout and stderr are inherited. stdout belongs to the workers: every message of the launcher itself goes to stderr.
+stdin is inherited by the worker only when **workers** is 1; otherwise workers get /dev/null. When that stdin is a terminal and otel-qrun runs in its foreground, the worker's process group becomes the terminal's foreground group, so the worker can read the terminal and ^C goes to it. stdout and stderr are inherited. stdout belongs to the workers: every message of the launcher itself goes to stderr.
 
 Linux is the primary platform. On macOS the features that need Linux (PR_SET_PDEATHSIG, the subreaper, **max_rss** from /proc and **cpu_affinity**) are skipped with a warning.
 
