@@ -50,16 +50,11 @@ func (o *carrierOptions) run(ctx context.Context) error {
 	}
 	environ := o.f.Environ()
 	log := newLogger(o.f.IO.ErrOut, false, environ)
-	sdk, err := telemetry.Setup(ctx, telemetry.WithEnviron(environ), telemetry.WithErrorWriter(o.f.IO.ErrOut),
-		telemetry.WithLogger(log), telemetry.WithServiceName("otel-qrun"), telemetry.WithoutMetrics())
+	sdk, ctx, shutdown, err := startTelemetry(ctx, o.f, environ, log, telemetry.WithoutMetrics())
 	if err != nil {
-		return &exitError{code: exitUsage, err: err}
+		return err
 	}
-	defer sdk.Shutdown(context.WithoutCancel(ctx))
-	ctx, xerr := propagate.ExtractEnv(ctx, sdk.Propagator, environ)
-	if xerr != nil {
-		log.Warn("ignoring the inherited trace context", "error", xerr)
-	}
+	defer shutdown()
 	if o.span != "" && !sdk.Disabled {
 		var span trace.Span
 		ctx, span = sdk.TracerProvider.Tracer("github.com/otel-qrun/otel-qrun/cmd").Start(ctx, o.span)

@@ -107,21 +107,12 @@ func (o *enqueueOptions) run(ctx context.Context, c *cobra.Command, args []strin
 	}
 
 	log := newLogger(o.f.IO.ErrOut, false, environ)
-	sdk, err := telemetry.Setup(ctx, telemetry.WithEnviron(environ), telemetry.WithErrorWriter(o.f.IO.ErrOut),
-		telemetry.WithLogger(log), telemetry.WithServiceName("otel-qrun"), telemetry.WithoutMetrics(),
-		telemetry.WithShutdownTimeout(cfg.ShutdownTimeout))
+	sdk, ctx, shutdown, err := startTelemetry(ctx, o.f, environ, log,
+		telemetry.WithShutdownTimeout(cfg.ShutdownTimeout), telemetry.WithoutMetrics())
 	if err != nil {
-		return &exitError{code: exitUsage, err: err}
+		return err
 	}
-	defer func() {
-		if err := sdk.Shutdown(context.WithoutCancel(ctx)); err != nil {
-			log.Debug("telemetry shutdown", "error", err)
-		}
-	}()
-	ctx, xerr := propagate.ExtractEnv(ctx, sdk.Propagator, environ)
-	if xerr != nil {
-		log.Warn("ignoring the inherited trace context; the task starts a new trace", "error", xerr)
-	}
+	defer shutdown()
 	if !sdk.Disabled {
 		var span trace.Span
 		ctx, span = sdk.TracerProvider.Tracer("github.com/otel-qrun/otel-qrun/cmd").Start(ctx, "send "+name,

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,7 +16,6 @@ import (
 	"github.com/otel-qrun/otel-qrun/instrument"
 	"github.com/otel-qrun/otel-qrun/internal/telemetry"
 	"github.com/otel-qrun/otel-qrun/launcher"
-	"github.com/otel-qrun/otel-qrun/propagate"
 )
 
 // runOptions are the dependencies and inputs of the main job.
@@ -179,38 +177,23 @@ func (o *runOptions) run(ctx context.Context) error {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	}
 
-	sdk, err := telemetry.Setup(ctx,
-		telemetry.WithEnviron(environ),
-		telemetry.WithErrorWriter(o.f.IO.ErrOut),
-		telemetry.WithLogger(log),
-		telemetry.WithShutdownTimeout(cfg.ShutdownTimeout),
-		telemetry.WithServiceName("otel-qrun"))
+	sdk, ctx, shutdown, err := startTelemetry(ctx, o.f, environ, log, telemetry.WithShutdownTimeout(cfg.ShutdownTimeout))
 	if err != nil {
-		return &exitError{code: exitUsage, err: err}
+		return err
 	}
-	defer func() {
-		if err := sdk.Shutdown(context.WithoutCancel(ctx)); err != nil {
-			log.Debug("telemetry shutdown", "error", err)
-		}
-	}()
+	defer shutdown()
 
 	opts := launcherOptions(cfg, environ, o.f.Getpid())
 	if !sdk.Disabled {
-		var xerr error
-		ctx, xerr = propagate.ExtractEnv(ctx, sdk.Propagator, environ)
-		if xerr != nil {
-			log.Warn("ignoring the inherited trace context; workers start a new trace", "error", xerr)
-		}
 		opts = append(opts,
 			launcher.WithPropagator(sdk.Propagator),
 			launcher.WithTracerProvider(sdk.TracerProvider),
 			launcher.WithMeterProvider(sdk.MeterProvider))
 	}
-	stdio, closeStdio, err := stdioFiles(o.f.IO)
+	stdio, err := stdioFiles(o.f.IO)
 	if err != nil {
 		return err
 	}
-	defer closeStdio()
 	opts = append(opts, launcher.WithLogger(log), launcher.WithStdio(stdio[0], stdio[1], stdio[2]))
 	if cfg.Tasks != "" {
 		taskOpts, closeTasks, err := taskOptions(cfg, stdio)
@@ -321,42 +304,16 @@ func taskOptions(cfg *envconfig.Config, stdio [3]*os.File) ([]launcher.Option, f
 	}, closeAll, nil
 }
 
-// stdioFiles returns files for the workers' standard streams. Streams that
-// are files are passed as they are (no copy); other readers and writers (in
-// tests) are bridged through pipes that close() drains.
-func stdioFiles(io_ *IOStreams) ([3]*os.File, func(), error) {
+// stdioFiles returns the standard streams as the files workers inherit
+// (no copy is made). They are files whenever otel-qrun runs as a program.
+func stdioFiles(streams *IOStreams) ([3]*os.File, error) {
 	var files [3]*os.File
-	var closers []func()
-	closeAll := func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i]()
+	for i, s := range []any{streams.In, streams.Out, streams.ErrOut} {
+		f, ok := s.(*os.File)
+		if !ok {
+			return files, fmt.Errorf("the workers' standard streams must be files, not %T", s)
 		}
+		files[i] = f
 	}
-	if f, ok := io_.In.(*os.File); ok {
-		files[0] = f
-	} else if io_.In != nil {
-		r, w, err := os.Pipe()
-		if err != nil {
-			return files, nil, fmt.Errorf("stdin pipe: %w", err)
-		}
-		go func() { _, _ = io.Copy(w, io_.In); w.Close() }()
-		files[0] = r
-		closers = append(closers, func() { r.Close() })
-	}
-	for i, out := range []io.Writer{io_.Out, io_.ErrOut} {
-		if f, ok := out.(*os.File); ok {
-			files[i+1] = f
-			continue
-		}
-		r, w, err := os.Pipe()
-		if err != nil {
-			closeAll()
-			return files, nil, errors.Join(errors.New("output pipe"), err)
-		}
-		done := make(chan struct{})
-		go func() { _, _ = io.Copy(out, r); close(done) }()
-		files[i+1] = w
-		closers = append(closers, func() { w.Close(); <-done; r.Close() })
-	}
-	return files, closeAll, nil
+	return files, nil
 }

@@ -1,0 +1,39 @@
+package cmd
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/otel-qrun/otel-qrun/internal/telemetry"
+	"github.com/otel-qrun/otel-qrun/propagate"
+)
+
+// startTelemetry sets up the launcher's own SDK from environ for a command
+// and returns it with ctx continuing the inherited carrier (a malformed one
+// is reported and ignored: spans start a new trace; with OTEL_SDK_DISABLED
+// nothing is injected, so nothing is reported), and the bounded shutdown for
+// the caller to defer. A bad OTEL_* setting is exit 2.
+func startTelemetry(ctx context.Context, f *factory, environ []string, log *slog.Logger,
+	opts ...telemetry.Option,
+) (*telemetry.SDK, context.Context, func(), error) {
+	opts = append([]telemetry.Option{
+		telemetry.WithEnviron(environ),
+		telemetry.WithErrorWriter(f.IO.ErrOut),
+		telemetry.WithLogger(log),
+		telemetry.WithServiceName("otel-qrun"),
+	}, opts...)
+	sdk, err := telemetry.Setup(ctx, opts...)
+	if err != nil {
+		return nil, ctx, nil, &exitError{code: exitUsage, err: err}
+	}
+	shutdown := func() {
+		if err := sdk.Shutdown(context.WithoutCancel(ctx)); err != nil {
+			log.Debug("telemetry shutdown", "error", err)
+		}
+	}
+	ctx, xerr := propagate.ExtractEnv(ctx, sdk.Propagator, environ)
+	if xerr != nil && !sdk.Disabled {
+		log.Warn("ignoring the inherited trace context; spans start a new trace", "error", xerr)
+	}
+	return sdk, ctx, shutdown, nil
+}
