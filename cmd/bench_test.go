@@ -41,20 +41,9 @@ func BenchmarkPersistentDispatch(b *testing.B) {
 	input := benchInput(benchTasks)
 	var viaLauncher, direct time.Duration
 	for b.Loop() {
-		start := time.Now()
-		c := exec.Command(qrunBin, "--tasks", "-", "--workers", "4", "--queue-limit", "64", os.Args[0])
-		c.Env, c.Stdin = env, strings.NewReader(input)
-		var out bytes.Buffer
-		c.Stdout = &out
-		if err := c.Run(); err != nil {
-			b.Fatalf("otel-qrun: %v", err)
-		}
-		viaLauncher += time.Since(start)
-		if n := strings.Count(out.String(), `"status":"ok"`); n != benchTasks {
-			b.Fatalf("%d ok results, want %d", n, benchTasks)
-		}
+		viaLauncher += runTaskMode(b, env, input, benchTasks, "--workers", "4", "--queue-limit", "64", os.Args[0])
 
-		start = time.Now()
+		start := time.Now()
 		feedDirectly(b, env, benchTasks, 4)
 		direct += time.Since(start)
 	}
@@ -62,6 +51,24 @@ func BenchmarkPersistentDispatch(b *testing.B) {
 	if n, _ := sink.Requests(); n == 0 {
 		b.Fatal("no export reached the sink")
 	}
+}
+
+// runTaskMode runs otel-qrun --tasks - with args on input and returns how
+// long it took, failing unless all n tasks ended ok.
+func runTaskMode(b *testing.B, env []string, input string, n int, args ...string) time.Duration {
+	start := time.Now()
+	c := exec.Command(qrunBin, append([]string{"--tasks", "-"}, args...)...)
+	c.Env, c.Stdin = env, strings.NewReader(input)
+	var out bytes.Buffer
+	c.Stdout = &out
+	if err := c.Run(); err != nil {
+		b.Fatalf("otel-qrun: %v", err)
+	}
+	d := time.Since(start)
+	if got := strings.Count(out.String(), `"status":"ok"`); got != n {
+		b.Fatalf("%d ok results, want %d", got, n)
+	}
+	return d
 }
 
 // feedDirectly starts workers task workers and sends them n tasks, one in
@@ -134,20 +141,9 @@ func BenchmarkPerTaskVsXargs(b *testing.B) {
 	input := benchInput(n)
 	var viaLauncher, viaXargs time.Duration
 	for b.Loop() {
-		start := time.Now()
-		c := exec.Command(qrunBin, "--tasks", "-", "--per-task", "--workers", "4", truePath)
-		c.Env, c.Stdin = env, strings.NewReader(input)
-		var out bytes.Buffer
-		c.Stdout = &out
-		if err := c.Run(); err != nil {
-			b.Fatalf("otel-qrun: %v", err)
-		}
-		viaLauncher += time.Since(start)
-		if got := strings.Count(out.String(), `"status":"ok"`); got != n {
-			b.Fatalf("%d ok results, want %d", got, n)
-		}
+		viaLauncher += runTaskMode(b, env, input, n, "--per-task", "--workers", "4", truePath)
 
-		start = time.Now()
+		start := time.Now()
 		x := exec.Command("xargs", "-P", "4", "-n", "1", truePath)
 		x.Stdin = strings.NewReader(strings.Repeat("x\n", n))
 		if err := x.Run(); err != nil {

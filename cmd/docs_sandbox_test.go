@@ -12,12 +12,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/otel-qrun/otel-qrun/internal/otlptest"
+	"github.com/otel-qrun/otel-qrun/internal/workertest"
 )
 
 // Running the documentation's examples: the sandbox they run in, the
@@ -308,31 +308,14 @@ func describeCalls(dir string) string {
 type launcherFixture struct {
 	cmd    *exec.Cmd
 	lines  chan string
-	stderr *lockedBuffer
+	stderr *workertest.LockedBuffer
 	waited chan error
 	// finished is set once the launcher was waited for.
 	finished bool
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func startLauncherFixture(ctx context.Context, dir string, env []string) (*launcherFixture, error) {
-	f := &launcherFixture{lines: make(chan string, 64), stderr: &lockedBuffer{}, waited: make(chan error, 1)}
+	f := &launcherFixture{lines: make(chan string, 64), stderr: &workertest.LockedBuffer{}, waited: make(chan error, 1)}
 	f.cmd = exec.Command(qrunBin, "--workers", "2", "--stop-grace", "5", "--verbose", "--",
 		"sh", "-c", `echo "up $QRUN_WORKER_INDEX"; exec sleep 300`)
 	f.cmd.Dir, f.cmd.Env, f.cmd.Stderr = dir, env, f.stderr

@@ -117,34 +117,13 @@ func convertMetric(m *metricspb.Metric, res map[string]any, scope string) Metric
 		metric.Points = numberPoints(d.Gauge.GetDataPoints())
 	case *metricspb.Metric_Histogram:
 		metric.Kind = "histogram"
-		for _, p := range d.Histogram.GetDataPoints() {
-			metric.Points = append(metric.Points, DataPoint{
-				Attrs: convertAttrs(p.GetAttributes()),
-				Value: float64(p.GetCount()),
-				Sum:   p.GetSum(),
-				Count: p.GetCount(),
-			})
-		}
+		metric.Points = countPoints(d.Histogram.GetDataPoints())
 	case *metricspb.Metric_ExponentialHistogram:
 		metric.Kind = "exponential_histogram"
-		for _, p := range d.ExponentialHistogram.GetDataPoints() {
-			metric.Points = append(metric.Points, DataPoint{
-				Attrs: convertAttrs(p.GetAttributes()),
-				Value: float64(p.GetCount()),
-				Sum:   p.GetSum(),
-				Count: p.GetCount(),
-			})
-		}
+		metric.Points = countPoints(d.ExponentialHistogram.GetDataPoints())
 	case *metricspb.Metric_Summary:
 		metric.Kind = "summary"
-		for _, p := range d.Summary.GetDataPoints() {
-			metric.Points = append(metric.Points, DataPoint{
-				Attrs: convertAttrs(p.GetAttributes()),
-				Value: float64(p.GetCount()),
-				Sum:   p.GetSum(),
-				Count: p.GetCount(),
-			})
-		}
+		metric.Points = countPoints(d.Summary.GetDataPoints())
 	}
 	return metric
 }
@@ -198,4 +177,25 @@ func convertValue(v *commonpb.AnyValue) any {
 	default:
 		return nil
 	}
+}
+
+// countPoint is a data point with a count and a sum: of a histogram, an
+// exponential histogram or a summary.
+type countPoint interface {
+	GetAttributes() []*commonpb.KeyValue
+	GetCount() uint64
+	GetSum() float64
+}
+
+func countPoints[P countPoint](points []P) []DataPoint {
+	var out []DataPoint
+	for _, p := range points {
+		out = append(out, DataPoint{
+			Attrs: convertAttrs(p.GetAttributes()),
+			Value: float64(p.GetCount()),
+			Sum:   p.GetSum(),
+			Count: p.GetCount(),
+		})
+	}
+	return out
 }

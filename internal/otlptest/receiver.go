@@ -168,45 +168,37 @@ func (r *Receiver) Metrics() []Metric {
 // arrived, so it must be called from the test's goroutine.
 func (r *Receiver) WaitSpans(t testing.TB, pred func([]Span) bool, timeout time.Duration) []Span {
 	t.Helper()
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	for {
-		r.mu.Lock()
-		spans := slices.Clone(r.spans)
-		changed := r.changed
-		r.mu.Unlock()
-		if pred(spans) {
-			return spans
-		}
-		select {
-		case <-changed:
-		case <-timer.C:
-			t.Fatalf("otlptest: %s receiver at %s: spans not as expected after %v; %d received:\n%s",
-				r.protocol, r.endpoint, timeout, len(spans), DumpSpans(spans))
-			return nil
-		}
-	}
+	return wait(t, r, "spans", func() []Span { return r.spans }, pred, DumpSpans, timeout)
 }
 
 // WaitMetrics blocks until pred returns true for all the metrics received so
 // far and returns them. It behaves as [Receiver.WaitSpans].
 func (r *Receiver) WaitMetrics(t testing.TB, pred func([]Metric) bool, timeout time.Duration) []Metric {
 	t.Helper()
+	return wait(t, r, "metrics", func() []Metric { return r.metrics }, pred, DumpMetrics, timeout)
+}
+
+// wait is WaitSpans and WaitMetrics: items reads what arrived, with r.mu
+// held.
+func wait[T any](t testing.TB, r *Receiver, what string, items func() []T, pred func([]T) bool,
+	dump func([]T) string, timeout time.Duration,
+) []T {
+	t.Helper()
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	for {
 		r.mu.Lock()
-		metrics := slices.Clone(r.metrics)
+		got := slices.Clone(items())
 		changed := r.changed
 		r.mu.Unlock()
-		if pred(metrics) {
-			return metrics
+		if pred(got) {
+			return got
 		}
 		select {
 		case <-changed:
 		case <-timer.C:
-			t.Fatalf("otlptest: %s receiver at %s: metrics not as expected after %v; %d received:\n%s",
-				r.protocol, r.endpoint, timeout, len(metrics), DumpMetrics(metrics))
+			t.Fatalf("otlptest: %s receiver at %s: %s not as expected after %v; %d received:\n%s",
+				r.protocol, r.endpoint, what, timeout, len(got), dump(got))
 			return nil
 		}
 	}

@@ -19,7 +19,7 @@ type TaskWorker struct {
 	Stdin *os.File
 	// Replies delivers each reply line; it is closed when fd 3 ends.
 	Replies chan string
-	stderr  lockedBuffer
+	stderr  LockedBuffer
 }
 
 // StartTaskWorker starts cmd as a persistent task worker; t.Cleanup kills
@@ -102,18 +102,22 @@ func (w *TaskWorker) Wait(t testing.TB) error {
 // Stderr is what the worker wrote on stderr so far.
 func (w *TaskWorker) Stderr() string { return w.stderr.String() }
 
-type lockedBuffer struct {
+// LockedBuffer is a bytes.Buffer that a process's output and a test may use
+// at the same time.
+type LockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+// Write appends p.
+func (b *LockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+// String returns what was written so far.
+func (b *LockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
