@@ -133,9 +133,10 @@ func planProducers(env environ) ([]string, error) {
 // builder creates exporters, wrapped to be bounded by life and reported by
 // rep.
 type builder struct {
-	errW io.Writer
-	life *lifetime
-	rep  *reporter
+	errW    io.Writer
+	console string // consoleText or consoleJSON
+	life    *lifetime
+	rep     *reporter
 }
 
 func (b *builder) spanExporters(ctx context.Context, plan exporterPlan) ([]sdktrace.SpanExporter, error) {
@@ -157,6 +158,8 @@ func (b *builder) spanExporters(ctx context.Context, plan exporterPlan) ([]sdktr
 			err error
 		)
 		switch {
+		case name == exporterConsole && b.console == consoleText:
+			exp = &textSpanExporter{w: b.errW}
 		case name == exporterConsole:
 			exp, err = stdouttrace.New(stdouttrace.WithWriter(b.errW))
 		case plan.protocol == protocolGRPC:
@@ -199,6 +202,8 @@ func (b *builder) metricReaders(ctx context.Context, plan exporterPlan, producer
 			err error
 		)
 		switch {
+		case name == exporterConsole && b.console == consoleText:
+			exp = &textMetricExporter{w: b.errW}
 		case name == exporterConsole:
 			exp, err = stdoutmetric.New(stdoutmetric.WithWriter(b.errW))
 		case plan.protocol == protocolGRPC:

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"syscall"
 
 	"go.opentelemetry.io/otel"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -39,12 +40,21 @@ func (s signal) String() string {
 // reporter reports the first error of each signal on the error writer and
 // every error at debug level on the logger. It is also the otel global
 // error handler, for the errors that do not come from an export.
+//
+// When the user configured no collector (defaultCollector is set), a
+// refused connection to the default one is not an error they asked for:
+// it is reported by one hint line for all signals instead.
 type reporter struct {
 	w   io.Writer
 	log *slog.Logger
+	// defaultCollector is the address of the SDK's default collector
+	// when no OTEL_* variable chooses an exporter, an endpoint or a
+	// protocol; "" otherwise.
+	defaultCollector string
 
-	mu    sync.Mutex
-	first [numSignals]error
+	mu     sync.Mutex
+	first  [numSignals]error
+	hinted bool
 }
 
 var _ otel.ErrorHandler = (*reporter)(nil)
@@ -55,13 +65,21 @@ func newReporter(w io.Writer, log *slog.Logger) *reporter {
 
 func (r *reporter) report(sig signal, err error) {
 	r.log.Debug("telemetry error", "signal", sig.String(), "error", err)
+	hint := r.defaultCollector != "" && sig != sigOther && errors.Is(err, syscall.ECONNREFUSED)
 	r.mu.Lock()
 	first := r.first[sig] == nil
 	if first {
 		r.first[sig] = err
 	}
+	if hint {
+		first, r.hinted = !r.hinted, true
+	}
 	r.mu.Unlock()
 	if !first {
+		return
+	}
+	if hint {
+		fmt.Fprintf(r.w, "otel-qrun: hint: no OpenTelemetry collector at %s (none configured), nothing exported; set OTEL_TRACES_EXPORTER=console to see spans\n", r.defaultCollector)
 		return
 	}
 	msg := oneLine(err)
@@ -101,6 +119,26 @@ func (r *reporter) Handle(err error) {
 		return
 	}
 	r.report(sigOther, err)
+}
+
+// Variables that configure where telemetry goes: when none of them is set,
+// the OTLP exporters send to the default collector.
+var collectorVars = []string{
+	envTracesExporter, envMetricsExporter,
+	envProtocol, envTracesProtocol, envMetricsProtocol,
+	"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+}
+
+// defaultCollector returns the address the OTLP exporters send to when env
+// configures no exporter, endpoint or protocol (the specification's
+// default, http/protobuf to localhost:4318), and "" when it configures any.
+func defaultCollector(env environ) string {
+	for _, k := range collectorVars {
+		if env.get(k) != "" {
+			return ""
+		}
+	}
+	return "localhost:4318"
 }
 
 func oneLine(err error) string {

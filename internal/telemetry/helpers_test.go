@@ -3,6 +3,7 @@ package telemetry
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -14,7 +15,40 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(envHelper) != "" {
+		os.Exit(runHelper(os.Getenv(envHelper)))
+	}
 	goleak.VerifyTestMain(m)
+}
+
+// envHelper names the helper that a re-executed test binary runs instead
+// of the tests.
+const envHelper = "TELEMETRY_TEST_HELPER"
+
+// runHelper runs a helper process and returns its exit status.
+//
+//	console: set up the SDK from the environment with the default error
+//	writer (os.Stderr), record a span "helper-span" and a counter, shut down.
+func runHelper(name string) int {
+	switch name {
+	case "console":
+		s, err := Setup(context.Background())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "Setup:", err)
+			return 2
+		}
+		ctx, span := s.TracerProvider.Tracer("t").Start(context.Background(), "helper-span")
+		ctr, _ := s.MeterProvider.Meter("t").Int64Counter("helper.count")
+		ctr.Add(ctx, 3)
+		span.End()
+		if err := s.Shutdown(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "Shutdown:", err)
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, "unknown helper", name)
+	return 2
 }
 
 const waitFor = 10 * time.Second

@@ -77,6 +77,10 @@ func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 	if err != nil {
 		return nil, err
 	}
+	console, err := consoleFormat(env, cfg.errWriter)
+	if err != nil {
+		return nil, err
+	}
 	errW := &syncWriter{w: cfg.errWriter}
 	logger := newLogger(cfg.logger, errW, level, levelSet)
 
@@ -113,13 +117,14 @@ func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 	}
 
 	rep := newReporter(errW, logger.With("component", "telemetry"))
+	rep.defaultCollector = defaultCollector(env)
 	res, err := newResource(ctx, cfg, rep)
 	if err != nil {
 		return nil, err
 	}
 
 	life := newLifetime()
-	b := &builder{errW: errW, life: life, rep: rep}
+	b := &builder{errW: errW, console: console, life: life, rep: rep}
 	spanExps, err := b.spanExporters(ctx, tracesPlan)
 	if err != nil {
 		return nil, err

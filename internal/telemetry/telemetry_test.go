@@ -395,6 +395,7 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"OTEL_PROPAGATORS=tracecontext,bogus"}, "OTEL_PROPAGATORS"},
 		{[]string{"OTEL_LOG_LEVEL=loud"}, "OTEL_LOG_LEVEL"},
 		{[]string{"OTEL_METRICS_PRODUCERS=bogus"}, "OTEL_METRICS_PRODUCERS"},
+		{[]string{"OTEL_QRUN_CONSOLE_FORMAT=pretty"}, "OTEL_QRUN_CONSOLE_FORMAT"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.env, " "), func(t *testing.T) {
