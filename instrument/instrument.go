@@ -99,11 +99,19 @@ func Prepare(ctx context.Context, cfg Config) (*Plan, error) {
 		p.dir = dir
 	}
 	if cfg.Mode == Auto {
-		p.mode = detect(p.abs(cfg.Path), cfg.Environ, p.dir)
-		if p.mode == None {
-			p.note("auto: %s is not a Python, Node.js or Java executable: no bootstrap", filepath.Base(cfg.Path))
-		} else {
-			p.note("auto: %s is a %s executable", filepath.Base(cfg.Path), languages[p.mode])
+		var args []string
+		if len(cfg.Argv) > 1 {
+			args = cfg.Argv[1:]
+		}
+		d := detect(p.abs(cfg.Path), args, cfg.Environ, p.dir)
+		p.mode = d.mode
+		switch {
+		case d.undecided:
+			p.warn("--instrument auto: %s; no bootstrap: name the language (--instrument python, node or java)", d.why)
+		case p.mode == None:
+			p.note("auto: %s: no bootstrap", d.why)
+		default:
+			p.note("auto: %s", d.why)
 		}
 	}
 	var err error

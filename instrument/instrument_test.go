@@ -68,6 +68,7 @@ func TestDetect(t *testing.T) {
 		{"shell", "sh", "", None},
 		{"javac", "javac", "", None},
 		{"nodemon", "nodemon", "#!/bin/sh\n", None},
+		{"shell wrapper", "nodemon", "#!/bin/sh\nexec node \"$@\"\n", Node},
 		{"console script", "celery", "#!" + python + "\nimport sys\n", Python},
 		{"console script with args", "gunicorn", "#!" + python + " -E\n", Python},
 		{"env", "rq", "#!/usr/bin/env python3\n", None}, // python3 is not on PATH
@@ -102,8 +103,14 @@ func TestPrepareAuto(t *testing.T) {
 	if path != sh || !slices.Equal(argv, []string{"sh"}) || !slices.Equal(env, []string{"A=1"}) {
 		t.Errorf("Apply changed a command with no bootstrap: %q %q %q", path, argv, env)
 	}
-	if notes := p.Notes(); len(notes) != 1 || !strings.Contains(notes[0], "sh is not a Python, Node.js or Java executable") {
-		t.Errorf("notes %q", notes)
+	if w := p.Warnings(); len(w) != 1 || !strings.Contains(w[0], "--instrument auto: sh is a shell") {
+		t.Errorf("warnings %q", w)
+	}
+	server := writeExec(t, filepath.Join(dir, "server"), "\x7fELF\x02\x01")
+	p = prepare(t, Config{Mode: Auto, Path: server, Argv: []string{"server"}})
+	if notes := p.Notes(); p.Mode() != None || len(p.Warnings()) != 0 || len(notes) != 1 ||
+		!strings.Contains(notes[0], "server is not a Python, Node.js or Java executable") {
+		t.Errorf("notes %q warnings %q", notes, p.Warnings())
 	}
 
 	java := writeExec(t, filepath.Join(dir, "java"), "")
