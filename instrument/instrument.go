@@ -76,6 +76,9 @@ type Plan struct {
 	requires   []string // Node: modules and files to --require, in order
 	javaAgent  string   // Java: absolute path of the jar
 	preloadDir string   // Node, per task: private directory of the preload; "" when none was written
+	// Node: OTEL_NODE_RESOURCE_DETECTORS for workers whose environment
+	// has none; "" to leave it alone.
+	nodeDetectors string
 
 	notes    []string
 	warnings []string

@@ -42,6 +42,13 @@ if (want.includes(api) && !out[api] && out[register]) {
 process.stdout.write(JSON.stringify(out));
 `
 
+// nodeDefaultDetectors are the resource detectors of workers whose
+// environment names none: the register's default, all, also probes the
+// metadata services of four clouds, which off-cloud costs every worker a
+// timeout and a GCP MetadataLookupWarning. env comes last, as in all, so
+// that OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME win.
+const nodeDefaultDetectors = "container,host,os,process,env"
+
 // prepareNode checks, by running node once, that the register (and, for
 // per-task processes, the API) resolve from the working directory, and
 // writes the per-task preload.
@@ -100,14 +107,13 @@ func (p *Plan) prepareNode(ctx context.Context, cfg Config) error {
 		p.note("node: NODE_OPTIONS += --require %s, %s (written at start, removed at exit)", preload, what)
 	}
 
-	if list := getenv(cfg.Environ, envNodeDetectors); list != "" {
-		names := strings.Split(list, ",")
-		for i, n := range names {
-			names[i] = strings.TrimSpace(n)
-		}
-		if !slices.Contains(names, "env") && !slices.Contains(names, "all") {
-			p.warn("%s=%s lacks env: the Node SDK ignores OTEL_RESOURCE_ATTRIBUTES, so each worker's service.instance.id and qrun.worker.index are lost", envNodeDetectors, list)
-		}
+	switch list := getenv(cfg.Environ, envNodeDetectors); {
+	case list == "" && !registered: // a register of the user's keeps its defaults
+		p.nodeDetectors = nodeDefaultDetectors
+		p.note("node: %s=%s: no cloud metadata probes (set it, to all for instance, to have them)", envNodeDetectors, nodeDefaultDetectors)
+	case !slices.ContainsFunc(strings.Split(list, ","), func(n string) bool { n = strings.TrimSpace(n); return n == "env" || n == "all" }):
+		p.warn("%s=%s lacks env: the Node SDK then ignores OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME, so each worker's identity (service.instance.id, qrun.worker.index), its service.name and every other attribute set there are lost; add env to the list",
+			envNodeDetectors, list)
 	}
 	return nil
 }
@@ -172,18 +178,23 @@ func (p *Plan) applyNode(argv, env []string) []string {
 	opts := getenv(env, envNodeOptions)
 	have := nodePreloads(splitNodeOptions(opts))
 	have = append(have, nodeArgvPreloads(argv)...)
-	changed := false
+	changed, register := false, false
 	for _, r := range p.requires {
 		if slices.Contains(have, r) || (r == NodeRegister && slices.ContainsFunc(have, isNodeRegister)) {
 			continue
 		}
 		opts = appendOption(opts, "--require "+nodeQuote(r))
-		changed = true
+		changed, register = true, register || r == NodeRegister
 	}
-	if !changed {
-		return env
+	if changed {
+		env = withEnv(env, envNodeOptions, opts)
 	}
-	return withEnv(env, envNodeOptions, opts)
+	// Only a register added here gets the detectors; one of the user's
+	// keeps its defaults.
+	if register && p.nodeDetectors != "" && getenv(env, envNodeDetectors) == "" {
+		env = withEnv(env, envNodeDetectors, p.nodeDetectors)
+	}
+	return env
 }
 
 // isNodeRegister reports whether a preloaded module is the register, by

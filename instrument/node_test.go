@@ -65,8 +65,8 @@ func TestNodeAppendsTheRegisterToNODE_OPTIONS(t *testing.T) {
 	if strings.Count(log, "args=-e") != 1 || !strings.Contains(log, "cwd="+work+"\n") || !strings.Contains(log, "NODE_OPTIONS=unset") {
 		t.Errorf("node ran as:\n%s\nwant once, with -e, in %s, without the user's NODE_OPTIONS", log, work)
 	}
-	if n := p.Notes(); len(n) != 3 || n[0] != "auto: node is a Node.js executable" || !strings.Contains(n[1], "register.js") ||
-		!strings.Contains(n[2], "start new traces") {
+	if n := p.Notes(); len(n) != 4 || n[0] != "auto: node is a Node.js executable" || !strings.Contains(n[1], "register.js") ||
+		!strings.Contains(n[2], "start new traces") || !strings.Contains(n[3], "no cloud metadata probes") {
 		t.Errorf("notes %q", n)
 	}
 
@@ -467,4 +467,50 @@ if (process.argv[2] === 'own') {
 			t.Errorf("lines %+v, stderr %q; want the task to run, with a warning", lines, stderr)
 		}
 	})
+}
+
+// Workers whose environment names no resource detectors get the local ones
+// (the register's default, all, probes cloud metadata services: a GCP
+// MetadataLookupWarning on every worker off-cloud); a list of the user's
+// is kept, with a warning naming everything lost when it drops env.
+func TestNodeResourceDetectors(t *testing.T) {
+	dir := t.TempDir()
+	bin := fakeNode(t, dir, resolvedBoth)
+	node := filepath.Join(bin, "node")
+	p := prepare(t, Config{Mode: Node, Path: node, Argv: []string{"node", "app.js"}, Environ: []string{"PATH=" + bin}})
+	_, _, env := p.Apply(node, []string{"node", "app.js"}, []string{"A=1"})
+	if got := getenv(env, "OTEL_NODE_RESOURCE_DETECTORS"); got != "container,host,os,process,env" {
+		t.Errorf("OTEL_NODE_RESOURCE_DETECTORS=%q, want the local detectors, env last", got)
+	}
+	_, _, env = p.Apply(node, []string{"node", "app.js"}, []string{"OTEL_NODE_RESOURCE_DETECTORS=all"})
+	if got := getenv(env, "OTEL_NODE_RESOURCE_DETECTORS"); got != "all" {
+		t.Errorf("a worker's own list changed to %q", got)
+	}
+	if w := p.Warnings(); len(w) != 0 {
+		t.Errorf("warnings %q", w)
+	}
+
+	for _, list := range []string{"host,os", "none"} {
+		p = prepare(t, Config{Mode: Node, Path: node, Argv: []string{"node", "app.js"},
+			Environ: []string{"PATH=" + bin, "OTEL_NODE_RESOURCE_DETECTORS=" + list}})
+		w := p.Warnings()
+		if len(w) != 1 {
+			t.Fatalf("%s: warnings %q", list, w)
+		}
+		for _, lost := range []string{"OTEL_RESOURCE_ATTRIBUTES", "OTEL_SERVICE_NAME", "service.instance.id", "qrun.worker.index", "service.name"} {
+			if !strings.Contains(w[0], lost) {
+				t.Errorf("%s: warning %q does not name %s", list, w[0], lost)
+			}
+		}
+		if _, _, env := p.Apply(node, []string{"node", "app.js"}, []string{"OTEL_NODE_RESOURCE_DETECTORS=" + list}); getenv(env, "OTEL_NODE_RESOURCE_DETECTORS") != list {
+			t.Errorf("the user's list %q changed", list)
+		}
+	}
+	for _, list := range []string{"env", "host, env", "all"} {
+		p = prepare(t, Config{Mode: Node, Path: node, Argv: []string{"node", "app.js"},
+			Environ: []string{"PATH=" + bin, "OTEL_NODE_RESOURCE_DETECTORS=" + list}})
+		if w := p.Warnings(); len(w) != 0 {
+			t.Errorf("%s: warnings %q", list, w)
+		}
+	}
 }
