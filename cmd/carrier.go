@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/term"
 
 	"github.com/otel-qrun/otel-qrun/internal/telemetry"
 	"github.com/otel-qrun/otel-qrun/propagate"
@@ -30,8 +32,9 @@ that context is created, exported before exit, and its context printed.
 
 Formats: env (KEY=VALUE lines), shell (the otel-cli --tp-carrier format:
 export lines for sh's source or eval), json (an object for a task line's
-carrier field). Nothing is printed when there is no context; a malformed
-inherited TRACEPARENT is reported on stderr and ignored.`,
+carrier field). Nothing is printed when there is no context (and, when
+stderr is a terminal, a line on stderr says so); a malformed inherited
+TRACEPARENT is reported on stderr and ignored.`,
 		Example: `  eval "$(otel-qrun carrier --format shell --span backup)"
   otel-qrun carrier --format json`,
 		Args: cobra.NoArgs,
@@ -61,16 +64,29 @@ func (o *carrierOptions) run(ctx context.Context) error {
 		span.End()
 	}
 	out := o.f.IO.Out
+	var text string
 	switch o.format {
 	case "shell":
-		_, err = fmt.Fprint(out, propagate.FormatShell(ctx, sdk.Propagator))
+		text = propagate.FormatShell(ctx, sdk.Propagator)
 	case "json":
 		var b []byte
-		if b, err = json.Marshal(propagate.InjectMap(ctx, sdk.Propagator)); err == nil {
-			_, err = fmt.Fprintf(out, "%s\n", b)
+		if b, err = json.Marshal(propagate.InjectMap(ctx, sdk.Propagator)); err != nil {
+			return err
 		}
+		text = string(b) + "\n"
 	default:
-		_, err = fmt.Fprint(out, propagate.FormatEnv(ctx, sdk.Propagator))
+		text = propagate.FormatEnv(ctx, sdk.Propagator)
 	}
+	if len(propagate.InjectMap(ctx, sdk.Propagator)) == 0 && isTerminal(o.f.IO.ErrOut) {
+		// Nothing to print is the answer; a person at a terminal is told.
+		fmt.Fprintln(o.f.IO.ErrOut, "otel-qrun: carrier: no trace context in the environment (no TRACEPARENT): the carrier is empty; --span NAME starts a new trace")
+	}
+	_, err = fmt.Fprint(out, text)
 	return err
+}
+
+// isTerminal tells whether w is a file open on a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Fd() uintptr })
+	return ok && term.IsTerminal(int(f.Fd()))
 }
