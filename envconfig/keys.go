@@ -111,7 +111,7 @@ func specs() []spec {
 			"pin each worker to this many CPUs, assigned round-robin (0 = off)"),
 			"count", 0, func(c *Config) *int { return &c.CPUAffinity }),
 		durationSpec(newKey("guard_cycle", "500ms",
-			"time between supervision checks (> 0), "+inSeconds),
+			"time between the memory checks of max_rss (> 0; no checks without max_rss), "+inSeconds),
 			true, func(c *Config) *time.Duration { return &c.GuardCycle }),
 		stringSpec(newKey("tasks", "",
 			"task mode input: - for stdin, or a file or FIFO path (empty = no task mode)"),
@@ -306,7 +306,7 @@ func instrumentSpec() spec {
 	}
 	return spec{
 		Key: newKey("instrument", "none",
-			"zero-code bootstrap of each worker's own SDK: auto (from the executable's name), python, node, java or none"),
+			"zero-code bootstrap of each worker's own SDK: auto (from the executable, its #! line or the interpreter a wrapper script execs), python, node, java or none"),
 		typ: "language", accepts: "one of " + strings.Join(names, ", "),
 		decode: func(c *Config, raw any) bool {
 			s, ok := raw.(string)
