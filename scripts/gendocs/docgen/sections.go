@@ -43,6 +43,9 @@ otel-qrun reads:
 **OTEL_TRACES_EXPORTER**, **OTEL_METRICS_EXPORTER**
 : Exporters of the launcher's own spans and metrics. **console** writes to stderr, never stdout. With **none** spans are still created and their context is still handed to the workers, which may export even when the launcher does not.
 
+**OTEL_QRUN_CONSOLE_FORMAT**
+: What the **console** exporters write: **text** (one line per span, a summary of the metrics at exit), **json** (the Go SDK's JSON objects, one a line) or **auto** (the default: text when stderr is a terminal, else json).
+
 **OTEL_PROPAGATORS**
 : The propagators that read the inherited trace context and write each worker's carrier.
 
@@ -52,7 +55,7 @@ otel-qrun reads:
 **TRACEPARENT**, **TRACESTATE**, **BAGGAGE**
 : An inherited trace context: the launcher's spans, and so the workers' traces, continue it.
 
-Every other standard **OTEL\_\*** variable that the OpenTelemetry Go SDK honours (endpoint, headers, protocol, resource, sampler, ...) configures the launcher's own telemetry. When the collector is down, workers run unaffected and the exit is delayed by at most **shutdown_timeout**; export errors are reported once on stderr.
+Every other standard **OTEL\_\*** variable that the OpenTelemetry Go SDK honours (endpoint, headers, protocol, resource, sampler, ...) configures the launcher's own telemetry. When the collector is down, workers run unaffected and the exit is delayed by at most **shutdown_timeout**; export errors are reported once on stderr. When no exporter, endpoint or protocol variable is set at all and nothing listens at the default localhost:4318, one hint line replaces the errors.
 
 ## WORKER ENVIRONMENT
 Every worker is executed fresh (fork and exec, never a bare fork), so it initializes its own OpenTelemetry SDK. It is started with a copy of the launcher's environment (the launcher never changes its own environment to pass anything on), with these changes:
