@@ -115,6 +115,9 @@ func ParseURL(raw string, getenv func(string) string) (*URL, error) {
 	if r.Host == "" {
 		r.Host = "localhost"
 	}
+	if strings.Contains(r.Host, ":") && !strings.HasPrefix(u.Host, "[") {
+		return nil, urlErr("an IPv6 address must be in brackets: redis://[::1]:6379")
+	}
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {

@@ -73,6 +73,7 @@ func TestParseURLErrors(t *testing.T) {
 		{"redis://:se%zzcret@h?stream=s", "does not parse as a URL"},
 		{"redis://:secret@h:port?stream=s", "does not parse as a URL"},
 		{"redis://h?stream=%zz", "the query does not parse"},
+		{"redis://::1?stream=s", "must be in brackets"},
 	} {
 		t.Run(tc.raw, func(t *testing.T) {
 			_, err := ParseURL(tc.raw, nil)
