@@ -1,6 +1,7 @@
 package redisq
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -167,3 +168,16 @@ func (g goRedisLogger) Printf(ctx context.Context, format string, v ...any) {
 // debug level. go-redis has one logger per process (redis.SetLogger), so
 // this is process-wide: the command's set-up calls it once, before Dial.
 func SetGoRedisLogger(l *slog.Logger) { redis.SetLogger(goRedisLogger{l}) }
+
+// AddTask appends one task line (a trailing "\n" is dropped) to stream as
+// the TaskField of a new entry (XADD stream * task LINE) and returns the
+// entry id. One attempt, bounded by ctx: for producers such as
+// otel-qrun enqueue --to, which report a failure rather than wait.
+func (c *Client) AddTask(ctx context.Context, stream string, line []byte) (string, error) {
+	line = bytes.TrimSuffix(line, []byte{'\n'})
+	id, err := c.rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []any{TaskField, line}}).Result()
+	if err != nil {
+		return "", fmt.Errorf("append a task to %s at %s: %w", stream, c.u.Addr(), err)
+	}
+	return id, nil
+}
