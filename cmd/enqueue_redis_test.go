@@ -109,3 +109,25 @@ func TestEnqueueToRedisErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestConfigRedactsRedisURL: config shows a Redis URL of tasks or results
+// with its password as xxxxx.
+func TestConfigRedactsRedisURL(t *testing.T) {
+	env := helperEnv("env",
+		"Q_CLUSTER_TASKS=redis://u:r3dispw@h:1/2?stream=tasks&group=g",
+		`Q_CLUSTER={"results":"rediss://:s3cretjs@h/0?stream=res"}`)
+	r := runQrun(t, env, "config", "--", "sh", "-c", "true")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"redis://u:xxxxx@h:1/2?group=g&stream=tasks", "rediss://:xxxxx@h:6379/0?stream=res"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("config output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	for _, secret := range []string{"r3dispw", "s3cretjs"} {
+		if strings.Contains(r.stdout+r.stderr, secret) {
+			t.Errorf("config output shows the secret %q:\n%s", secret, r.stdout)
+		}
+	}
+}
