@@ -53,6 +53,12 @@ type Entry struct {
 	started bool // an attempt started: a hand-back keeps the count
 }
 
+// Exhausted reports whether e is past maxAttempts (the max_attempts key; 0
+// means no limit): its delivery count says that every attempt it was
+// allowed was given, on this host or others, so it is not run again but
+// ends "lost", with its result written (Sink.Put or Ack).
+func (e *Entry) Exhausted(maxAttempts int) bool { return maxAttempts > 0 && e.Attempt > maxAttempts }
+
 // EntryError describes an entry that is not a task. It matches
 // taskproto.ErrInvalidTask and unwraps to the reason.
 type EntryError struct {

@@ -188,6 +188,12 @@ func TestClaimFromDeadConsumerCountsAttempts(t *testing.T) {
 	if got[ids[0]] != 4 || got[ids[1]] != 3 {
 		t.Fatalf("claimed by host3: attempts %v, want %s:4 %s:3", got, ids[0], ids[1])
 	}
+	// with max_attempts 3 the first is lost, the second gets its last attempt
+	for _, e := range es {
+		if want := e.ID == ids[0]; e.Exhausted(3) != want || e.Exhausted(0) {
+			t.Errorf("%s (attempt %d): Exhausted(3) = %v", e.ID, e.Attempt, e.Exhausted(3))
+		}
+	}
 	// the first host comes back from the dead: its entries are no longer its
 	if err := first.Started(testCtx(t), &Entry{ID: ids[1], Attempt: 1, src: first}, 2); !errors.Is(err, ErrNotHeld) {
 		t.Fatalf("Started on an entry claimed away = %v, want ErrNotHeld", err)
