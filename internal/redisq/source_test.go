@@ -195,30 +195,42 @@ func TestClaimFromDeadConsumerCountsAttempts(t *testing.T) {
 		}
 	}
 	// the first host comes back from the dead: its entries are no longer its
-	if err := first.Started(testCtx(t), &Entry{ID: ids[1], Attempt: 1, src: first}, 2); !errors.Is(err, ErrNotHeld) {
+	back := &Entry{ID: ids[1], Attempt: 1, src: first}
+	first.hold([]*Entry{back})
+	if err := first.Started(testCtx(t), back, 2); !errors.Is(err, ErrNotHeld) {
 		t.Fatalf("Started on an entry claimed away = %v, want ErrNotHeld", err)
+	}
+	if p := pending(t, c.Redis(), stream, "g")[ids[1]]; p.Consumer != "host3" || p.RetryCount != 3 {
+		t.Fatalf("the late host's Started changed the entry: %+v", p)
 	}
 }
 
-// TestRefreshKeepsLongTasks: a live consumer's entries are not claimed
-// however long they run.
+// TestRefreshKeepsLongTasks: a live consumer resets the idle time of the
+// entries it holds, so they are not claimed however long they run. The
+// entry is aged by an hour by hand, and the refresh loop (every third of
+// the claim interval) must bring it back.
 func TestRefreshKeepsLongTasks(t *testing.T) {
 	srv := redistest.Shared(t)
 	stream := streamName(t, "tasks")
 	c := dial(t, srv, stream, "g")
-	const claim = 300 * time.Millisecond
-	add(t, c.Redis(), stream, "long")
-	live := newSource(t, c, WithConsumer("live"), WithClaimInterval(claim))
-	readN(t, live, 1)
-	other := newSource(t, c, WithConsumer("other"), WithClaimInterval(claim))
-	// five claim intervals of reading by the other consumer: nothing to claim
+	rdb := c.Redis()
 	ctx := testCtx(t)
-	deadline := time.Now().Add(5 * claim)
-	for time.Now().Before(deadline) {
-		es, err := other.Read(ctx, 1)
-		if err != nil || len(es) != 0 {
-			t.Fatalf("other consumer read %d entries, %v: the live consumer's entry was claimed", len(es), err)
+	ids := add(t, rdb, stream, "long")
+	live := newSource(t, c, WithConsumer("live"), WithClaimInterval(300*time.Millisecond))
+	readN(t, live, 1)
+	if err := rdb.Do(ctx, "XCLAIM", stream, "g", "live", 0, ids[0], "IDLE", time.Hour.Milliseconds(), "JUSTID").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for pending(t, rdb, stream, "g")[ids[0]].Idle >= time.Hour {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the live consumer never refreshed its entry")
+		case <-time.After(10 * time.Millisecond): // polling Redis's state, not a timing assumption
 		}
+	}
+	p := pending(t, rdb, stream, "g")[ids[0]]
+	if p.Consumer != "live" || p.RetryCount != 1 {
+		t.Fatalf("after a refresh: %+v, want still live's, delivery count 1", p)
 	}
 }
 
