@@ -229,7 +229,7 @@ func (s *Source) Read(ctx context.Context, n int) ([]*Entry, error) {
 		}
 		return err
 	})
-	s.hold(out)
+	out = s.hold(out)
 	if len(out) > 0 {
 		return out, nil // what was claimed or read is returned; an error shows again on the next Read
 	}
@@ -358,13 +358,21 @@ func (s *Source) entry(m redis.XMessage, attempt int) *Entry {
 	return e
 }
 
-// hold records entries as held.
-func (s *Source) hold(es []*Entry) {
+// hold records entries as held and returns them, less any this source
+// held already: an entry of its own that it claimed back because a refresh
+// came late is being run here and must not run twice.
+func (s *Source) hold(es []*Entry) []*Entry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	out := es[:0]
 	for _, e := range es {
+		if _, ok := s.held[e.ID]; ok {
+			continue
+		}
 		s.held[e.ID] = e
+		out = append(out, e)
 	}
+	return out
 }
 
 // release forgets an entry; it reports whether it was held.

@@ -196,7 +196,12 @@ func TestClaimFromDeadConsumerCountsAttempts(t *testing.T) {
 	}
 	// the first host comes back from the dead: its entries are no longer its
 	back := &Entry{ID: ids[1], Attempt: 1, src: first}
-	first.hold([]*Entry{back})
+	if got := first.hold([]*Entry{back}); len(got) != 1 {
+		t.Fatal("hold dropped a new entry")
+	}
+	if got := first.hold([]*Entry{{ID: ids[1]}}); len(got) != 0 {
+		t.Fatal("hold kept an entry held already")
+	}
 	if err := first.Started(testCtx(t), back, 2); !errors.Is(err, ErrNotHeld) {
 		t.Fatalf("Started on an entry claimed away = %v, want ErrNotHeld", err)
 	}
@@ -438,5 +443,35 @@ func TestReconnectAfterRestart(t *testing.T) {
 	}
 	if p := pending(t, c.Redis(), stream, "g"); len(p) != 0 {
 		t.Errorf("%d still pending", len(p))
+	}
+}
+
+// TestOwnEntryClaimedBackIsNotReturnedTwice: when a refresh comes late and
+// a source's XAUTOCLAIM takes back an entry it is running, Read does not
+// return that entry a second time.
+func TestOwnEntryClaimedBackIsNotReturnedTwice(t *testing.T) {
+	srv := redistest.Shared(t)
+	stream := streamName(t, "tasks")
+	c := dial(t, srv, stream, "g")
+	rdb := c.Redis()
+	ctx := testCtx(t)
+	ids := add(t, rdb, stream, "running")
+	s := newSource(t, c, WithConsumer("slow"), WithClaimInterval(time.Hour), WithBlock(20*time.Millisecond))
+	readN(t, s, 1)
+	// the refresh is late: the entry looks abandoned
+	if err := rdb.Do(ctx, "XCLAIM", stream, "g", "slow", 0, ids[0], "IDLE", (2 * time.Hour).Milliseconds(), "JUSTID").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for pending(t, rdb, stream, "g")[ids[0]].RetryCount < 2 { // until a Read claimed it back
+		es, err := s.Read(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(es) != 0 {
+			t.Fatalf("Read returned %s again while it is held", es[0].ID)
+		}
+	}
+	if s.Held() != 1 {
+		t.Fatalf("held %d, want 1", s.Held())
 	}
 }
