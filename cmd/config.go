@@ -15,6 +15,7 @@ import (
 
 	"github.com/otel-qrun/otel-qrun/envconfig"
 	"github.com/otel-qrun/otel-qrun/instrument"
+	"github.com/otel-qrun/otel-qrun/internal/redisq"
 	"github.com/otel-qrun/otel-qrun/launcher"
 )
 
@@ -62,7 +63,8 @@ func (o *configOptions) run(c *cobra.Command, args []string) error {
 	fmt.Fprintln(out, "# configuration (precedence: flag, env, Q_CLUSTER, file, default)")
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	for _, k := range envconfig.Keys() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Name, cfg.Value(k.Name), cfg.Sources[k.Name])
+		// a Redis URL in tasks or results prints with its password as xxxxx
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Name, redisq.Redact(cfg.Value(k.Name)), cfg.Sources[k.Name])
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -190,5 +192,5 @@ func redact(name, value string) string {
 			return "[REDACTED]"
 		}
 	}
-	return value
+	return redisq.Redact(value)
 }

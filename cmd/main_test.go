@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/otel-qrun/otel-qrun/internal/redistest"
 	"github.com/otel-qrun/otel-qrun/internal/workertest"
 )
 
@@ -46,6 +47,7 @@ func buildAndRun(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
+	redistest.StopShared()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)

@@ -103,6 +103,7 @@ type Config struct {
 	MaxAttempts     int            // key max_attempts
 	QueueLimit      int            // key queue_limit; defaults to Workers²
 	MaxLine         int            // key max_line, in bytes
+	ClaimInterval   time.Duration  // key claim_interval; defaults to DefaultClaimInterval
 	ShutdownTimeout time.Duration  // key shutdown_timeout
 	Subreaper       Switch         // key subreaper
 	Instrument      Instrument     // key instrument

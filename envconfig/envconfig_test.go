@@ -81,6 +81,7 @@ func defaultConfig() *envconfig.Config {
 		MaxAttempts:     1,
 		QueueLimit:      1,
 		MaxLine:         1048576,
+		ClaimInterval:   40 * time.Second, // max(timeout none, 30s) + stop_grace 10s
 		ShutdownTimeout: 3 * time.Second,
 		Subreaper:       envconfig.SwitchAuto,
 		Instrument:      envconfig.InstrumentNone,
@@ -118,7 +119,7 @@ func TestKeys(t *testing.T) {
 	want := []string{"name", "workers", "restart", "max_restarts", "min_uptime",
 		"stop_signal", "stop_grace", "timeout", "recycle", "max_rss", "cpu_affinity",
 		"guard_cycle", "tasks", "per_task", "results", "max_attempts", "queue_limit",
-		"max_line", "shutdown_timeout", "subreaper", "instrument", "javaagent"}
+		"max_line", "claim_interval", "shutdown_timeout", "subreaper", "instrument", "javaagent"}
 	if !slices.Equal(names, want) {
 		t.Errorf("Keys() names = %q\nwant %q", names, want)
 	}
@@ -135,8 +136,11 @@ func TestValue(t *testing.T) {
 	c := mustLoad(t, nil)
 	for _, k := range envconfig.Keys() {
 		want := k.Default
-		if k.Name == "queue_limit" {
+		switch k.Name {
+		case "queue_limit":
 			want = "1"
+		case "claim_interval":
+			want = "40s"
 		}
 		if got := c.Value(k.Name); got != want {
 			t.Errorf("Value(%q) = %q, want the default %q", k.Name, got, want)
@@ -193,6 +197,7 @@ var layerSamples = map[string][4]sample{
 	"max_attempts":     {{"2", "2"}, {"3", "3"}, {"4", "4"}, {"5", "5"}},
 	"queue_limit":      {{"7", "7"}, {"8", "8"}, {"9", "9"}, {"10", "10"}},
 	"max_line":         {{"100", "100"}, {"200", "200"}, {"300", "300"}, {"400", "400"}},
+	"claim_interval":   {{"5", "5s"}, {"1m", "1m0s"}, {"90", "1m30s"}, {"0.25", "250ms"}},
 	"shutdown_timeout": {{"0", "0s"}, {"10", "10s"}, {"1.5", "1.5s"}, {"5m", "5m0s"}},
 	"subreaper":        {{"true", "true"}, {"false", "false"}, {"on", "true"}, {"no", "false"}},
 	"instrument":       {{"python", "python"}, {"node", "node"}, {"java", "java"}, {"auto", "auto"}},
@@ -226,8 +231,11 @@ func TestPrecedence(t *testing.T) {
 					args = append(args, "--config", path)
 				}
 				want, wantSrc := k.Default, envconfig.SourceDefault
-				if k.Name == "queue_limit" {
+				switch k.Name {
+				case "queue_limit":
 					want = "1"
+				case "claim_interval":
+					want = "40s"
 				}
 				for layer := range 4 {
 					if mask&(1<<layer) != 0 {
@@ -388,6 +396,7 @@ timeout = 3000
 			want.Workers, want.QueueLimit = 3, 9
 			want.GuardCycle = 250 * time.Millisecond
 			want.Timeout = time.Minute
+			want.ClaimInterval = 70 * time.Second // timeout + stop_grace
 			want.StopSignal = syscall.SIGINT
 			want.PerTask = true
 			want.MaxRSS = 1024
@@ -419,6 +428,7 @@ func TestQClusterDjango(t *testing.T) {
 	c := mustLoad(t, nil, "Q_CLUSTER="+qc)
 	want := defaultConfig()
 	want.Name, want.Workers, want.Recycle, want.Timeout = "DjangORM", 4, 500, time.Minute
+	want.ClaimInterval = 70 * time.Second
 	want.QueueLimit, want.CPUAffinity, want.MaxAttempts = 500, 1, 3
 	want.GuardCycle, want.MaxRSS = 500*time.Millisecond, 1000000
 	for _, k := range []string{"name", "workers", "recycle", "timeout", "queue_limit", "cpu_affinity", "max_attempts", "guard_cycle", "max_rss"} {
@@ -753,5 +763,28 @@ func TestValidate(t *testing.T) {
 		if err := c.Validate(); !errors.Is(err, envconfig.ErrInvalid) {
 			t.Errorf("Validate(%+v) = %v", c, err)
 		}
+	}
+}
+
+// TestClaimIntervalDefault: claim_interval defaults to max(timeout, 30s) +
+// stop_grace, from whatever layers set those; a value given wins.
+func TestClaimIntervalDefault(t *testing.T) {
+	for _, tc := range []struct {
+		env  []string
+		want time.Duration
+	}{
+		{nil, 40 * time.Second},
+		{[]string{"Q_CLUSTER_TIMEOUT=10"}, 40 * time.Second},
+		{[]string{"Q_CLUSTER_TIMEOUT=300", "Q_CLUSTER_STOP_GRACE=30"}, 330 * time.Second},
+		{[]string{`Q_CLUSTER={"timeout":120,"stop_grace":0}`}, 120 * time.Second},
+		{[]string{"Q_CLUSTER_TIMEOUT=300", "Q_CLUSTER_CLAIM_INTERVAL=15"}, 15 * time.Second},
+	} {
+		c := mustLoad(t, nil, tc.env...)
+		if c.ClaimInterval != tc.want {
+			t.Errorf("%q: claim_interval %v, want %v", tc.env, c.ClaimInterval, tc.want)
+		}
+	}
+	if _, err := envconfig.Load(nil, []string{"Q_CLUSTER_CLAIM_INTERVAL=0"}); err == nil || !strings.Contains(err.Error(), "claim_interval") {
+		t.Errorf("claim_interval 0: %v, want an error", err)
 	}
 }

@@ -49,6 +49,23 @@ func Keys() []Key {
 // keyQueueLimit is the key whose default Load computes.
 const keyQueueLimit = "queue_limit"
 
+// keyClaimInterval is claim_interval, whose default Load computes from
+// timeout and stop_grace (DefaultClaimInterval).
+const (
+	keyClaimInterval     = "claim_interval"
+	claimIntervalDefault = "max(timeout, 30s) + stop_grace"
+)
+
+// DefaultClaimInterval is the default of claim_interval: max(timeout, 30s)
+// + stop_grace. A host cut off from Redis (it can no longer refresh its
+// entries) still ends an attempt within timeout + stop_grace, so an entry
+// claimed after that is never run by two hosts at once; without a
+// timeout, live hosts keep their entries by refreshing them, and 30s +
+// stop_grace is how long a dead host's entries wait.
+func DefaultClaimInterval(timeout, stopGrace time.Duration) time.Duration {
+	return max(timeout, 30*time.Second) + stopGrace
+}
+
 // spec is a Key with the code that decodes, checks and shows its value.
 type spec struct {
 	Key
@@ -131,6 +148,9 @@ func specs() []spec {
 		intSpec(newKey("max_line", "1048576",
 			"task mode: longest accepted task line in bytes (>= 1)"),
 			"bytes", 1, func(c *Config) *int { return &c.MaxLine }),
+		durationSpec(newKey(keyClaimInterval, claimIntervalDefault,
+			"task mode from a Redis stream: an entry pending this long on a host that stopped refreshing it is claimed by another (> 0), "+inSeconds),
+			true, func(c *Config) *time.Duration { return &c.ClaimInterval }),
 		durationSpec(newKey("shutdown_timeout", "3s",
 			"upper bound on flushing the launcher's telemetry at exit, "+inSeconds),
 			false, func(c *Config) *time.Duration { return &c.ShutdownTimeout }),

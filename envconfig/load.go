@@ -49,7 +49,7 @@ func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
 	}
 	ss := specs()
 	for _, s := range ss {
-		if s.Name != keyQueueLimit { // computed from workers below
+		if s.Name != keyQueueLimit && s.Name != keyClaimInterval { // computed below
 			v.SetDefault(s.Name, s.Default)
 		}
 		if fs != nil {
@@ -65,6 +65,10 @@ func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
 		c.Sources[s.Name] = src
 		if src == SourceDefault && s.Name == keyQueueLimit {
 			c.QueueLimit = square(c.Workers) // workers comes first in specs
+			continue
+		}
+		if src == SourceDefault && s.Name == keyClaimInterval {
+			c.ClaimInterval = DefaultClaimInterval(c.Timeout, c.StopGrace) // both come first
 			continue
 		}
 		raw := v.Get(s.Name)

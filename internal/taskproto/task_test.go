@@ -241,3 +241,37 @@ func TestPayloadBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestParseEntryIDs(t *testing.T) {
+	for _, tc := range []struct {
+		name, data, wantID string
+		invalid            bool
+	}{
+		{"raw text", "hello", "1-0", false},
+		{"raw zero", "0", "1-0", false},
+		{"object without id", `{"payload":1}`, "1-0", false},
+		{"null id", `{"id":null}`, "1-0", false},
+		{"empty id", `{"id":""}`, "1-0", false},
+		{"own id", `{"id":"a"}`, "a", false},
+		{"own id 0", `{"id":"0"}`, "0", false},
+		{"broken json", `{"id":"a"`, "1-0", true},
+		{"number id", `{"id":7}`, "1-0", true},
+		{"bad timeout with id 0", `{"id":"0","timeout":-1}`, "0", true},
+		{"bad timeout without id", `{"timeout":-1}`, "1-0", true},
+		{"blank", "  ", "1-0", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			task, err := taskproto.ParseEntry([]byte(tc.data), "1-0")
+			if tc.invalid {
+				var le *taskproto.LineError
+				if !errors.As(err, &le) || le.ID != tc.wantID || le.Line != 0 {
+					t.Fatalf("ParseEntry(%q) = %v, want a *LineError with id %q", tc.data, err, tc.wantID)
+				}
+				return
+			}
+			if err != nil || task.ID != tc.wantID || task.Line != 0 {
+				t.Fatalf("ParseEntry(%q) = %+v, %v; want id %q", tc.data, task, err, tc.wantID)
+			}
+		})
+	}
+}
