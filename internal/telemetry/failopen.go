@@ -13,6 +13,8 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/otel-qrun/otel-qrun/internal/redact"
 )
 
 // signal is what an error is about.
@@ -173,6 +175,7 @@ type spanExporter struct {
 	sdktrace.SpanExporter
 	life *lifetime
 	rep  *reporter
+	red  *redact.Redactor // masks secrets in every span before export
 }
 
 func (e *spanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
@@ -181,7 +184,7 @@ func (e *spanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnl
 	}
 	bound, cancel := e.life.bind(ctx)
 	defer cancel()
-	return e.life.check(ctx, e.rep, sigTraces, e.SpanExporter.ExportSpans(bound, spans))
+	return e.life.check(ctx, e.rep, sigTraces, e.SpanExporter.ExportSpans(bound, redactSpans(e.red, spans)))
 }
 
 // metricExporter bounds and reports the exports of the exporter it wraps.

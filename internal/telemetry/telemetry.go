@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +23,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/otel-qrun/otel-qrun/internal/redact"
 )
 
 // SDK is an OpenTelemetry SDK set up from the environment by [Setup]. Its
@@ -59,8 +63,16 @@ type SDK struct {
 //
 // Unless OTEL_SDK_DISABLED=true, Setup installs otel's global error handler
 // (export errors once per signal on the error writer) and otel's internal
-// logger (the SDK logger with component=otel); with [WithGlobal] it also
-// installs the providers and the propagator as otel globals.
+// logger (the SDK logger with component=otel), first, because the SDK's
+// exporters log while being created; these two stay installed when Setup
+// fails later. With [WithGlobal] it also installs the providers and the
+// propagator as otel globals.
+//
+// Secrets (see package internal/redact) of the environment given with
+// [WithEnviron] and of the process environment are masked in everything the
+// SDK prints: the error writer (export errors, console exporters), the
+// logger (so [SDK.Logger] masks too), and the resource and span attributes,
+// names, status descriptions and events it exports.
 func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
@@ -77,8 +89,13 @@ func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 	if err != nil {
 		return nil, err
 	}
-	errW := &syncWriter{w: cfg.errWriter}
+	// Everything the SDK writes or logs passes through one redaction, which
+	// knows the secrets of the given and the process environment (the SDK
+	// reads the latter).
+	red := redact.New(append(slices.Clone(cfg.environ), os.Environ()...))
+	errW := &syncWriter{w: redact.NewWriter(cfg.errWriter, red)}
 	logger := newLogger(cfg.logger, errW, level, levelSet)
+	logger = slog.New(redact.NewHandler(logger.Handler(), red))
 
 	if strings.EqualFold(env.get(envSDKDisabled), "true") {
 		s := &SDK{
@@ -113,25 +130,11 @@ func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 	}
 
 	rep := newReporter(errW, logger.With("component", "telemetry"))
-	res, err := newResource(ctx, cfg, rep)
-	if err != nil {
-		return nil, err
-	}
 
-	life := newLifetime()
-	b := &builder{errW: errW, life: life, rep: rep}
-	spanExps, err := b.spanExporters(ctx, tracesPlan)
-	if err != nil {
-		return nil, err
-	}
-	readers, err := b.metricReaders(ctx, metricsPlan, producers)
-	if err != nil {
-		shutdownAll(spanExps, func(e sdktrace.SpanExporter) func(context.Context) error { return e.Shutdown })
-		return nil, err
-	}
-
-	// Nothing fails from here on: install otel's error handler and
-	// logger, before the providers, which report through them.
+	// Install otel's error handler and logger before anything of the SDK
+	// is created: its exporters log while reading the environment (a
+	// header value that does not decode, an endpoint that does not
+	// parse), and otel's default logger would print the value in clear.
 	//
 	// otel's info level is chatty (a line per tracer created); unless
 	// OTEL_LOG_LEVEL asks for it, its internal logger stays at warn, as
@@ -145,6 +148,24 @@ func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 		next: logger.Handler().WithAttrs([]slog.Attr{slog.String("component", "otel")}),
 	}}))
 	otel.SetErrorHandler(rep)
+
+	res, err := newResource(ctx, cfg, rep)
+	if err != nil {
+		return nil, err
+	}
+	res = redactResource(red, res)
+
+	life := newLifetime()
+	b := &builder{errW: errW, life: life, rep: rep, red: red}
+	spanExps, err := b.spanExporters(ctx, tracesPlan)
+	if err != nil {
+		return nil, err
+	}
+	readers, err := b.metricReaders(ctx, metricsPlan, producers)
+	if err != nil {
+		shutdownAll(spanExps, func(e sdktrace.SpanExporter) func(context.Context) error { return e.Shutdown })
+		return nil, err
+	}
 
 	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	for _, exp := range spanExps {
