@@ -63,9 +63,10 @@ type SDK struct {
 //
 // Unless OTEL_SDK_DISABLED=true, Setup installs otel's global error handler
 // (export errors once per signal on the error writer) and otel's internal
-// logger (the SDK logger with component=otel), first, because the SDK's
-// exporters log while being created; these two stay installed when Setup
-// fails later. With [WithGlobal] it also installs the providers and the
+// logger (the SDK logger with component=otel). The logger is installed
+// first, because the SDK's exporters log while being created, and stays
+// installed when Setup fails later; the error handler only when Setup
+// succeeds. With [WithGlobal] it also installs the providers and the
 // propagator as otel globals.
 //
 // Secrets (see package internal/redact) of the environment given with
@@ -131,8 +132,7 @@ func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 
 	rep := newReporter(errW, logger.With("component", "telemetry"))
 
-	// Install otel's error handler and logger before anything of the SDK
-	// is created: its exporters log while reading the environment (a
+	// Install otel's logger before anything of the SDK is created: its exporters log while reading the environment (a
 	// header value that does not decode, an endpoint that does not
 	// parse), and otel's default logger would print the value in clear.
 	//
@@ -147,7 +147,6 @@ func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 		min:  otelMin,
 		next: logger.Handler().WithAttrs([]slog.Attr{slog.String("component", "otel")}),
 	}}))
-	otel.SetErrorHandler(rep)
 
 	res, err := newResource(ctx, cfg, rep)
 	if err != nil {
@@ -166,6 +165,10 @@ func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 		shutdownAll(spanExps, func(e sdktrace.SpanExporter) func(context.Context) error { return e.Shutdown })
 		return nil, err
 	}
+
+	// Nothing fails from here on: install otel's error handler before the
+	// providers, which report through it.
+	otel.SetErrorHandler(rep)
 
 	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	for _, exp := range spanExps {
