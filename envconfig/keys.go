@@ -329,6 +329,9 @@ func signalSpec() spec {
 			if !ok {
 				return false
 			}
+			if n, ok := parseInteger(s); ok { // 15, or 15.0 as a file gives it
+				s = strconv.FormatInt(n, 10)
+			}
 			sig, err := ParseSignal(s)
 			if err != nil {
 				return false

@@ -288,6 +288,9 @@ func toSwitch(raw any) (Switch, bool) {
 	if !ok {
 		return SwitchAuto, false
 	}
+	if n, ok := parseInteger(s); ok { // 1, or 1.0 as a file gives it
+		s = strconv.FormatInt(n, 10)
+	}
 	switch strings.ToLower(s) {
 	case "auto":
 		return SwitchAuto, true
