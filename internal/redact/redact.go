@@ -100,20 +100,22 @@ func headerName(s string) bool {
 // Text masks user information of every URL in s (everything between
 // "scheme://" and the last "@" before the next space or quote, so that a
 // malformed password holding "/" or "#" is hidden too) and the values of
-// query parameters with secret-looking names.
+// name=value pairs with secret-looking names (a query parameter
+// ?password=..., an attribute deploy.token=..., API_KEY=... in text).
 func Text(s string) string {
 	if strings.Contains(s, "://") {
 		s = maskUserinfo(s, true)
 	}
-	if strings.ContainsAny(s, "?&;") {
-		s = secretQuery.ReplaceAllString(s, "${1}"+Mask)
+	if strings.Contains(s, "=") {
+		s = secretPair.ReplaceAllString(s, "${1}"+Mask)
 	}
 	return s
 }
 
-// secretQuery matches a query parameter with a secret-looking name and its
-// value.
-var secretQuery = regexp.MustCompile(`(?i)([?&;][a-z0-9_.\-]*(?:token|secret|password|passwd|pwd|key|credential|auth)[a-z0-9_.\-]*=)[^&#\s"'<>\\]*`)
+// secretPair matches a name=value pair whose name looks secret, and its
+// value: a query parameter (?password=...), an entry of a list such as
+// OTEL_RESOURCE_ATTRIBUTES (deploy.token=...), a NAME=value in text.
+var secretPair = regexp.MustCompile(`(?i)((?:^|[?&;,=\s])[a-z0-9_.\-]*(?:token|secret|password|passwd|pwd|key|credential|auth)[a-z0-9_.\-]*=)[^&#,;\s"'<>\\]*`)
 
 // urlEndIndex returns where the URL whose authority starts at start in s
 // ends: at the first byte that ends a URL in free text (text true), or at
@@ -223,7 +225,7 @@ func userinfos(s string) []string {
 			add(s[:at])
 		}
 	}
-	for _, m := range secretQuery.FindAllStringSubmatchIndex(s, -1) {
+	for _, m := range secretPair.FindAllStringSubmatchIndex(s, -1) {
 		out = append(out, s[m[3]:m[1]])
 	}
 	return out

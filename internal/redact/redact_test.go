@@ -26,6 +26,8 @@ func TestValue(t *testing.T) {
 		{"HTTPS_PROXY", "http://TOKEN123@proxy:3128", "http://[REDACTED]@proxy:3128"},
 		{"CACHE", "user:hunter22@redis:6379", "[REDACTED]@redis:6379"},
 		{"MAILTO", "ops@example.com", "ops@example.com"},
+		{"OTEL_RESOURCE_ATTRIBUTES", "team=mail,deploy.token=abc,x=1", "team=mail,deploy.token=[REDACTED],x=1"},
+		{"JAVA_TOOL_OPTIONS", "-Dapi.key=abc -Xmx1g", "-Dapi.key=[REDACTED] -Xmx1g"},
 		{"REDIS_PASSWORD", "x", "[REDACTED]"},
 		{"GITHUB_TOKEN", "ghp_abc", "[REDACTED]"},
 		{"AWS_SECRET_ACCESS_KEY", "abc", "[REDACTED]"},
@@ -50,6 +52,7 @@ func TestText(t *testing.T) {
 		{"a redis://x:y@h b rediss://p@q c", "a redis://[REDACTED]@h b rediss://[REDACTED]@q c"},
 		{"http://h/x?api_key=abc&n=1 ", "http://h/x?api_key=[REDACTED]&n=1 "},
 		{"no url here", "no url here"},
+		{"level=WARN msg=x password=hunter2 n=1", "level=WARN msg=x password=[REDACTED] n=1"},
 		{"://@", "://[REDACTED]@"},
 	} {
 		if got := redact.Text(tc.in); got != tc.want {

@@ -120,6 +120,9 @@ func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkTLSFiles(env); err != nil {
+		return nil, err
+	}
 	if cfg.noMetrics {
 		metricsPlan = exporterPlan{raw: metricsPlan.raw}
 	}
