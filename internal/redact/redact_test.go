@@ -167,3 +167,14 @@ func TestWriter(t *testing.T) {
 		t.Errorf("writer output: %s", buf.String())
 	}
 }
+
+func BenchmarkRedactorString(b *testing.B) {
+	r := redact.New(environ)
+	for _, in := range []string{"process emails", "redis://[REDACTED]@h:6379/0 failed", "value=Bearer%ZZSECRET123"} {
+		b.Run(in, func(b *testing.B) {
+			for b.Loop() {
+				_ = r.String(in)
+			}
+		})
+	}
+}

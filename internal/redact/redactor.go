@@ -144,8 +144,13 @@ func (r *Redactor) String(s string) string {
 		return s
 	}
 	for range 4 {
-		s = r.rep.Replace(s)
-		if !r.holds(s) {
+		masked := r.rep.Replace(s)
+		if masked == s {
+			// The replacer tried every secret at every position: none is
+			// left.
+			return s
+		}
+		if s = masked; !r.holds(s) {
 			return s
 		}
 	}
