@@ -214,7 +214,7 @@ func (b *builder) metricReaders(ctx context.Context, plan exporterPlan, producer
 		}
 		// The reader reads OTEL_METRIC_EXPORT_INTERVAL and _TIMEOUT.
 		readers = append(readers, sdkmetric.NewPeriodicReader(
-			&metricExporter{Exporter: exp, life: b.life, rep: b.rep}, opts...))
+			&metricExporter{Exporter: exp, life: b.life, rep: b.rep, red: b.red}, opts...))
 	}
 	return readers, nil
 }

@@ -192,6 +192,7 @@ type metricExporter struct {
 	sdkmetric.Exporter
 	life *lifetime
 	rep  *reporter
+	red  *redact.Redactor // masks secrets in every data point's attributes
 }
 
 func (e *metricExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
@@ -200,5 +201,5 @@ func (e *metricExporter) Export(ctx context.Context, rm *metricdata.ResourceMetr
 	}
 	bound, cancel := e.life.bind(ctx)
 	defer cancel()
-	return e.life.check(ctx, e.rep, sigMetrics, e.Exporter.Export(bound, rm))
+	return e.life.check(ctx, e.rep, sigMetrics, e.Exporter.Export(bound, redactMetrics(e.red, rm)))
 }

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
@@ -107,6 +108,93 @@ func redactSpans(r *redact.Redactor, spans []sdktrace.ReadOnlySpan) []sdktrace.R
 	out := make([]sdktrace.ReadOnlySpan, len(spans))
 	for i, s := range spans {
 		out[i] = redactedSpan{ReadOnlySpan: s, r: r}
+	}
+	return out
+}
+
+// redactSet returns set with its values masked, or set itself when nothing
+// changes.
+func redactSet(r *redact.Redactor, set attribute.Set) attribute.Set {
+	if set.Len() == 0 {
+		return set
+	}
+	kvs := set.ToSlice()
+	clean := redactAttrs(r, kvs)
+	if &clean[0] == &kvs[0] {
+		return set
+	}
+	return attribute.NewSet(clean...)
+}
+
+// redactMetrics returns a copy of rm with the attributes of every data
+// point masked; rm itself, which the SDK reuses, is not changed. The
+// resource was masked when it was created.
+func redactMetrics(r *redact.Redactor, rm *metricdata.ResourceMetrics) *metricdata.ResourceMetrics {
+	out := *rm
+	out.ScopeMetrics = make([]metricdata.ScopeMetrics, len(rm.ScopeMetrics))
+	for i, sm := range rm.ScopeMetrics {
+		ms := make([]metricdata.Metrics, len(sm.Metrics))
+		for j, m := range sm.Metrics {
+			m.Data = redactAggregation(r, m.Data)
+			ms[j] = m
+		}
+		sm.Metrics = ms
+		out.ScopeMetrics[i] = sm
+	}
+	return &out
+}
+
+func redactAggregation(r *redact.Redactor, a metricdata.Aggregation) metricdata.Aggregation {
+	switch d := a.(type) {
+	case metricdata.Gauge[int64]:
+		d.DataPoints = redactPoints(r, d.DataPoints, pointAttrs[int64])
+		return d
+	case metricdata.Gauge[float64]:
+		d.DataPoints = redactPoints(r, d.DataPoints, pointAttrs[float64])
+		return d
+	case metricdata.Sum[int64]:
+		d.DataPoints = redactPoints(r, d.DataPoints, pointAttrs[int64])
+		return d
+	case metricdata.Sum[float64]:
+		d.DataPoints = redactPoints(r, d.DataPoints, pointAttrs[float64])
+		return d
+	case metricdata.Histogram[int64]:
+		d.DataPoints = redactPoints(r, d.DataPoints, histogramAttrs[int64])
+		return d
+	case metricdata.Histogram[float64]:
+		d.DataPoints = redactPoints(r, d.DataPoints, histogramAttrs[float64])
+		return d
+	case metricdata.ExponentialHistogram[int64]:
+		d.DataPoints = redactPoints(r, d.DataPoints, expHistogramAttrs[int64])
+		return d
+	case metricdata.ExponentialHistogram[float64]:
+		d.DataPoints = redactPoints(r, d.DataPoints, expHistogramAttrs[float64])
+		return d
+	case metricdata.Summary:
+		d.DataPoints = redactPoints(r, d.DataPoints, func(p *metricdata.SummaryDataPoint) *attribute.Set { return &p.Attributes })
+		return d
+	}
+	return a
+}
+
+func pointAttrs[N int64 | float64](p *metricdata.DataPoint[N]) *attribute.Set { return &p.Attributes }
+
+func histogramAttrs[N int64 | float64](p *metricdata.HistogramDataPoint[N]) *attribute.Set {
+	return &p.Attributes
+}
+
+func expHistogramAttrs[N int64 | float64](p *metricdata.ExponentialHistogramDataPoint[N]) *attribute.Set {
+	return &p.Attributes
+}
+
+// redactPoints returns a copy of points with the attribute set that attrs
+// finds in each masked.
+func redactPoints[P any](r *redact.Redactor, points []P, attrs func(*P) *attribute.Set) []P {
+	out := make([]P, len(points))
+	copy(out, points)
+	for i := range out {
+		set := attrs(&out[i])
+		*set = redactSet(r, *set)
 	}
 	return out
 }

@@ -13,14 +13,16 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otel-qrun/otel-qrun/internal/otlptest"
 )
 
 // TestSecretsNeverExported puts secrets in the environment and in what the
-// launcher gives its spans, and checks that neither the spans and resource
-// received over the wire nor the error writer hold any of them.
+// launcher gives its spans and metrics, and checks that neither the spans,
+// metrics and resource received over the wire nor the error writer hold
+// any of them.
 func TestSecretsNeverExported(t *testing.T) {
 	for _, p := range receivers {
 		t.Run(p.name, func(t *testing.T) {
@@ -45,17 +47,32 @@ func TestSecretsNeverExported(t *testing.T) {
 			span.AddEvent("exception", trace.WithAttributes(attribute.String("exception.message", "auth failed for APPTOK-42")))
 			span.SetStatus(codes.Error, "Bearer%ZZSECRET123 rejected")
 			span.End()
+			counter, err := s.MeterProvider.Meter("test").Int64Counter("qrun.worker.starts")
+			if err != nil {
+				t.Fatal(err)
+			}
+			counter.Add(context.Background(), 1, metric.WithAttributes(
+				attribute.String("messaging.destination.name", "cluster-APPTOK-42"), attribute.String("api_key", "x")))
 			spans := recv.WaitSpans(t, func(sp []otlptest.Span) bool { return len(sp) > 0 }, 60*time.Second)
+			metrics := recv.WaitMetrics(t, func(m []otlptest.Metric) bool {
+				for _, mm := range m {
+					if mm.Name == "qrun.worker.starts" {
+						return true
+					}
+				}
+				return false
+			}, 60*time.Second)
 			if err := s.Shutdown(context.Background()); err != nil {
 				t.Logf("shutdown: %v", err)
 			}
-			out := otlptest.DumpSpans(spans) + fmt.Sprint(spans) + errW.String()
+			out := otlptest.DumpSpans(spans) + fmt.Sprint(spans) + otlptest.DumpMetrics(metrics) + fmt.Sprint(metrics) + errW.String()
 			for _, secret := range []string{"ZZSECRET123", "TRACEKEY456", "RESTOKEN789", "APPTOK-42", "REDISPW-77", "anything"} {
 				if strings.Contains(out, secret) {
 					t.Errorf("%q was exported or printed:\n%s", secret, out)
 				}
 			}
-			if !strings.Contains(out, "redis://[REDACTED]@redis:6379/0") || !strings.Contains(out, "process [REDACTED]") {
+			if !strings.Contains(out, "redis://[REDACTED]@redis:6379/0") || !strings.Contains(out, "process [REDACTED]") ||
+				!strings.Contains(out, "cluster-[REDACTED]") {
 				t.Errorf("the span lost more than its secrets:\n%s", out)
 			}
 		})
