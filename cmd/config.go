@@ -97,7 +97,8 @@ func (o *configOptions) write(c *cobra.Command, out io.Writer, cfg *envconfig.Co
 	fmt.Fprintln(out, "# configuration (precedence: flag, env, Q_CLUSTER, file, default)")
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	for _, k := range envconfig.Keys() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Name, cfg.Value(k.Name), cfg.Sources[k.Name])
+		// Masked before the table is aligned (a Redis URL in tasks).
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Name, show(k.Name, cfg.Value(k.Name)), cfg.Sources[k.Name])
 	}
 	if err := tw.Flush(); err != nil {
 		return err
