@@ -220,3 +220,52 @@ func TestConfigFileNotRegular(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorMessagesRedacted checks the last exit: an error message that
+// quotes a secret (a bad flag value, a bad key value, a bad OTEL_* value)
+// is printed masked.
+func TestErrorMessagesRedacted(t *testing.T) {
+	base := []string{"PATH=" + os.Getenv("PATH"), "REDIS_PASSWORD=ERRPW-80"}
+	for _, tc := range []struct {
+		env  []string
+		args []string
+	}{
+		{nil, []string{"--workers", "ERRPW-80", "true"}},
+		{nil, []string{"--restart", "redis://u:ERRPW-81@h", "true"}},
+		{nil, []string{"--per-task=ERRPW-80", "true"}},
+		{[]string{`Q_CLUSTER={"stop_signal":"ERRPW-80"}`}, []string{"true"}},
+		{[]string{"OTEL_TRACES_EXPORTER=http://u:ERRPW-82@h"}, []string{"true"}},
+		{[]string{"OTEL_PROPAGATORS=ERRPW-80"}, []string{"enqueue", "x"}},
+	} {
+		r := runQrun(t, append(append([]string(nil), base...), tc.env...), tc.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, "[REDACTED]") {
+			t.Errorf("%q %q: exit %d, stderr %q; want 2 and a masked value", tc.env, tc.args, r.code, r.stderr)
+		}
+		for _, s := range []string{"ERRPW-80", "ERRPW-81", "ERRPW-82"} {
+			if strings.Contains(r.stderr+r.stdout, s) {
+				t.Errorf("%q %q shows %q: %s", tc.env, tc.args, s, r.stderr)
+			}
+		}
+	}
+}
+
+// TestConsoleExporterRedacted checks the console exporters, which write
+// the launcher's spans and metrics to stderr.
+func TestConsoleExporterRedacted(t *testing.T) {
+	env := append(workerEnvWithout(helperEnv("exit", "HELPER_EXIT=0"), "OTEL_"),
+		"OTEL_TRACES_EXPORTER=console", "OTEL_METRICS_EXPORTER=console",
+		"MY_APP_TOKEN=CONSOLETOK-90", "OTEL_RESOURCE_ATTRIBUTES=note=CONSOLETOK-90,deploy.token=CONSOLETOK-91",
+		"OTEL_SERVICE_NAME=svc-CONSOLETOK-90")
+	r := runQrun(t, env, "--name", "q-CONSOLETOK-90", "--", os.Args[0])
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "qrun.worker.index") || !strings.Contains(r.stderr, "[REDACTED]") {
+		t.Errorf("no span, or nothing masked, on stderr:\n%s", r.stderr)
+	}
+	for _, s := range []string{"CONSOLETOK-90", "CONSOLETOK-91"} {
+		if strings.Contains(r.stderr, s) {
+			t.Errorf("console output shows %q:\n%s", s, r.stderr)
+		}
+	}
+}

@@ -65,11 +65,10 @@ var textLayers = []layer{
 		return c, err, true
 	}},
 	{"yaml string", func(t *testing.T, dir string, k envconfig.Key, v string) (*envconfig.Config, error, bool) {
-		if !utf8.ValidString(v) || strings.ContainsAny(v, "\x00\ufeff") {
+		if !utf8.ValidString(v) {
 			return nil, nil, false
 		}
-		b, _ := json.Marshal(v) // a YAML double-quoted scalar
-		return loadFile(t, dir, "c.yaml", fmt.Sprintf("%s: %s\n", k.Name, b))
+		return loadFile(t, dir, "c.yaml", fmt.Sprintf("%s: %s\n", k.Name, yamlQuote(v)))
 	}},
 }
 
@@ -87,6 +86,25 @@ var numberLayers = []layer{
 	{"toml number", func(t *testing.T, dir string, k envconfig.Key, v string) (*envconfig.Config, error, bool) {
 		return loadFile(t, dir, "c.toml", fmt.Sprintf("%s = %s\n", k.Name, v))
 	}},
+}
+
+// yamlQuote writes s as a YAML double-quoted scalar, every character that
+// YAML does not allow raw (controls, DEL, BOM) escaped.
+func yamlQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteString(`\` + string(r))
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0xfeff || r == 0xfffe || r == 0xffff:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 func loadFile(t *testing.T, dir, name, content string) (*envconfig.Config, error, bool) {
