@@ -10,9 +10,10 @@ import (
 
 // NewHandler returns a slog handler that masks secrets with r before next
 // sees a record: in the message, in every attribute value (strings,
-// errors, and any other value as fmt prints it; groups too), and whole
-// values of attributes whose keys look secret ("password", "token"). The
-// attributes given to WithAttrs are masked once, when given.
+// errors, and any other value as fmt prints it, which then reaches next as
+// its masked text; groups too), and whole values of attributes whose keys
+// look secret ("password", "token"). The attributes given to WithAttrs are
+// masked once, when given.
 func NewHandler(next slog.Handler, r *Redactor) slog.Handler {
 	return &handler{next: next, r: r}
 }
@@ -73,7 +74,10 @@ func (h *handler) attr(a slog.Attr) slog.Attr {
 		if err, ok := v.Any().(error); ok {
 			s = err.Error()
 		}
-		return slog.String(a.Key, h.r.String(s))
+		if masked := h.r.String(s); masked != s {
+			return slog.String(a.Key, masked)
+		}
+		return slog.Attr{Key: a.Key, Value: v} // formatted by next as before
 	}
 	if SecretName(a.Key) {
 		return slog.String(a.Key, Mask)
