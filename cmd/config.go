@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -15,12 +16,13 @@ import (
 
 	"github.com/otel-qrun/otel-qrun/envconfig"
 	"github.com/otel-qrun/otel-qrun/instrument"
-	"github.com/otel-qrun/otel-qrun/internal/redisq"
+	"github.com/otel-qrun/otel-qrun/internal/redact"
 	"github.com/otel-qrun/otel-qrun/launcher"
 )
 
 type configOptions struct {
-	f *factory
+	f           *factory
+	showSecrets bool
 }
 
 func newConfigCmd(f *factory) *cobra.Command {
@@ -32,8 +34,14 @@ func newConfigCmd(f *factory) *cobra.Command {
 (flag, env, Q_CLUSTER, file or default), the command workers would run, the
 zero-code bootstrap of --instrument (what was found and the command workers
 execute), and for each worker the changes otel-qrun makes to its
-environment. Values of OTLP header variables and of variables whose names
-contain TOKEN, SECRET, PASSWORD or KEY are redacted.`,
+environment.
+
+Secrets are shown as [REDACTED]: the header values of every
+OTEL_EXPORTER_OTLP_*HEADERS variable, user information in any URL (every
+*_ENDPOINT, Redis URLs, proxies), secret-looking query parameters, and the
+values of variables whose names contain TOKEN, SECRET, PASSWORD, PASSWD,
+KEY or CREDENTIAL or start with AUTH, wherever they appear. --show-secrets
+prints them in clear, for debugging on a private terminal only.`,
 		Example: `  Q_CLUSTER='{"workers":2}' otel-qrun config -- python manage.py qcluster`,
 		Args:    cobra.ArbitraryArgs,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -42,6 +50,8 @@ contain TOKEN, SECRET, PASSWORD or KEY are redacted.`,
 	}
 	c.Flags().SetInterspersed(false)
 	envconfig.AddFlags(c.Flags())
+	c.Flags().BoolVar(&o.showSecrets, "show-secrets", false,
+		"print secrets in clear instead of [REDACTED] (never in CI logs or shared terminals)")
 	return silence(c)
 }
 
@@ -51,7 +61,31 @@ func (o *configOptions) run(c *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	out, errOut := o.f.IO.Out, o.f.IO.ErrOut
+	// The whole output is built first and masked at once, so that a secret
+	// is hidden wherever it shows up (a value, a path, an argument).
+	var buf bytes.Buffer
+	show := func(name, value string) string { return redact.Value(name, value) }
+	if o.showSecrets {
+		show = func(_, value string) string { return value }
+		fmt.Fprintln(o.f.IO.ErrOut, "otel-qrun: warning: --show-secrets: secrets are printed in clear")
+	}
+	if err := o.write(c, &buf, cfg, args, environ, show); err != nil {
+		return err
+	}
+	text := buf.Bytes()
+	if !o.showSecrets {
+		text = redact.New(environ).Bytes(text)
+	}
+	_, err = o.f.IO.Out.Write(text)
+	return err
+}
+
+// write prints the configuration on out; show gives the value of an
+// environment variable as it may be shown.
+func (o *configOptions) write(c *cobra.Command, out io.Writer, cfg *envconfig.Config, args, environ []string,
+	show func(name, value string) string,
+) error {
+	errOut := o.f.IO.ErrOut
 	if lookupEnv(environ, "OTEL_SERVICE_NAME") == "" {
 		fmt.Fprintln(errOut, "otel-qrun: warning: OTEL_SERVICE_NAME is not set; workers report as unknown_service")
 	}
@@ -63,8 +97,8 @@ func (o *configOptions) run(c *cobra.Command, args []string) error {
 	fmt.Fprintln(out, "# configuration (precedence: flag, env, Q_CLUSTER, file, default)")
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	for _, k := range envconfig.Keys() {
-		// a Redis URL in tasks or results prints with its password as xxxxx
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Name, redisq.Redact(cfg.Value(k.Name)), cfg.Sources[k.Name])
+		// Masked before the table is aligned (a Redis URL in tasks).
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Name, show(k.Name, cfg.Value(k.Name)), cfg.Sources[k.Name])
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -74,7 +108,7 @@ func (o *configOptions) run(c *cobra.Command, args []string) error {
 	var otelVars []string
 	for _, kv := range environ {
 		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "OTEL_") {
-			otelVars = append(otelVars, k+"="+redact(k, v))
+			otelVars = append(otelVars, k+"="+show(k, v))
 		}
 	}
 	sort.Strings(otelVars)
@@ -106,7 +140,7 @@ func (o *configOptions) run(c *cobra.Command, args []string) error {
 			Cluster: cfg.Name, Index: i, Workers: cfg.Workers, InstanceID: "UNIQUE-PER-PROCESS",
 		})
 		_, _, env = plan.Apply(path, args, env)
-		writeEnvDiff(out, environ, env)
+		writeEnvDiff(out, environ, env, show)
 		if prop != nil {
 			fields := prop.Fields()
 			sort.Strings(fields) // the composite propagator's order is a map's
@@ -152,13 +186,13 @@ func sdkDisabled(environ []string) bool {
 }
 
 // writeEnvDiff prints the variables that differ between before and after:
-// "+" added or changed, "-" removed. Secrets are redacted.
-func writeEnvDiff(w io.Writer, before, after []string) {
+// "+" added or changed, "-" removed, values as show gives them.
+func writeEnvDiff(w io.Writer, before, after []string, show func(name, value string) string) {
 	b, a := envMap(before), envMap(after)
 	var lines []string
 	for k, v := range a {
 		if old, ok := b[k]; !ok || old != v {
-			lines = append(lines, "+ "+k+"="+redact(k, v))
+			lines = append(lines, "+ "+k+"="+show(k, v))
 		}
 	}
 	for k := range b {
@@ -179,18 +213,4 @@ func envMap(env []string) map[string]string {
 		m[k] = v
 	}
 	return m
-}
-
-// redact hides the values of variables that may hold credentials.
-func redact(name, value string) string {
-	upper := strings.ToUpper(name)
-	if strings.HasPrefix(upper, "OTEL_EXPORTER_OTLP_") && strings.HasSuffix(upper, "HEADERS") {
-		return "[REDACTED]"
-	}
-	for _, s := range []string{"TOKEN", "SECRET", "PASSWORD", "KEY"} {
-		if strings.Contains(upper, s) {
-			return "[REDACTED]"
-		}
-	}
-	return redisq.Redact(value)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/otel-qrun/otel-qrun/envconfig"
+	"github.com/otel-qrun/otel-qrun/internal/redact"
 	"github.com/otel-qrun/otel-qrun/launcher"
 )
 
@@ -86,7 +87,9 @@ func run(ctx context.Context, f *factory, args []string) int {
 	code := exitCode(err)
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.err != nil {
-		msg := err.Error()
+		// An error may quote a value that holds a secret (a URL with a
+		// password, a header): it is masked like every other output.
+		msg := redact.New(f.Environ()).String(err.Error())
 		if !strings.HasPrefix(msg, "otel-qrun") {
 			msg = "otel-qrun: " + msg
 		}

@@ -3,8 +3,6 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"runtime"
 	"strings"
@@ -71,25 +69,6 @@ object, a --config file and defaults, in that order of precedence.`,
 		newEnqueueCmd(f),
 	)
 	return silence(c)
-}
-
-// newLogger returns the launcher's logger: warnings and errors by default,
-// OTEL_LOG_LEVEL when set, debug with --verbose.
-func newLogger(w io.Writer, verbose bool, environ []string) *slog.Logger {
-	level := slog.LevelWarn
-	switch strings.ToLower(strings.TrimSpace(lookupEnv(environ, "OTEL_LOG_LEVEL"))) {
-	case "debug":
-		level = slog.LevelDebug
-	case "info":
-		level = slog.LevelInfo
-	case "error":
-		level = slog.LevelError
-	}
-	if verbose {
-		level = slog.LevelDebug
-	}
-	h := slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})
-	return slog.New(h).With("component", "otel-qrun")
 }
 
 func lookupEnv(environ []string, key string) string {

@@ -212,7 +212,7 @@ func TestConfigCommand(t *testing.T) {
 		"workers", "Q_CLUSTER", "emails", "stop_grace", "30s", "flag", "restart", "never", "default",
 		"QRUN_WORKER_INDEX=0", "QRUN_WORKER_INDEX=1", "QRUN_CLUSTER=emails",
 		"OTEL_RESOURCE_ATTRIBUTES=team=mail,service.instance.id=", "qrun.worker.index=1",
-		"OTEL_EXPORTER_OTLP_HEADERS=[REDACTED]", "TRACEPARENT",
+		"OTEL_EXPORTER_OTLP_HEADERS=authorization=[REDACTED]", "TRACEPARENT",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("config output lacks %q:\n%s", want, r.stdout)

@@ -2,8 +2,11 @@ package cmd
 
 import (
 	"context"
+	"io"
 	"log/slog"
+	"strings"
 
+	"github.com/otel-qrun/otel-qrun/internal/redact"
 	"github.com/otel-qrun/otel-qrun/internal/telemetry"
 	"github.com/otel-qrun/otel-qrun/propagate"
 )
@@ -36,4 +39,26 @@ func startTelemetry(ctx context.Context, f *factory, environ []string, log *slog
 		log.Warn("ignoring the inherited trace context; spans start a new trace", "error", xerr)
 	}
 	return sdk, ctx, shutdown, nil
+}
+
+// newLogger returns the launcher's logger: warnings and errors by default,
+// OTEL_LOG_LEVEL when set, debug with --verbose. Every record passes through
+// the redaction of environ's secrets (internal/redact) before it is
+// formatted, so no log line of the launcher, and none of the OpenTelemetry
+// SDK (which logs through it), shows a secret.
+func newLogger(w io.Writer, verbose bool, environ []string) *slog.Logger {
+	level := slog.LevelWarn
+	switch strings.ToLower(strings.TrimSpace(lookupEnv(environ, "OTEL_LOG_LEVEL"))) {
+	case "debug":
+		level = slog.LevelDebug
+	case "info":
+		level = slog.LevelInfo
+	case "error":
+		level = slog.LevelError
+	}
+	if verbose {
+		level = slog.LevelDebug
+	}
+	h := slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})
+	return slog.New(redact.NewHandler(h, redact.New(environ))).With("component", "otel-qrun")
 }

@@ -86,7 +86,8 @@ func (s Switch) String() string {
 // usage of its key in [Keys].
 type Config struct {
 	Name            string         // key name (alias cluster_name)
-	Workers         int            // key workers
+	Workers         int            // key workers; at most MaxWorkers
+	MaxWorkers      int            // key max_workers: the bound of Workers; Load sets DefaultMaxWorkers when unset
 	Restart         RestartPolicy  // key restart
 	MaxRestarts     int            // key max_restarts
 	MinUptime       time.Duration  // key min_uptime

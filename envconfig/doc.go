@@ -25,20 +25,37 @@
 //   - Only the value that wins is decoded and validated, so a higher layer
 //     can override a bad value of a lower one. Q_CLUSTER must always be a
 //     valid JSON object and the --config file must always be readable.
+//   - One parser per key reads the value of every layer, as text: a JSON,
+//     YAML or TOML number is read from its text (a file's float from its
+//     shortest form), so the same value gets the same verdict, and the same
+//     error message but for the "(from ...)" part, from every layer:
+//     Q_CLUSTER='{"workers":1e18}' fails exactly like --workers 1e18.
+//   - The --config file is read only when it is a regular file (a FIFO, a
+//     directory or a device is an error, and never blocks) of at most
+//     [FileLimit] bytes.
 //
 // Values:
-//   - Durations are a number of seconds (60, 0.5, 1e3; a JSON, YAML or TOML
-//     number counts too) or a Go duration (1m30s). Negative durations are
-//     invalid. timeout also accepts none, the same as 0.
-//   - Integers are written in decimal; a JSON, YAML or TOML number must have
-//     an integral value (4 or 4.0, not 4.5).
+//   - Durations are a number of seconds (60, 0.5, 1e3) or a Go duration
+//     (1m30s), from 0 to [MaxDuration] (a year). Negative durations are
+//     invalid. timeout also accepts none, the same as 0. guard_cycle is at
+//     least [MinGuardCycle] (10ms): shorter would be busy polling.
+//   - Integers are written in decimal, or as a number with an integral value
+//     (4, 4.0 and 1e3 are integers, 4.5 is not), in every layer. Each
+//     integer key has bounds that protect the machine: workers from 1 to
+//     max_workers ([DefaultMaxWorkers] unless raised, at most
+//     [MaxWorkersLimit]: a typo or a hostile value cannot start a million
+//     processes), queue_limit up to [MaxQueueLimit] (its default workers²
+//     too), max_line up to [MaxLineLimit] bytes, cpu_affinity up to
+//     [MaxCPUAffinity], max_rss up to what fits in bytes, the other counts
+//     up to [MaxCount].
 //   - Strings (name, tasks, results, javaagent) also accept a number, as
 //     its text.
 //   - instrument is one of auto, python, node, java and none, in lower case.
 //   - Signals are names with or without SIG, in any case (TERM, sigterm), or
 //     numbers (15) of signals the platform knows. 0 is invalid.
 //   - Booleans and subreaper accept true/false, 1/0, yes/no and on/off;
-//     subreaper also accepts auto.
+//     subreaper also accepts auto. Signal numbers and 1/0 may be written
+//     as any integer (15.0, 1.0), as files give numbers.
 //
 // Every error about a bad setting wraps [ErrInvalid] and names the key, the
 // value, where the value came from and what is accepted. The caller maps

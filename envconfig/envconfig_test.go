@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -71,6 +70,7 @@ func defaultConfig() *envconfig.Config {
 	return &envconfig.Config{
 		Name:            "default",
 		Workers:         1,
+		MaxWorkers:      1024,
 		Restart:         envconfig.RestartNever,
 		MaxRestarts:     5,
 		MinUptime:       10 * time.Second,
@@ -116,7 +116,7 @@ func TestKeys(t *testing.T) {
 			t.Errorf("%s: no usage", k.Name)
 		}
 	}
-	want := []string{"name", "workers", "restart", "max_restarts", "min_uptime",
+	want := []string{"name", "workers", "max_workers", "restart", "max_restarts", "min_uptime",
 		"stop_signal", "stop_grace", "timeout", "recycle", "max_rss", "cpu_affinity",
 		"guard_cycle", "tasks", "per_task", "results", "max_attempts", "queue_limit",
 		"max_line", "claim_interval", "shutdown_timeout", "subreaper", "instrument", "javaagent"}
@@ -181,6 +181,7 @@ type sample struct{ in, want string }
 var layerSamples = map[string][4]sample{
 	"name":             {{"flag-name", "flag-name"}, {"env-name", "env-name"}, {"qc-name", "qc-name"}, {"file-name", "file-name"}},
 	"workers":          {{"2", "2"}, {"3", "3"}, {"4", "4"}, {"5", "5"}},
+	"max_workers":      {{"2048", "2048"}, {"8", "8"}, {"16", "16"}, {"4096", "4096"}},
 	"restart":          {{"always", "always"}, {"on-failure", "on-failure"}, {"always", "always"}, {"on-failure", "on-failure"}},
 	"max_restarts":     {{"0", "0"}, {"1", "1"}, {"2", "2"}, {"3", "3"}},
 	"min_uptime":       {{"1m30s", "1m30s"}, {"60", "1m0s"}, {"0.5", "500ms"}, {"2", "2s"}},
@@ -466,7 +467,7 @@ func TestQueueLimit(t *testing.T) {
 		{[]string{`Q_CLUSTER={"workers": 12}`}, 144, envconfig.SourceDefault},
 		{[]string{"Q_CLUSTER_WORKERS=3", "Q_CLUSTER_QUEUE_LIMIT=2"}, 2, envconfig.SourceEnv},
 		{[]string{`Q_CLUSTER={"workers": 3, "queue_limit": 100}`}, 100, envconfig.SourceQCluster},
-		{[]string{"Q_CLUSTER_WORKERS=3037000500"}, math.MaxInt, envconfig.SourceDefault},
+		{[]string{"Q_CLUSTER_WORKERS=3000", "Q_CLUSTER_MAX_WORKERS=3000"}, envconfig.MaxQueueLimit, envconfig.SourceDefault},
 	}
 	for _, tt := range tests {
 		c := mustLoad(t, nil, tt.environ...)
@@ -543,23 +544,25 @@ func TestForeignFlags(t *testing.T) {
 var badValues = []struct{ key, value string }{
 	{"name", ""},
 	{"workers", "-2"}, {"workers", "0"}, {"workers", "abc"}, {"workers", "1.5"}, {"workers", "99999999999999999999"},
+	{"workers", "1e18"}, {"workers", "1025"}, {"workers", "2e3"}, {"workers", "0x10"}, {"workers", "1_0"},
+	{"max_workers", "0"}, {"max_workers", "65537"}, {"max_workers", "1e5"},
 	{"restart", "sometimes"}, {"restart", "NEVER"},
-	{"max_restarts", "-1"},
+	{"max_restarts", "-1"}, {"max_restarts", "2147483648"},
 	{"min_uptime", "-1"}, {"min_uptime", "abc"}, {"min_uptime", "1x"}, {"min_uptime", "NaN"},
-	{"min_uptime", "Inf"}, {"min_uptime", "-1s"}, {"min_uptime", "1e30"},
+	{"min_uptime", "Inf"}, {"min_uptime", "-1s"}, {"min_uptime", "1e30"}, {"min_uptime", "8761h"}, {"min_uptime", "1e9"},
 	{"stop_signal", "FOO"}, {"stop_signal", "0"}, {"stop_signal", "SIGFOO"}, {"stop_signal", "-15"}, {"stop_signal", "999"},
-	{"stop_grace", "-0.5"},
-	{"timeout", "-1s"}, {"timeout", "never"},
+	{"stop_grace", "-0.5"}, {"stop_grace", "2562047h"},
+	{"timeout", "-1s"}, {"timeout", "never"}, {"timeout", "31536001"},
 	{"recycle", "-1"},
 	{"max_rss", "1.5"}, {"max_rss", "-1"},
-	{"cpu_affinity", "-1"},
-	{"guard_cycle", "0"}, {"guard_cycle", "-0.5"}, {"guard_cycle", "0s"},
+	{"cpu_affinity", "-1"}, {"cpu_affinity", "1025"},
+	{"guard_cycle", "0"}, {"guard_cycle", "-0.5"}, {"guard_cycle", "0s"}, {"guard_cycle", "1ms"}, {"guard_cycle", "0.000001"},
 	{"per_task", "maybe"},
 	{"results", ""},
 	{"max_attempts", "-1"},
-	{"queue_limit", "0"},
-	{"max_line", "0"},
-	{"shutdown_timeout", "-1"},
+	{"queue_limit", "0"}, {"queue_limit", "1048577"},
+	{"max_line", "0"}, {"max_line", "67108865"},
+	{"shutdown_timeout", "-1"}, {"shutdown_timeout", "9000h"},
 	{"subreaper", "maybe"}, {"subreaper", "2"},
 	{"instrument", "ruby"}, {"instrument", "PYTHON"}, {"instrument", "python3"}, {"instrument", ""},
 }
@@ -648,18 +651,21 @@ func TestBadTypedValues(t *testing.T) {
 		{name: "yaml list", file: "c.yaml:workers: [1, 2]", want: `invalid value "[1,2]" for workers`},
 		{name: "json file table", file: `c.json:{"max_rss": {"a": 1}}`, want: `invalid value "{\"a\":1}" for max_rss`},
 		{name: "yaml bool name", file: "c.yaml:name: true", want: `invalid value "true" for name`},
-		{name: "Q_CLUSTER max_rss 1.5", qcluster: `{"max_rss": 1.5}`, want: `invalid value "1.5" for max_rss (from Q_CLUSTER): must be an integer >= 0`},
+		{name: "Q_CLUSTER max_rss 1.5", qcluster: `{"max_rss": 1.5}`, want: `invalid value "1.5" for max_rss (from Q_CLUSTER): must be an integer from 0 to 9007199254740991`},
 		{name: "Q_CLUSTER huge number", qcluster: `{"timeout": 1e400}`, want: `invalid value "1e400" for timeout (from Q_CLUSTER)`},
 		{name: "Q_CLUSTER huge workers", qcluster: `{"workers": 1e400}`, want: `invalid value "1e400" for workers`},
+		{name: "Q_CLUSTER float workers", qcluster: `{"workers": 1e18}`, want: `invalid value "1e18" for workers (from Q_CLUSTER): must be an integer from 1 to max_workers`},
+		{name: "yaml float workers beyond the bound", file: "c.yaml:workers: 1e18", want: `invalid value "1e18" for workers`},
+		{name: "workers beyond a raised bound", qcluster: `{"workers": 20, "max_workers": 16}`, want: `invalid value "20" for workers (from Q_CLUSTER): must be an integer from 1 to max_workers`},
 		{name: "Q_CLUSTER tasks bool", qcluster: `{"tasks": true}`, want: `invalid value "true" for tasks`},
 		{name: "Q_CLUSTER signal object", qcluster: `{"stop_signal": {"n": 15}}`, want: `invalid value "{\"n\":15}" for stop_signal`},
 		{name: "Q_CLUSTER restart number", qcluster: `{"restart": 1}`, want: `invalid value "1" for restart`},
 		{name: "Q_CLUSTER per_task 2", qcluster: `{"per_task": 2}`, want: `invalid value "2" for per_task`},
-		{name: "Q_CLUSTER max_attempts -1", qcluster: `{"max_attempts": -1}`, want: `invalid value "-1" for max_attempts (from Q_CLUSTER): must be an integer >= 0`},
+		{name: "Q_CLUSTER max_attempts -1", qcluster: `{"max_attempts": -1}`, want: `invalid value "-1" for max_attempts (from Q_CLUSTER): must be an integer from 0 to 2147483647`},
 		{name: "Q_CLUSTER instrument number", qcluster: `{"instrument": 1}`, want: `invalid value "1" for instrument (from Q_CLUSTER): must be one of auto, python, node, java, none`},
 		{name: "yaml instrument bool", file: "c.yaml:instrument: false", want: `invalid value "false" for instrument`},
 		{name: "Q_CLUSTER javaagent list", qcluster: `{"javaagent": ["a.jar"]}`, want: `invalid value "[\"a.jar\"]" for javaagent (from Q_CLUSTER): must be a string`},
-		{name: "two bad keys", qcluster: `{"workers": 0, "restart": "x"}`, want: "for workers (from Q_CLUSTER): must be an integer >= 1\ninvalid value \"x\" for restart"},
+		{name: "two bad keys", qcluster: `{"workers": 0, "restart": "x"}`, want: "for workers (from Q_CLUSTER): must be an integer from 1 to max_workers (1024 unless raised, at most 65536)\ninvalid value \"x\" for restart"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -700,7 +706,10 @@ func TestStructuralErrors(t *testing.T) {
 		{name: "null", qcluster: `null`, want: "it is null"},
 		{name: "bool", qcluster: `true`, want: "it is a boolean"},
 		{name: "missing file", file: filepath.Join(dir, "missing.yaml"), want: "missing.yaml\": open "},
-		{name: "directory", file: dir + "/d.yaml", want: `d.yaml": read `},
+		{name: "directory", file: dir + "/d.yaml", want: `d.yaml": not a regular file: it is a directory`},
+		{name: "fifo", file: dir + "/fifo.yaml", want: `fifo.yaml": not a regular file: it is a named pipe (FIFO)`},
+		{name: "device", file: dir + "/zero.yaml", want: `zero.yaml": not a regular file: it is a character device`},
+		{name: "too large", file: "big.yaml", content: "# " + strings.Repeat("x", envconfig.FileLimit) + "\n", want: `big.yaml": file too large: 1048579 bytes, more than 1048576`},
 		{name: "malformed yaml", file: "bad.yaml", content: "workers: [1\n", want: `bad.yaml": `},
 		{name: "malformed toml", file: "bad.toml", content: "workers = \n", want: `bad.toml": `},
 		{name: "json array", file: "bad.json", content: "[1]", want: `bad.json": `},
@@ -708,6 +717,12 @@ func TestStructuralErrors(t *testing.T) {
 		{name: "no extension", file: "config", content: "workers: 1", want: "unsupported extension"},
 	}
 	if err := os.Mkdir(filepath.Join(dir, "d.yaml"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.yaml"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, "zero.yaml")); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range tests {
@@ -735,10 +750,11 @@ func TestValidate(t *testing.T) {
 	}
 	for _, want := range []string{
 		`invalid value "" for name: must be a non-empty string`,
-		`invalid value "0" for workers: must be an integer >= 1`,
+		`invalid value "0" for workers: must be an integer from 1 to max_workers`,
+		`invalid value "0" for max_workers: must be an integer from 1 to 65536`,
 		`invalid value "" for restart: must be one of never, on-failure, always`,
 		`invalid value "0" for stop_signal`,
-		`invalid value "0s" for guard_cycle: must be a duration > 0`,
+		`invalid value "0s" for guard_cycle: must be a duration >= 10ms`,
 		`invalid value "" for results`,
 		`invalid value "0" for queue_limit`,
 		`invalid value "0" for max_line`,

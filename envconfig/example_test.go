@@ -43,7 +43,7 @@ func ExampleLoad_invalid() {
 	fmt.Println(err)
 	// Output:
 	// true
-	// invalid value "-2" for workers (from Q_CLUSTER_WORKERS): must be an integer >= 1
+	// invalid value "-2" for workers (from Q_CLUSTER_WORKERS): must be an integer from 1 to max_workers (1024 unless raised, at most 65536)
 }
 
 func ExampleParseDuration() {

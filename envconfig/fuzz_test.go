@@ -3,9 +3,13 @@ package envconfig_test
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/otel-qrun/otel-qrun/envconfig"
 )
@@ -86,6 +90,48 @@ func FuzzParseSignal(f *testing.F) {
 			if got, err := envconfig.ParseSignal(back); err != nil || got != sig {
 				t.Fatalf("ParseSignal(%q) = %d, but %q parses as %d, %v", s, int(sig), back, int(got), err)
 			}
+		}
+	})
+}
+
+// FuzzConfigFile reads any content as a --config file of each kind: Load
+// either fails with an error wrapping ErrInvalid or returns a Config that
+// Validate accepts, whose every bounded value is within its bound.
+func FuzzConfigFile(f *testing.F) {
+	for _, s := range []string{
+		"workers: 2\n", "workers: 1e18\n", "workers: 4.0\nmax_workers: 8\n", "workers: [1\n",
+		`{"workers": 1e18}`, `{"workers": 3, "timeout": 1e400}`, "workers = 1e18\n", "workers = \n",
+		"name: &a [*a]\n", "a: &a [*a, *a, *a]\nb: &b [*a, *a, *a]\nworkers: 2\n", "\xef\xbb\xbfworkers: 2\n",
+		"guard_cycle: 0.001\n", "max_line: 67108865\n", "queue_limit: 1e6\n", "stop_signal: 15.0\n",
+	} {
+		for ext := range 3 {
+			f.Add(uint8(ext), s)
+		}
+	}
+	exts := []string{"yaml", "json", "toml"}
+	f.Fuzz(func(t *testing.T, ext uint8, content string) {
+		path := filepath.Join(t.TempDir(), "c."+exts[int(ext)%len(exts)])
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fs := pflag.NewFlagSet("fuzz", pflag.ContinueOnError)
+		envconfig.AddFlags(fs)
+		if err := fs.Parse([]string{"--config", path}); err != nil {
+			t.Fatal(err)
+		}
+		c, err := envconfig.Load(fs, nil)
+		if err != nil {
+			if !errors.Is(err, envconfig.ErrInvalid) {
+				t.Fatalf("error does not wrap ErrInvalid: %v", err)
+			}
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("Load succeeded but Validate fails: %v", err)
+		}
+		if c.Workers > c.MaxWorkers || c.MaxWorkers > envconfig.MaxWorkersLimit || c.QueueLimit > envconfig.MaxQueueLimit ||
+			c.MaxLine > envconfig.MaxLineLimit || c.GuardCycle < envconfig.MinGuardCycle || c.Timeout > envconfig.MaxDuration {
+			t.Fatalf("a value beyond its bound: %+v", c)
 		}
 	})
 }

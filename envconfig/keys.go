@@ -2,6 +2,7 @@ package envconfig
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,6 +67,31 @@ func DefaultClaimInterval(timeout, stopGrace time.Duration) time.Duration {
 	return max(timeout, 30*time.Second) + stopGrace
 }
 
+// Bounds that protect the machine from a typo or a hostile value: each is
+// far beyond any sensible setting, and each is documented in the key's
+// usage and in the README.
+const (
+	// DefaultMaxWorkers is the default of max_workers, the upper bound of
+	// workers.
+	DefaultMaxWorkers = 1024
+	// MaxWorkersLimit is the largest value max_workers accepts.
+	MaxWorkersLimit = 65536
+	// MaxQueueLimit bounds queue_limit and its default, workers².
+	MaxQueueLimit = 1 << 20
+	// MaxLineLimit bounds max_line, in bytes (64 MiB).
+	MaxLineLimit = 64 << 20
+	// MaxCPUAffinity bounds cpu_affinity: the CPUs a Linux CPU set holds.
+	MaxCPUAffinity = 1024
+	// MaxCount bounds the other counts (max_restarts, recycle,
+	// max_attempts).
+	MaxCount = math.MaxInt32
+	// MaxDuration bounds every duration: a year.
+	MaxDuration = 365 * 24 * time.Hour
+	// MinGuardCycle is the shortest guard_cycle: shorter would be busy
+	// polling of /proc.
+	MinGuardCycle = 10 * time.Millisecond
+)
+
 // spec is a Key with the code that decodes, checks and shows its value.
 type spec struct {
 	Key
@@ -93,8 +119,9 @@ func (s *spec) invalid(value, origin string) error {
 
 // How durations are written, in error messages and in usage.
 const (
-	durationForms = "a number of seconds (60, 0.5) or a Go duration (1m30s)"
-	inSeconds     = "in seconds (60, 0.5) or as a Go duration (1m30s)"
+	maxDurationText = "8760h (a year)"
+	durationForms   = "a number of seconds (60, 0.5) or a Go duration (1m30s)"
+	inSeconds       = "in seconds (60, 0.5) or as a Go duration (1m30s)"
 )
 
 // specs returns the keys in the order of the design's table. It builds a
@@ -104,8 +131,10 @@ func specs() []spec {
 		stringSpec(newKey("name", "default",
 			"cluster name: QRUN_CLUSTER of the workers, messaging.destination.name of task spans", "cluster_name"),
 			"string", "a non-empty string", true, func(c *Config) *string { return &c.Name }),
-		intSpec(newKey("workers", "1", "worker processes to run (>= 1)"),
-			"count", 1, func(c *Config) *int { return &c.Workers }),
+		workersSpec(),
+		intRangeSpec(newKey(keyMaxWorkers, strconv.Itoa(DefaultMaxWorkers),
+			fmt.Sprintf("upper bound of workers, a guard against typos (1 to %d)", MaxWorkersLimit)),
+			"count", 1, MaxWorkersLimit, func(c *Config) *int { return &c.MaxWorkers }),
 		restartSpec(),
 		intSpec(newKey("max_restarts", "5",
 			"restarts of one slot in a row after failures before min_uptime, then give up (>= 0)"),
@@ -121,15 +150,15 @@ func specs() []spec {
 		intSpec(newKey("recycle", "0",
 			"task mode: replace a persistent worker after this many tasks (0 = off)"),
 			"count", 0, func(c *Config) *int { return &c.Recycle }),
-		intSpec(newKey("max_rss", "0",
+		intRangeSpec(newKey("max_rss", "0",
 			"replace a worker whose process group's resident memory exceeds this many KiB (0 = off)"),
-			"KiB", 0, func(c *Config) *int64 { return &c.MaxRSS }),
-		intSpec(newKey("cpu_affinity", "0",
+			"KiB", 0, math.MaxInt64/1024, func(c *Config) *int64 { return &c.MaxRSS }),
+		intRangeSpec(newKey("cpu_affinity", "0",
 			"pin each worker to this many CPUs, assigned round-robin (0 = off)"),
-			"count", 0, func(c *Config) *int { return &c.CPUAffinity }),
-		durationSpec(newKey("guard_cycle", "500ms",
-			"time between the memory checks of max_rss (> 0; no checks without max_rss), "+inSeconds),
-			true, func(c *Config) *time.Duration { return &c.GuardCycle }),
+			"count", 0, MaxCPUAffinity, func(c *Config) *int { return &c.CPUAffinity }),
+		durationRangeSpec(newKey("guard_cycle", "500ms",
+			"time between the memory checks of max_rss (>= 10ms; no checks without max_rss), "+inSeconds),
+			MinGuardCycle, func(c *Config) *time.Duration { return &c.GuardCycle }),
 		stringSpec(newKey("tasks", "",
 			"task mode input: - for stdin, or a file or FIFO path (empty = no task mode)"),
 			"path", "a string: - for stdin, or a path", false, func(c *Config) *string { return &c.Tasks }),
@@ -142,12 +171,12 @@ func specs() []spec {
 		intSpec(newKey("max_attempts", "1",
 			"task mode: attempts per task, retrying on error, timeout and lost (0 = no limit, as in django-q2)"),
 			"count", 0, func(c *Config) *int { return &c.MaxAttempts }),
-		intSpec(newKey(keyQueueLimit, "workers²",
-			"task mode: tasks read ahead before reading input pauses (>= 1)"),
-			"count", 1, func(c *Config) *int { return &c.QueueLimit }),
-		intSpec(newKey("max_line", "1048576",
-			"task mode: longest accepted task line in bytes (>= 1)"),
-			"bytes", 1, func(c *Config) *int { return &c.MaxLine }),
+		intRangeSpec(newKey(keyQueueLimit, "workers²",
+			fmt.Sprintf("task mode: tasks read ahead before reading input pauses (1 to %d; the default is at most that)", MaxQueueLimit)),
+			"count", 1, MaxQueueLimit, func(c *Config) *int { return &c.QueueLimit }),
+		intRangeSpec(newKey("max_line", "1048576",
+			fmt.Sprintf("task mode: longest accepted task line in bytes (1 to %d)", MaxLineLimit)),
+			"bytes", 1, MaxLineLimit, func(c *Config) *int { return &c.MaxLine }),
 		durationSpec(newKey(keyClaimInterval, claimIntervalDefault,
 			"task mode from a Redis stream: an entry pending this long on a host that stopped refreshing it is claimed by another (> 0), "+inSeconds),
 			true, func(c *Config) *time.Duration { return &c.ClaimInterval }),
@@ -177,9 +206,16 @@ func stringSpec(k Key, typ, accepts string, nonEmpty bool, field func(*Config) *
 	}
 }
 
+// intSpec is an integer key from minimum to MaxCount.
 func intSpec[T int | int64](k Key, typ string, minimum T, field func(*Config) *T) spec {
+	return intRangeSpec(k, typ, minimum, MaxCount, field)
+}
+
+// intRangeSpec is an integer key from minimum to maximum. Its value is read
+// by parseInteger from every layer.
+func intRangeSpec[T int | int64](k Key, typ string, minimum, maximum T, field func(*Config) *T) spec {
 	return spec{
-		Key: k, typ: typ, accepts: fmt.Sprintf("an integer >= %d", minimum),
+		Key: k, typ: typ, accepts: fmt.Sprintf("an integer from %d to %d", minimum, maximum),
 		decode: func(c *Config, raw any) bool {
 			n, ok := toInt64(raw)
 			if !ok || int64(T(n)) != n {
@@ -188,18 +224,47 @@ func intSpec[T int | int64](k Key, typ string, minimum T, field func(*Config) *T
 			*field(c) = T(n)
 			return true
 		},
-		valid: func(c *Config) bool { return *field(c) >= minimum },
+		valid: func(c *Config) bool { return *field(c) >= minimum && *field(c) <= maximum },
 		show:  func(c *Config) string { return strconv.FormatInt(int64(*field(c)), 10) },
 	}
 }
 
+// keyMaxWorkers is the key that bounds workers.
+const keyMaxWorkers = "max_workers"
+
+// workersSpec is the workers key: from 1 to max_workers.
+func workersSpec() spec {
+	s := intRangeSpec(newKey("workers", "1",
+		fmt.Sprintf("worker processes to run (1 to max_workers, %d unless raised)", DefaultMaxWorkers)),
+		"count", 1, MaxWorkersLimit, func(c *Config) *int { return &c.Workers })
+	s.accepts = fmt.Sprintf("an integer from 1 to max_workers (%d unless raised, at most %d)", DefaultMaxWorkers, MaxWorkersLimit)
+	inRange := s.valid
+	s.valid = func(c *Config) bool { return inRange(c) && c.Workers <= c.MaxWorkers }
+	return s
+}
+
+// durationSpec is a duration key from 0 (or above 0 when positive) to
+// MaxDuration.
 func durationSpec(k Key, positive bool, field func(*Config) *time.Duration) spec {
-	accepts := "a duration >= 0: " + durationForms
 	if positive {
-		accepts = "a duration > 0: " + durationForms
+		return durationRangeSpec(k, time.Nanosecond, field)
+	}
+	return durationRangeSpec(k, 0, field)
+}
+
+// durationRangeSpec is a duration key from least to MaxDuration.
+func durationRangeSpec(k Key, least time.Duration, field func(*Config) *time.Duration) spec {
+	var lower string
+	switch least {
+	case 0:
+		lower = ">= 0"
+	case time.Nanosecond:
+		lower = "> 0"
+	default:
+		lower = ">= " + least.String()
 	}
 	return spec{
-		Key: k, typ: "duration", accepts: accepts,
+		Key: k, typ: "duration", accepts: "a duration " + lower + " and <= " + maxDurationText + ": " + durationForms,
 		decode: func(c *Config, raw any) bool {
 			d, ok := toDuration(raw)
 			if ok {
@@ -207,7 +272,7 @@ func durationSpec(k Key, positive bool, field func(*Config) *time.Duration) spec
 			}
 			return ok
 		},
-		valid: func(c *Config) bool { return *field(c) > 0 || (!positive && *field(c) == 0) },
+		valid: func(c *Config) bool { return *field(c) >= least && *field(c) <= MaxDuration },
 		show:  func(c *Config) string { return field(c).String() },
 	}
 }
@@ -217,7 +282,7 @@ func timeoutSpec() spec {
 	timeout := durationSpec(newKey("timeout", "none",
 		"task mode: stop a task running longer than this, "+inSeconds+"; none or 0 for no timeout"),
 		false, func(c *Config) *time.Duration { return &c.Timeout })
-	timeout.accepts = "none or a duration >= 0: " + durationForms
+	timeout.accepts = "none or a duration >= 0 and <= " + maxDurationText + ": " + durationForms
 	decodeDuration := timeout.decode
 	timeout.decode = func(c *Config, raw any) bool {
 		if raw == "none" {
@@ -283,6 +348,9 @@ func signalSpec() spec {
 			s, ok := toString(raw)
 			if !ok {
 				return false
+			}
+			if n, ok := parseInteger(s); ok { // 15, or 15.0 as a file gives it
+				s = strconv.FormatInt(n, 10)
 			}
 			sig, err := ParseSignal(s)
 			if err != nil {

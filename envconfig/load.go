@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/otel-qrun/otel-qrun/internal/safefile"
 )
 
 // qclusterVar is the environment variable holding the django-q2 style JSON.
@@ -59,21 +61,34 @@ func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
 		}
 	}
 
-	var errs []error
-	for _, s := range ss {
+	// Decode every key, then check every decoded value, so that a key's
+	// bounds may depend on another key (workers <= max_workers).
+	errs := make([]error, len(ss))
+	raws := make([]any, len(ss))
+	origins := make([]string, len(ss))
+	for i, s := range ss {
 		src, origin := resolve(v, &s, fs, env, qc, c.ConfigFile)
 		c.Sources[s.Name] = src
 		if src == SourceDefault && s.Name == keyQueueLimit {
-			c.QueueLimit = square(c.Workers) // workers comes first in specs
-			continue
+			continue // computed from workers below
 		}
 		if src == SourceDefault && s.Name == keyClaimInterval {
-			c.ClaimInterval = DefaultClaimInterval(c.Timeout, c.StopGrace) // both come first
-			continue
+			continue // computed from timeout and stop_grace below
 		}
-		raw := v.Get(s.Name)
-		if !s.decode(c, raw) || !s.valid(c) {
-			errs = append(errs, s.invalid(display(raw), origin))
+		raws[i], origins[i] = v.Get(s.Name), origin
+		if !s.decode(c, raws[i]) {
+			errs[i] = s.invalid(display(raws[i]), origin)
+		}
+	}
+	if c.Sources[keyQueueLimit] == SourceDefault {
+		c.QueueLimit = min(square(c.Workers), MaxQueueLimit)
+	}
+	if c.Sources[keyClaimInterval] == SourceDefault {
+		c.ClaimInterval = DefaultClaimInterval(c.Timeout, c.StopGrace)
+	}
+	for i, s := range ss {
+		if errs[i] == nil && raws[i] != nil && !s.valid(c) {
+			errs[i] = s.invalid(display(raws[i]), origins[i])
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -210,6 +225,9 @@ func jsonKind(b byte) string {
 	return "a number"
 }
 
+// FileLimit is the size limit of the --config file: 1 MiB.
+const FileLimit = safefile.DefaultLimit
+
 // readFile reads the config file at path into v, by its extension.
 func readFile(v *viper.Viper, path string) error {
 	ext := strings.ToLower(strings.TrimPrefix(filepath.Ext(path), "."))
@@ -218,9 +236,14 @@ func readFile(v *viper.Viper, path string) error {
 	default:
 		return invalidf("config file %q: unsupported extension: want .yaml, .yml, .json or .toml", path)
 	}
-	v.SetConfigFile(path)
+	// Read by safefile, never by viper: only a regular file, of at most
+	// FileLimit bytes, and a FIFO put in its place cannot block the start.
+	b, err := safefile.ReadFile(path, FileLimit)
+	if err != nil {
+		return invalidf("config file %q: %w", path, err)
+	}
 	v.SetConfigType(ext)
-	if err := v.ReadInConfig(); err != nil {
+	if err := v.ReadConfig(bytes.NewReader(b)); err != nil {
 		return invalidf("config file %q: %w", path, err)
 	}
 	return nil

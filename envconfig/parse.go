@@ -35,51 +35,10 @@ func ParseDuration(s string) (time.Duration, error) {
 // false when s has another form. The conversion to nanoseconds is exact, so
 // "0.3" is 300ms, not 299.999999ms as a float64 would give.
 func parseSeconds(s string) (d time.Duration, isNumber bool, err error) {
-	i, neg := 0, false
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		neg = s[i] == '-'
-		i++
-	}
-	var digits []byte // all significant digits; the value is digits × 10^exp
-	exp, sawDigit := 0, false
-	for ; i < len(s) && isDigit(s[i]); i++ {
-		digits, sawDigit = append(digits, s[i]), true
-	}
-	if i < len(s) && s[i] == '.' {
-		for i++; i < len(s) && isDigit(s[i]); i++ {
-			digits, sawDigit = append(digits, s[i]), true
-			exp--
-		}
-	}
-	if !sawDigit {
+	neg, digits, exp, ok := scanDecimal(s)
+	if !ok {
 		return 0, false, nil
 	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		eneg := false
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			eneg = s[i] == '-'
-			i++
-		}
-		if i == len(s) {
-			return 0, false, nil
-		}
-		e := 0
-		for ; i < len(s) && isDigit(s[i]); i++ {
-			if e < 1e6 { // far beyond any duration; avoids overflow
-				e = e*10 + int(s[i]-'0')
-			}
-		}
-		if eneg {
-			e = -e
-		}
-		exp += e
-	}
-	if i != len(s) {
-		return 0, false, nil
-	}
-
-	digits = []byte(strings.TrimLeft(string(digits), "0"))
 	if len(digits) == 0 {
 		return 0, true, nil // zero, whatever its sign and exponent
 	}
@@ -99,6 +58,90 @@ func parseSeconds(s string) (d time.Duration, isNumber bool, err error) {
 		n = -n
 	}
 	return time.Duration(n), true, err
+}
+
+// parseInteger parses s when it is a decimal number with an integral value
+// that fits in an int64: 4, -2, +7, and also 4.0, 1e3 and 2.5e1, the forms
+// a JSON, YAML or TOML number takes. Every layer hands its integers to this
+// one function as text, so the same value gets the same verdict from every
+// layer ({"workers":1e18} in Q_CLUSTER and --workers 1e18 alike).
+func parseInteger(s string) (int64, bool) {
+	neg, digits, exp, ok := scanDecimal(s)
+	switch {
+	case !ok:
+		return 0, false
+	case len(digits) == 0:
+		return 0, true
+	case exp < 0:
+		// The digits after the decimal point must all be zeros.
+		if -exp > len(digits) || strings.Trim(string(digits[len(digits)+exp:]), "0") != "" {
+			return 0, false
+		}
+		digits = digits[:len(digits)+exp]
+	case len(digits)+exp > 19: // more digits than math.MaxInt64 has
+		return 0, false
+	default:
+		digits = append(digits, strings.Repeat("0", exp)...)
+	}
+	if neg {
+		digits = append([]byte{'-'}, digits...)
+	}
+	n, err := strconv.ParseInt(string(digits), 10, 64)
+	return n, err == nil
+}
+
+// scanDecimal reads s as an optional sign, digits with an optional
+// fraction, and an optional exponent: its value is ±digits × 10^exp, with
+// digits free of leading zeros (empty for zero). ok is false for any other
+// form. Exponents beyond a million are capped, far beyond any value of a
+// key, so that exp cannot overflow.
+func scanDecimal(s string) (neg bool, digits []byte, exp int, ok bool) {
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
+		i++
+	}
+	sawDigit := false
+	for ; i < len(s) && isDigit(s[i]); i++ {
+		digits, sawDigit = append(digits, s[i]), true
+	}
+	if i < len(s) && s[i] == '.' {
+		for i++; i < len(s) && isDigit(s[i]); i++ {
+			digits, sawDigit = append(digits, s[i]), true
+			exp--
+		}
+	}
+	if !sawDigit {
+		return false, nil, 0, false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		eneg := false
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			eneg = s[i] == '-'
+			i++
+		}
+		if i == len(s) {
+			return false, nil, 0, false
+		}
+		e := 0
+		for ; i < len(s) && isDigit(s[i]); i++ {
+			if e < 1e6 {
+				e = e*10 + int(s[i]-'0')
+			}
+		}
+		if eneg {
+			e = -e
+		}
+		exp += e
+	}
+	if i != len(s) {
+		return false, nil, 0, false
+	}
+	for len(digits) > 0 && digits[0] == '0' {
+		digits = digits[1:]
+	}
+	return neg, digits, exp, true
 }
 
 func isDigit(b byte) bool { return '0' <= b && b <= '9' }
@@ -150,8 +193,27 @@ func SignalName(sig syscall.Signal) string {
 // integer or float64 (file, typed flag). They report false for a value of
 // the wrong form; ranges are checked by the key's valid function.
 
-// toString accepts a string, or a number written as its decimal text.
+// toString accepts a string, or a number written as its text.
 func toString(raw any) (string, bool) {
+	return numberText(raw)
+}
+
+// toInt64 accepts an integer as parseInteger reads it, in any form a
+// layer gives: text (flag, environment, quoted file value), json.Number
+// (Q_CLUSTER), float64 or an integer type (file). Everything goes through
+// the same text parser, so every layer gives the same verdict.
+func toInt64(raw any) (int64, bool) {
+	s, ok := numberText(raw)
+	if !ok {
+		return 0, false
+	}
+	return parseInteger(s)
+}
+
+// numberText returns the text of a string or number as parseInteger and
+// ParseDuration read it. A float64 is written in the shortest form that
+// reads back as the same value.
+func numberText(raw any) (string, bool) {
 	switch x := raw.(type) {
 	case string:
 		return x, true
@@ -161,7 +223,7 @@ func toString(raw any) (string, bool) {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return "", false
 		}
-		return strconv.FormatFloat(x, 'f', -1, 64), true
+		return formatFloat(x), true
 	}
 	if n, ok := intValue(raw); ok {
 		return strconv.FormatInt(n, 10), true
@@ -169,34 +231,10 @@ func toString(raw any) (string, bool) {
 	return "", false
 }
 
-// toInt64 accepts a decimal integer string, or a number with an integral
-// value that fits in an int64.
-func toInt64(raw any) (int64, bool) {
-	switch x := raw.(type) {
-	case string:
-		n, err := strconv.ParseInt(x, 10, 64)
-		return n, err == nil
-	case json.Number:
-		if n, err := strconv.ParseInt(x.String(), 10, 64); err == nil {
-			return n, true
-		}
-		f, err := strconv.ParseFloat(x.String(), 64)
-		if err != nil {
-			return 0, false
-		}
-		return floatToInt64(f)
-	case float64:
-		return floatToInt64(x)
-	}
-	return intValue(raw)
-}
-
-// floatToInt64 converts f when it is an integer within the int64 range.
-func floatToInt64(f float64) (int64, bool) {
-	if f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
-		return 0, false // also NaN, since NaN != NaN, and ±Inf
-	}
-	return int64(f), true
+// formatFloat writes f as a user most likely wrote it in a file: 1e18, not
+// 1e+18; 0.5; 4.
+func formatFloat(f float64) string {
+	return strings.Replace(strconv.FormatFloat(f, 'g', -1, 64), "e+", "e", 1)
 }
 
 // intValue converts the integer types that file decoders and typed flags
@@ -229,23 +267,9 @@ func intValue(raw any) (int64, bool) {
 
 // toDuration accepts a string for ParseDuration, or a number of seconds.
 func toDuration(raw any) (time.Duration, bool) {
-	var s string
-	switch x := raw.(type) {
-	case string:
-		s = x
-	case json.Number:
-		s = x.String()
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return 0, false
-		}
-		s = strconv.FormatFloat(x, 'f', -1, 64)
-	default:
-		n, ok := intValue(raw)
-		if !ok {
-			return 0, false
-		}
-		s = strconv.FormatInt(n, 10)
+	s, ok := numberText(raw)
+	if !ok {
+		return 0, false
 	}
 	d, err := ParseDuration(s)
 	return d, err == nil
@@ -263,6 +287,9 @@ func toSwitch(raw any) (Switch, bool) {
 	s, ok := toString(raw)
 	if !ok {
 		return SwitchAuto, false
+	}
+	if n, ok := parseInteger(s); ok { // 1, or 1.0 as a file gives it
+		s = strconv.FormatInt(n, 10)
 	}
 	switch strings.ToLower(s) {
 	case "auto":
@@ -283,7 +310,7 @@ func display(raw any) string {
 	case json.Number:
 		return x.String()
 	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
+		return formatFloat(x)
 	}
 	if b, err := json.Marshal(raw); err == nil {
 		return string(b)

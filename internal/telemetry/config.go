@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"slices"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/otel-qrun/otel-qrun/internal/safefile"
 )
 
 // ErrConfig is wrapped by every error of [Setup] caused by an invalid OTEL_*
@@ -165,4 +168,30 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+// tlsFileVars are the OTLP exporter variables naming files that the SDK
+// reads while the exporters are created.
+var tlsFileVars = func() []string {
+	var names []string
+	for _, signal := range []string{"", "TRACES_", "METRICS_", "LOGS_"} {
+		for _, file := range []string{"CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY"} {
+			names = append(names, "OTEL_EXPORTER_OTLP_"+signal+file)
+		}
+	}
+	return names
+}()
+
+// checkTLSFiles checks that every TLS file the SDK will read is a regular
+// file of at most 1 MiB: the SDK reads them with os.ReadFile, which would
+// block forever on a FIFO and read a device without end.
+func checkTLSFiles(env environ) error {
+	for _, name := range tlsFileVars {
+		if path := env.get(name); path != "" {
+			if err := safefile.Check(path, safefile.DefaultLimit); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("%w: %s=%q: %w", ErrConfig, name, path, err)
+			}
+		}
+	}
+	return nil
 }

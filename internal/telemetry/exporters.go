@@ -19,6 +19,8 @@ import (
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/otel-qrun/otel-qrun/internal/redact"
 )
 
 const (
@@ -137,6 +139,7 @@ type builder struct {
 	console string // consoleText or consoleJSON
 	life    *lifetime
 	rep     *reporter
+	red     *redact.Redactor
 }
 
 func (b *builder) spanExporters(ctx context.Context, plan exporterPlan) ([]sdktrace.SpanExporter, error) {
@@ -176,7 +179,7 @@ func (b *builder) spanExporters(ctx context.Context, plan exporterPlan) ([]sdktr
 }
 
 func (b *builder) wrapSpans(exp sdktrace.SpanExporter) sdktrace.SpanExporter {
-	return &spanExporter{SpanExporter: exp, life: b.life, rep: b.rep}
+	return &spanExporter{SpanExporter: exp, life: b.life, rep: b.rep, red: b.red}
 }
 
 func (b *builder) metricReaders(ctx context.Context, plan exporterPlan, producers []string) ([]sdkmetric.Reader, error) {
@@ -216,7 +219,7 @@ func (b *builder) metricReaders(ctx context.Context, plan exporterPlan, producer
 		}
 		// The reader reads OTEL_METRIC_EXPORT_INTERVAL and _TIMEOUT.
 		readers = append(readers, sdkmetric.NewPeriodicReader(
-			&metricExporter{Exporter: exp, life: b.life, rep: b.rep}, opts...))
+			&metricExporter{Exporter: exp, life: b.life, rep: b.rep, red: b.red}, opts...))
 	}
 	return readers, nil
 }

@@ -14,6 +14,8 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/otel-qrun/otel-qrun/internal/redact"
 )
 
 // signal is what an error is about.
@@ -211,6 +213,7 @@ type spanExporter struct {
 	sdktrace.SpanExporter
 	life *lifetime
 	rep  *reporter
+	red  *redact.Redactor // masks secrets in every span before export
 }
 
 func (e *spanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
@@ -219,7 +222,7 @@ func (e *spanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnl
 	}
 	bound, cancel := e.life.bind(ctx)
 	defer cancel()
-	return e.life.check(ctx, e.rep, sigTraces, e.SpanExporter.ExportSpans(bound, spans))
+	return e.life.check(ctx, e.rep, sigTraces, e.SpanExporter.ExportSpans(bound, redactSpans(e.red, spans)))
 }
 
 // metricExporter bounds and reports the exports of the exporter it wraps.
@@ -227,6 +230,7 @@ type metricExporter struct {
 	sdkmetric.Exporter
 	life *lifetime
 	rep  *reporter
+	red  *redact.Redactor // masks secrets in every data point's attributes
 }
 
 func (e *metricExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
@@ -235,5 +239,5 @@ func (e *metricExporter) Export(ctx context.Context, rm *metricdata.ResourceMetr
 	}
 	bound, cancel := e.life.bind(ctx)
 	defer cancel()
-	return e.life.check(ctx, e.rep, sigMetrics, e.Exporter.Export(bound, rm))
+	return e.life.check(ctx, e.rep, sigMetrics, e.Exporter.Export(bound, redactMetrics(e.red, rm)))
 }

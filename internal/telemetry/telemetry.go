@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +23,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/otel-qrun/otel-qrun/internal/redact"
 )
 
 // SDK is an OpenTelemetry SDK set up from the environment by [Setup]. Its
@@ -59,8 +63,17 @@ type SDK struct {
 //
 // Unless OTEL_SDK_DISABLED=true, Setup installs otel's global error handler
 // (export errors once per signal on the error writer) and otel's internal
-// logger (the SDK logger with component=otel); with [WithGlobal] it also
-// installs the providers and the propagator as otel globals.
+// logger (the SDK logger with component=otel). The logger is installed
+// first, because the SDK's exporters log while being created, and stays
+// installed when Setup fails later; the error handler only when Setup
+// succeeds. With [WithGlobal] it also installs the providers and the
+// propagator as otel globals.
+//
+// Secrets (see package internal/redact) of the environment given with
+// [WithEnviron] and of the process environment are masked in everything the
+// SDK prints: the error writer (export errors, console exporters), the
+// logger (so [SDK.Logger] masks too), and the resource and span attributes,
+// names, status descriptions and events it exports.
 func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
@@ -81,8 +94,13 @@ func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 	if err != nil {
 		return nil, err
 	}
-	errW := &syncWriter{w: cfg.errWriter}
+	// Everything the SDK writes or logs passes through one redaction, which
+	// knows the secrets of the given and the process environment (the SDK
+	// reads the latter).
+	red := redact.New(append(slices.Clone(cfg.environ), os.Environ()...))
+	errW := &syncWriter{w: redact.NewWriter(cfg.errWriter, red)}
 	logger := newLogger(cfg.logger, errW, level, levelSet)
+	logger = slog.New(redact.NewHandler(logger.Handler(), red))
 
 	if strings.EqualFold(env.get(envSDKDisabled), "true") {
 		s := &SDK{
@@ -106,6 +124,9 @@ func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkTLSFiles(env); err != nil {
+		return nil, err
+	}
 	if cfg.noMetrics {
 		metricsPlan = exporterPlan{raw: metricsPlan.raw}
 	}
@@ -118,25 +139,10 @@ func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 
 	rep := newReporter(errW, logger.With("component", "telemetry"))
 	rep.defaultCollector = defaultCollector(env)
-	res, err := newResource(ctx, cfg, rep)
-	if err != nil {
-		return nil, err
-	}
 
-	life := newLifetime()
-	b := &builder{errW: errW, console: console, life: life, rep: rep}
-	spanExps, err := b.spanExporters(ctx, tracesPlan)
-	if err != nil {
-		return nil, err
-	}
-	readers, err := b.metricReaders(ctx, metricsPlan, producers)
-	if err != nil {
-		shutdownAll(spanExps, func(e sdktrace.SpanExporter) func(context.Context) error { return e.Shutdown })
-		return nil, err
-	}
-
-	// Nothing fails from here on: install otel's error handler and
-	// logger, before the providers, which report through them.
+	// Install otel's logger before anything of the SDK is created: its exporters log while reading the environment (a
+	// header value that does not decode, an endpoint that does not
+	// parse), and otel's default logger would print the value in clear.
 	//
 	// otel's info level is chatty (a line per tracer created); unless
 	// OTEL_LOG_LEVEL asks for it, its internal logger stays at warn, as
@@ -149,6 +155,27 @@ func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 		min:  otelMin,
 		next: logger.Handler().WithAttrs([]slog.Attr{slog.String("component", "otel")}),
 	}}))
+
+	res, err := newResource(ctx, cfg, rep)
+	if err != nil {
+		return nil, err
+	}
+	res = redactResource(red, res)
+
+	life := newLifetime()
+	b := &builder{errW: errW, console: console, life: life, rep: rep, red: red}
+	spanExps, err := b.spanExporters(ctx, tracesPlan)
+	if err != nil {
+		return nil, err
+	}
+	readers, err := b.metricReaders(ctx, metricsPlan, producers)
+	if err != nil {
+		shutdownAll(spanExps, func(e sdktrace.SpanExporter) func(context.Context) error { return e.Shutdown })
+		return nil, err
+	}
+
+	// Nothing fails from here on: install otel's error handler before the
+	// providers, which report through it.
 	otel.SetErrorHandler(rep)
 
 	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}

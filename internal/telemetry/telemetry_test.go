@@ -564,12 +564,15 @@ func TestLogLevel(t *testing.T) {
 			t.Errorf("base handler not used: %q", logBuf.String())
 		}
 	})
-	t.Run("base logger kept without OTEL_LOG_LEVEL", func(t *testing.T) {
+	t.Run("base logger's level kept without OTEL_LOG_LEVEL, secrets masked", func(t *testing.T) {
 		cleanEnv(t)
-		setenv(t, "OTEL_TRACES_EXPORTER=none", "OTEL_METRICS_EXPORTER=none")
-		base := slog.New(slog.DiscardHandler)
-		if s := setup(t, WithLogger(base)); s.Logger != base {
-			t.Error("base logger replaced")
+		setenv(t, "OTEL_TRACES_EXPORTER=none", "OTEL_METRICS_EXPORTER=none", "MY_API_TOKEN=tok-SECRET-42")
+		logBuf := newBuffer()
+		base := slog.New(slog.NewTextHandler(logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		s := setup(t, WithLogger(base))
+		s.Logger.Debug("hello tok-SECRET-42", "k", "tok-SECRET-42")
+		if got := logBuf.String(); !strings.Contains(got, `msg="hello [REDACTED]" k=[REDACTED]`) {
+			t.Errorf("base handler not used at its level, or secret shown: %q", got)
 		}
 	})
 }

@@ -22,8 +22,10 @@ Every setting has one key. Its value comes from, highest precedence first:
 4. a file given by **--config** _FILE_ (YAML, JSON or TOML, by extension; the same keys);
 5. the default.
 
-Durations accept a number of seconds (**60**, **0.5**) or a Go duration (**1m30s**). Sizes follow django-q2: **max_rss** is in KiB.
-Invalid values (a negative worker count, an unknown restart policy, a Q_CLUSTER that is not valid JSON, an unknown signal name) are errors with exit status 2, never silently replaced by a default.
+Durations accept a number of seconds (**60**, **0.5**) or a Go duration (**1m30s**). Integers accept any number with an integral value (**4**, **4.0**, **1e3**). Sizes follow django-q2: **max_rss** is in KiB.
+Invalid values (a negative worker count, an unknown restart policy, a Q_CLUSTER that is not valid JSON, an unknown signal name) are errors with exit status 2, never silently replaced by a default. One parser per key reads every source, so a value gets the same verdict and message from each: **Q_CLUSTER='{"workers":1e18}'** fails like **--workers 1e18**.
+Bounds protect the machine: **workers** is at most **max_workers** (1024 unless raised, at most 65536), **queue_limit** at most 1048576, **max_line** at most 64 MiB, durations at most 8760h, **guard_cycle** at least 10ms.
+**--config** reads only a regular file of at most 1 MiB; a FIFO, a directory or a device is an error with exit status 2.
 **otel-qrun config** prints every key with its value and where the value came from.
 
 Keys marked "task mode" apply with **--tasks**; see TASK MODE.
@@ -56,6 +58,8 @@ otel-qrun reads:
 : An inherited trace context: the launcher's spans, and so the workers' traces, continue it.
 
 Every other standard **OTEL\_\*** variable that the OpenTelemetry Go SDK honours (endpoint, headers, protocol, resource, sampler, ...) configures the launcher's own telemetry. When the collector is down, workers run unaffected and the exit is delayed by at most **shutdown_timeout**; export errors are reported once on stderr. When no exporter, endpoint or protocol variable is set at all and nothing listens at the default localhost:4318, one hint line replaces the errors.
+
+Secrets are never printed or exported: **otel-qrun config**, every log line (the launcher's and the OpenTelemetry SDK's), error messages and the attributes of the launcher's spans and resource show **[REDACTED]** for the header values of every **OTEL_EXPORTER_OTLP_\*HEADERS** variable, user information in any URL (every **\*_ENDPOINT**, Redis URLs, proxies), values of **name=value** pairs with secret-looking names, and the values of variables whose names contain TOKEN, SECRET, PASSWORD, PASSWD, KEY or CREDENTIAL or start with AUTH, wherever those values show up, also when malformed. **otel-qrun config --show-secrets** prints them in clear.
 
 ## WORKER ENVIRONMENT
 Every worker is executed fresh (fork and exec, never a bare fork), so it initializes its own OpenTelemetry SDK. It is started with a copy of the launcher's environment (the launcher never changes its own environment to pass anything on), with these changes:

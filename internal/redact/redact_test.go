@@ -1,0 +1,180 @@
+package redact_test
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/otel-qrun/otel-qrun/internal/redact"
+)
+
+func TestValue(t *testing.T) {
+	for _, tc := range []struct{ name, value, want string }{
+		{"OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20abc,x-team=ops", "authorization=[REDACTED],x-team=[REDACTED]"},
+		{"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "authorization=Bearer%ZZSECRET123", "authorization=[REDACTED]"},
+		{"otel_exporter_otlp_metrics_headers", "Bearer SECRET", "[REDACTED]"},
+		{"OTEL_EXPORTER_OTLP_LOGS_HEADERS", "bad name=x, ok=y,,", "[REDACTED], ok=[REDACTED],,"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://user:PWSECRET999@127.0.0.1:4317", "http://[REDACTED]@127.0.0.1:4317"},
+		{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ht tp://user:PW@x", "ht tp://[REDACTED]@x"},
+		{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://us er:p/a#s?s@h/v1", "http://[REDACTED]@h/v1"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318", "http://localhost:4318"},
+		{"REDIS_URL", "redis://default:hunter22@redis:6379/0", "redis://[REDACTED]@redis:6379/0"},
+		{"QRUN_RESULTS", "rediss://:hunter22@redis:6380", "rediss://[REDACTED]@redis:6380"},
+		{"BROKER", "redis://redis:6379/0?password=hunter22&db=1", "redis://redis:6379/0?password=[REDACTED]&db=1"},
+		{"HTTPS_PROXY", "http://TOKEN123@proxy:3128", "http://[REDACTED]@proxy:3128"},
+		{"CACHE", "user:hunter22@redis:6379", "[REDACTED]@redis:6379"},
+		{"MAILTO", "ops@example.com", "ops@example.com"},
+		{"OTEL_RESOURCE_ATTRIBUTES", "team=mail,deploy.token=abc,x=1", "team=mail,deploy.token=[REDACTED],x=1"},
+		{"JAVA_TOOL_OPTIONS", "-Dapi.key=abc -Xmx1g", "-Dapi.key=[REDACTED] -Xmx1g"},
+		{"REDIS_PASSWORD", "x", "[REDACTED]"},
+		{"GITHUB_TOKEN", "ghp_abc", "[REDACTED]"},
+		{"AWS_SECRET_ACCESS_KEY", "abc", "[REDACTED]"},
+		{"DB_PASSWD", "abc", "[REDACTED]"},
+		{"GOOGLE_APPLICATION_CREDENTIALS", "/k.json", "[REDACTED]"},
+		{"AUTHORIZATION", "Basic abc", "[REDACTED]"},
+		{"auth_header", "abc", "[REDACTED]"},
+		{"API_KEY", "", ""},
+		{"OAUTH", "kept: AUTH only counts at the start", "kept: AUTH only counts at the start"},
+		{"PATH", "/usr/bin:/bin", "/usr/bin:/bin"},
+	} {
+		if got := redact.Value(tc.name, tc.value); got != tc.want {
+			t.Errorf("Value(%q, %q) = %q, want %q", tc.name, tc.value, got, tc.want)
+		}
+	}
+}
+
+func TestText(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`Post "http://u:pw@h:4318/v1/traces": refused`, `Post "http://[REDACTED]@h:4318/v1/traces": refused`},
+		{`parse "ht tp://user:PWSECRET999@127.0.0.1:4317": bad`, `parse "ht tp://[REDACTED]@127.0.0.1:4317": bad`},
+		{"a redis://x:y@h b rediss://p@q c", "a redis://[REDACTED]@h b rediss://[REDACTED]@q c"},
+		{"http://h/x?api_key=abc&n=1 ", "http://h/x?api_key=[REDACTED]&n=1 "},
+		{"no url here", "no url here"},
+		{"level=WARN msg=x password=hunter2 n=1", "level=WARN msg=x password=[REDACTED] n=1"},
+		{"://@", "://[REDACTED]@"},
+	} {
+		if got := redact.Text(tc.in); got != tc.want {
+			t.Errorf("Text(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// environ holds one secret in every placement the rule covers.
+var environ = []string{
+	"OTEL_EXPORTER_OTLP_HEADERS=authorization=Bearer%ZZSECRET123",
+	"OTEL_EXPORTER_OTLP_TRACES_HEADERS=api-key=TRACEKEY456,junkENTRY789",
+	"OTEL_EXPORTER_OTLP_ENDPOINT=http://user:PWSECRET999@127.0.0.1:4317",
+	"REDIS_URL=rediss://:REDISPW777@redis:6380/0",
+	"REDIS_PASSWORD=REDISPW888",
+	"MY_APP_TOKEN=apptoken-111",
+	`Q_CLUSTER={"name":"x","redis":{"host":"h","password":"QCPW222"},"broker":"redis://u:QCURL333@h"}`,
+	"SHORT_KEY=ab",
+	"PATH=/usr/bin",
+}
+
+var secrets = []string{
+	"ZZSECRET123", "TRACEKEY456", "junkENTRY789", "PWSECRET999", "REDISPW777",
+	"REDISPW888", "apptoken-111", "QCPW222", "QCURL333",
+}
+
+func TestRedactorString(t *testing.T) {
+	r := redact.New(environ)
+	for _, s := range secrets {
+		for _, text := range []string{
+			"plain " + s + " text",
+			`"value"="Bearer%` + s + `"`,
+			"quoted " + strings.Trim(`"`+s+`"`, ""),
+			"decoded Bearer " + s,
+		} {
+			if got := r.String(text); strings.Contains(got, s) {
+				t.Errorf("String(%q) = %q holds %q", text, got, s)
+			}
+		}
+	}
+	if got := r.String("ab and /usr/bin stay"); got != "ab and /usr/bin stay" {
+		t.Errorf("short and plain values are masked: %q", got)
+	}
+	var nilR *redact.Redactor
+	if got := nilR.String("http://a:b@c"); got != "http://[REDACTED]@c" {
+		t.Errorf("nil Redactor: %q", got)
+	}
+}
+
+func TestRedactorEnviron(t *testing.T) {
+	r := redact.New(environ)
+	out := strings.Join(r.Environ(environ), "\n")
+	for _, s := range append(secrets, "ab") {
+		if strings.Contains(out, "="+s) || strings.Contains(out, s+"\n") || strings.Contains(out, secrets[0]) {
+			t.Errorf("Environ shows %q:\n%s", s, out)
+		}
+	}
+	if !strings.Contains(out, "PATH=/usr/bin") || !strings.Contains(out, "SHORT_KEY=[REDACTED]") {
+		t.Errorf("Environ:\n%s", out)
+	}
+}
+
+// TestRedactorOverlap checks that masking one secret never brings another
+// to light.
+func TestRedactorOverlap(t *testing.T) {
+	r := &redact.Redactor{}
+	r.Add("abcdD]xy", "D]xyz")
+	for _, in := range []string{"abcdD]xyz", "xxabcdD]xyzz"} {
+		got := r.String(in)
+		for _, s := range []string{"abcdD]xy", "D]xyz"} {
+			if strings.Contains(got, s) {
+				t.Errorf("String(%q) = %q holds %q", in, got, s)
+			}
+		}
+	}
+}
+
+func TestHandler(t *testing.T) {
+	r := redact.New(environ)
+	for _, kind := range []string{"text", "json"} {
+		var buf bytes.Buffer
+		var h slog.Handler = slog.NewTextHandler(&buf, nil)
+		if kind == "json" {
+			h = slog.NewJSONHandler(&buf, nil)
+		}
+		log := slog.New(redact.NewHandler(h, r)).With("endpoint", "http://user:PWSECRET999@h")
+		log.WithGroup("g").Info("escape header value ZZSECRET123",
+			"value", "Bearer%ZZSECRET123", "error", errors.New("bad apptoken-111"),
+			"input", []string{"QCPW222"}, "password", 1234, "token", "short",
+			slog.Group("inner", "v", "REDISPW888"))
+		out := buf.String()
+		for _, s := range append(secrets, "1234", "short") {
+			if strings.Contains(out, s) {
+				t.Errorf("%s handler output holds %q:\n%s", kind, s, out)
+			}
+		}
+		if !strings.Contains(out, "escape header value") {
+			t.Errorf("%s handler lost the message:\n%s", kind, out)
+		}
+	}
+}
+
+func TestWriter(t *testing.T) {
+	var buf bytes.Buffer
+	w := redact.NewWriter(&buf, redact.New(environ))
+	line := []byte(`{"Value":"Bearer%ZZSECRET123","url":"http://user:PWSECRET999@h"}` + "\n")
+	n, err := w.Write(line)
+	if err != nil || n != len(line) {
+		t.Fatalf("Write = %d, %v", n, err)
+	}
+	if strings.Contains(buf.String(), "SECRET") {
+		t.Errorf("writer output: %s", buf.String())
+	}
+}
+
+func BenchmarkRedactorString(b *testing.B) {
+	r := redact.New(environ)
+	for _, in := range []string{"process emails", "redis://[REDACTED]@h:6379/0 failed", "value=Bearer%ZZSECRET123"} {
+		b.Run(in, func(b *testing.B) {
+			for b.Loop() {
+				_ = r.String(in)
+			}
+		})
+	}
+}
