@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/otel-qrun/otel-qrun/internal/redact"
+
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
@@ -47,7 +49,7 @@ func urlErr(format string, a ...any) error { return &URLError{Reason: fmt.Sprint
 //	redis://[user[:password]@]host[:port][/db]?stream=NAME[&group=GROUP]
 //
 // The password is kept unexported: String, GoString and LogValue print the
-// URL with the password replaced by "xxxxx", so that no %v, %#v or slog
+// URL with the password replaced by "xxxxx" (a URL that still parses: "[" may not stand in user information), so that no %v, %#v or slog
 // call prints it.
 type URL struct {
 	// TLS is true for rediss://.
@@ -241,25 +243,10 @@ func (u URL) GoString() string { return u.String() }
 // LogValue is String, for log/slog.
 func (u URL) LogValue() slog.Value { return slog.StringValue(u.String()) }
 
-// Redact returns s with the password of a Redis URL replaced by "xxxxx":
-// the parsed URL's String when s parses, else s with everything between
-// "://" and the last '@' of the authority replaced, so that even a URL
-// that does not parse is printed without its secret. Other strings are
-// returned unchanged.
-func Redact(s string) string {
-	if !IsURL(s) {
-		return s
-	}
-	if u, err := ParseURL(s, nil); err == nil {
-		return u.String()
-	}
-	i := strings.Index(s, "://") + 3
-	at := strings.LastIndexByte(s, '@')
-	if at < i {
-		return s
-	}
-	return s[:i] + "xxxxx" + s[at:]
-}
+// Redact returns s with the user information of any URL in it masked, by
+// the one redaction rule of otel-qrun (internal/redact): what config, logs
+// and errors print of a Redis URL, parsed or not.
+func Redact(s string) string { return redact.Text(s) }
 
 // SameServer reports whether a and b reach the same server, database and
 // user, so that one connection pool (and one MULTI or script) serves both.
