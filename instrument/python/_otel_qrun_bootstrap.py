@@ -22,11 +22,15 @@ In order, once per interpreter:
    process-long trace.
 5. Exit and stop. os._exit flushes the SDK's spans, metrics and logs first
    (multiprocessing, billiard and django-q children end that way and skip
-   atexit); a process whose SIGTERM disposition is the default flushes, then
-   dies of SIGTERM. Both are bounded by QRUN_SHUTDOWN_TIMEOUT seconds (the
-   launcher's shutdown_timeout).
+   atexit). SIGTERM flushes them too: with the default disposition the
+   process then dies of SIGTERM; a handler the program installs (through
+   signal.signal, which the bootstrap wraps; signal.getsignal still returns
+   the program's own) runs after the flush. Both are bounded by
+   QRUN_SHUTDOWN_TIMEOUT seconds (the launcher's shutdown_timeout).
 6. Fork. Before a fork the parent flushes its spans and logs, so a child
-   never exports its parent's; after it the child gets a service.instance.id
+   never exports its parent's; after it the child closes the HTTP
+   connections its OTLP exporters inherited (the parent's keep-alive
+   connections: two processes on one socket hang each other), and gets a service.instance.id
    of its own (the SDK's, from SDK 1.44, which refreshes it at fork; a new
    one otherwise), its own process.pid when the resource has one, and
    OTEL_RESOURCE_ATTRIBUTES and QRUN_INSTANCE_PID in os.environ say so, so
@@ -49,7 +53,16 @@ _ATTR_INSTANCE_ID = "service.instance.id"
 _ATTR_PID = "process.pid"
 _MARKER = "_otel_qrun_bootstrap.py"  # a directory holding it is otel-qrun's
 
-_state = {"done": False, "real_exit": None, "child_resource": None, "stale_resource": None}
+_state = {
+    "done": False,
+    "flushing": False,
+    "real_exit": None,
+    "real_signal": None,
+    "real_getsignal": None,
+    "handlers": {},  # flushing SIGTERM handler -> the program's handler
+    "child_resource": None,
+    "stale_resource": None,
+}
 
 
 def _warn(message):
@@ -194,7 +207,19 @@ def _providers(metrics_too):
 
 def flush(timeout=None, metrics_too=True):
     """Force-flushes the global tracer, meter and logger providers, in at
-    most timeout seconds altogether (default QRUN_SHUTDOWN_TIMEOUT)."""
+    most timeout seconds altogether (default QRUN_SHUTDOWN_TIMEOUT). A flush
+    that a signal handler starts during another one returns at once: the
+    SDK's export lock is not reentrant."""
+    if _state["flushing"]:
+        return
+    _state["flushing"] = True
+    try:
+        _flush(timeout, metrics_too)
+    finally:
+        _state["flushing"] = False
+
+
+def _flush(timeout, metrics_too):
     import time
 
     deadline = time.monotonic() + (_shutdown_timeout() if timeout is None else timeout)
@@ -224,20 +249,71 @@ def _exit(*args, **kwargs):
 
 
 def _on_sigterm(signum, frame):
-    """The default SIGTERM disposition, after a bounded flush."""
+    """The default SIGTERM disposition, after a bounded flush. Another
+    SIGTERM meanwhile (the launcher signals the group again once its leader
+    is gone) is ignored."""
+    _state["real_signal"](signum, signal.SIG_IGN)
     flush()
-    signal.signal(signum, signal.SIG_DFL)
+    _state["real_signal"](signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
 
 
+def _flushing(handler):
+    """handler, after a bounded flush."""
+
+    def on_sigterm(signum, frame):
+        flush()
+        return handler(signum, frame)
+
+    _state["handlers"][on_sigterm] = handler
+    return on_sigterm
+
+
+def _signal(signum, handler):
+    """signal.signal, except that SIGTERM flushes the SDK first: the default
+    disposition becomes _on_sigterm, a handler of the program is wrapped.
+    (billiard's pool children, for one, install a SIGTERM handler that
+    exits through a path their parent's death cuts short.)"""
+    if signum == signal.SIGTERM:
+        if handler == signal.SIG_DFL:
+            handler = _on_sigterm
+        elif callable(handler) and not _is_ours(handler):
+            handler = _flushing(handler)
+    return _unwrap(_state["real_signal"](signum, handler))
+
+
+def _is_ours(handler):
+    try:
+        return handler is _on_sigterm or handler in _state["handlers"]
+    except TypeError:  # unhashable
+        return False
+
+
+def _getsignal(signum):
+    return _unwrap(_state["real_getsignal"](signum))
+
+
+def _unwrap(handler):
+    if handler is _on_sigterm:
+        return signal.SIG_DFL
+    try:
+        return _state["handlers"].get(handler, handler)
+    except TypeError:  # unhashable: not ours
+        return handler
+
+
 def _watch_sigterm():
-    """Takes SIGTERM when its disposition is the default (die at once)."""
+    """Makes SIGTERM flush the SDK from now on, whoever sets its handler."""
+    if _state["real_signal"] is None:
+        _state["real_signal"], _state["real_getsignal"] = signal.signal, signal.getsignal
+        signal.signal, signal.getsignal = _signal, _getsignal
     if threading.current_thread() is not threading.main_thread():
         return
     try:
-        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, _on_sigterm)
-    except (ValueError, OSError):
+        current = _state["real_getsignal"](signal.SIGTERM)
+        if current == signal.SIG_DFL or (callable(current) and not _is_ours(current)):
+            _signal(signal.SIGTERM, current)
+    except (ValueError, OSError, TypeError):
         pass
 
 
@@ -252,10 +328,53 @@ def _before_fork():
 
 def _after_fork_in_child():
     try:
+        _drop_inherited_connections()
+    except Exception as exc:
+        _warn("exporter connections after fork: %s: %s" % (type(exc).__name__, exc))
+    try:
         _refresh_identity()
     except Exception as exc:
         _warn("new identity after fork: %s: %s" % (type(exc).__name__, exc))
     _watch_sigterm()
+
+
+# Attributes that lead from a provider to its exporters, in the SDK's
+# versions since 1.7.
+_EXPORTER_PATHS = (
+    "_active_span_processor", "_span_processors", "span_exporter", "_batch_processor", "_exporter",
+    "_sdk_config", "metric_readers", "_multi_log_record_processor", "_log_record_processors",
+)
+
+
+def _exporters(obj, depth=0, seen=None):
+    seen = set() if seen is None else seen
+    if obj is None or depth > 6 or id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, (list, tuple)):
+        for item in obj:
+            for e in _exporters(item, depth + 1, seen):
+                yield e
+        return
+    if hasattr(obj, "_session"):
+        yield obj
+    for name in _EXPORTER_PATHS:
+        child = getattr(obj, name, None)
+        if child is not None:
+            for e in _exporters(child, depth + 1, seen):
+                yield e
+
+
+def _drop_inherited_connections():
+    """Closes, in a forked child, the HTTP connections its exporters
+    inherited: the parent still uses them, and two processes reading one
+    socket's responses hang both. The sessions open new ones when next
+    used; closing a socket in the child does not end it in the parent."""
+    for provider in _providers(True):
+        for exporter in _exporters(provider):
+            close = getattr(exporter._session, "close", None)
+            if close is not None:
+                close()
 
 
 def _refresh_identity():
