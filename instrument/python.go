@@ -251,8 +251,15 @@ func versionAtLeast(v string, min [2]int) bool {
 	if len(parts) < 2 {
 		return false
 	}
+	digits := func(s string) (int, error) { // "45rc1" -> 45
+		end := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+		if end >= 0 {
+			s = s[:end]
+		}
+		return strconv.Atoi(s)
+	}
 	major, err1 := strconv.Atoi(parts[0])
-	minor, err2 := strconv.Atoi(strings.TrimRightFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	minor, err2 := digits(parts[1])
 	if err1 != nil || err2 != nil {
 		return false
 	}

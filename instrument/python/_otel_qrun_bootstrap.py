@@ -56,6 +56,7 @@ _MARKER = "_otel_qrun_bootstrap.py"  # a directory holding it is otel-qrun's
 _state = {
     "done": False,
     "flushing": False,
+    "exiting": False,  # atexit handlers run: the SDK's shutdown flushes
     "real_exit": None,
     "real_signal": None,
     "real_getsignal": None,
@@ -210,7 +211,7 @@ def flush(timeout=None, metrics_too=True):
     most timeout seconds altogether (default QRUN_SHUTDOWN_TIMEOUT). A flush
     that a signal handler starts during another one returns at once: the
     SDK's export lock is not reentrant."""
-    if _state["flushing"]:
+    if _state["flushing"] or _state["exiting"]:
         return
     _state["flushing"] = True
     try:
@@ -253,6 +254,8 @@ def _on_sigterm(signum, frame):
     SIGTERM meanwhile (the launcher signals the group again once its leader
     is gone) is ignored."""
     _state["real_signal"](signum, signal.SIG_IGN)
+    if _state["exiting"]:
+        return  # atexit is shutting the SDK down: let it finish
     flush()
     _state["real_signal"](signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
@@ -497,6 +500,12 @@ def run(sitecustomize_file):
             _warn("continuing TRACEPARENT: %s: %s" % (type(exc).__name__, exc))
     _state["real_exit"] = os._exit
     os._exit = _exit
+    # Registered after the SDK's shutdown, so it runs before it: a stop
+    # signal during that shutdown must neither flush again (the SDK's export
+    # lock is not reentrant) nor end the process before it is done.
+    import atexit
+
+    atexit.register(_state.__setitem__, "exiting", True)
     _watch_sigterm()
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
