@@ -121,7 +121,7 @@ func (p *Plan) preparePython(ctx context.Context, cfg Config) error {
 	} else {
 		p.note("python: long-lived workers do not continue TRACEPARENT (their spans start new traces); otel_qrun.serve runs each task in its carrier's context")
 	}
-	p.note("python: flush bounded by %s=%s at os._exit, at SIGTERM (when the program keeps its default disposition) and in the parent before each fork", EnvShutdownTimeout, secondsText(p.shutdown))
+	p.note("python: flush bounded by %s=%s at os._exit, at SIGTERM (before the program's own handler, if it has one) and in the parent before each fork", EnvShutdownTimeout, secondsText(p.shutdown))
 	sdk := found["opentelemetry-sdk"]
 	switch {
 	case sdk == "":
