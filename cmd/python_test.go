@@ -379,7 +379,9 @@ func TestPythonForkedChildrenFlushOnTheStopSignal(t *testing.T) {
 }
 
 // pyPoolPy runs a multiprocessing pool of the fork context whose workers
-// end in os._exit (close and join; maxtasksperchild recycles them).
+// end in os._exit (close and join; maxtasksperchild recycles them), then
+// one of the spawn context, whose worker is a new interpreter exec'd with
+// its parent's environment: it too must take an id of its own.
 const pyPoolPy = `import os, multiprocessing
 from opentelemetry import trace
 
@@ -394,6 +396,10 @@ if __name__ == "__main__":
         pids = pool.map(work, range(6), chunksize=1)
         pool.close()
         pool.join()
+        spawned = multiprocessing.get_context("spawn").Pool(1)
+        spawned.map(work, [100])
+        spawned.close()
+        spawned.join()
 `
 
 func TestPythonMultiprocessingForkPool(t *testing.T) {
@@ -405,9 +411,9 @@ func TestPythonMultiprocessingForkPool(t *testing.T) {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
 	spans := r.WaitSpans(t, func(s []otlptest.Span) bool {
-		return len(appSpans(s, "pool work")) == 6 && len(appSpans(s, "pool parent")) == 1
+		return len(appSpans(s, "pool work")) == 7 && len(appSpans(s, "pool parent")) == 1
 	}, 60*time.Second)
-	distinctIDsPerPid(t, appSpans(spans, ""), 2)
+	distinctIDsPerPid(t, appSpans(spans, ""), 3)
 }
 
 // distinctIDsPerPid checks that each process (span attribute pid) has one
@@ -574,3 +580,33 @@ func TestPythonCeleryPrefork(t *testing.T) {
 // sends by default; "0" keeps it out of the test worker's replies where it
 // does not.
 const pyTestReady = "0"
+
+// pyOldSDKSitecustomize is an application's own sitecustomize, found after
+// otel-qrun's on PYTHONPATH (the working directory): the bootstrap must run
+// it, before the SDK starts. It takes away what SDK 1.44 does at fork, so
+// that the bootstrap's own handling for older SDKs is what gives forked
+// children their identity.
+const pyOldSDKSitecustomize = `import os
+os.environ["APP_SITECUSTOMIZE"] = "ran"
+from opentelemetry.sdk import trace as sdktrace
+sdktrace.TracerProvider._handle_fork = lambda self: None
+del sdktrace.TracerProvider._update_resource
+`
+
+func TestPythonChainsSitecustomizeAndCoversSDKsBefore144(t *testing.T) {
+	python := pyvenv.Python(t)
+	fork := strings.Replace(pyForkPy, `mode = sys.argv[1]`, `mode = sys.argv[1]
+assert os.environ.get("APP_SITECUSTOMIZE") == "ran", "the application's sitecustomize did not run"
+from opentelemetry.sdk import trace as sdktrace
+assert not hasattr(sdktrace.TracerProvider, "_update_resource")`, 1)
+	dir := pyApp(t, map[string]string{"fork.py": fork, "sitecustomize.py": pyOldSDKSitecustomize})
+	r := otlptest.NewHTTP(t)
+	res := runQrunIn(t, dir, pyEnv(r, "NOTIFY_URL=unused"), "", "--instrument", "python", "--", python, "fork.py", "exit")
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	spans := r.WaitSpans(t, func(s []otlptest.Span) bool {
+		return len(appSpans(s, "child work")) == 3 && len(appSpans(s, "parent work")) == 1 && len(appSpans(s, "hook work")) == 1
+	}, 60*time.Second)
+	checkForkSpans(t, spans)
+}
