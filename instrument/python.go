@@ -198,7 +198,8 @@ func (p *Plan) writePython() (string, error) {
 // applyPython puts the bootstrap's directory first on PYTHONPATH, then the
 // working directory as opentelemetry-instrument does (so that an
 // application run from its own executable imports its modules), then the
-// worker's own entries.
+// worker's own entries; it sets QRUN_SHUTDOWN_TIMEOUT and drops an
+// inherited QRUN_INSTANCE_PID.
 func (p *Plan) applyPython(path string, argv, env []string) []string {
 	if p.pythonDir == "" || pythonBootstrapped(path, argv, env) != "" {
 		return env
@@ -210,6 +211,9 @@ func (p *Plan) applyPython(path string, argv, env []string) []string {
 	}
 	entries = append(entries, old...)
 	env = withEnv(env, envPythonPath, strings.Join(entries, string(os.PathListSeparator)))
+	// The worker owns the id the launcher gave it, whatever process the
+	// launcher itself was started from.
+	env = withoutEnv(env, EnvInstancePID)
 	return withEnv(env, EnvShutdownTimeout, secondsText(p.shutdown))
 }
 

@@ -54,7 +54,7 @@ func TestPythonPutsTheBootstrapFirstOnPYTHONPATH(t *testing.T) {
 		ShutdownTimeout: 1500 * time.Millisecond})
 
 	env := append(slices.Clone(environ), "QRUN_WORKER_INDEX=0")
-	path, argv, got := p.Apply(python, []string{"python3", "app.py"}, env)
+	path, argv, got := p.Apply(python, []string{"python3", "app.py"}, append(slices.Clone(env), EnvInstancePID+"=1"))
 	if path != python || !slices.Equal(argv, []string{"python3", "app.py"}) {
 		t.Errorf("exec %q %q, want the command unchanged", path, argv)
 	}
@@ -66,8 +66,8 @@ func TestPythonPutsTheBootstrapFirstOnPYTHONPATH(t *testing.T) {
 	if v := getenv(got, EnvShutdownTimeout); v != "1.5" {
 		t.Errorf("%s=%q, want 1.5", EnvShutdownTimeout, v)
 	}
-	if getenv(got, "QRUN_WORKER_INDEX") != "0" || len(got) != len(env)+1 {
-		t.Errorf("environment %q: want the worker's, plus %s", got, EnvShutdownTimeout)
+	if getenv(got, "QRUN_WORKER_INDEX") != "0" || len(got) != len(env)+1 || slices.ContainsFunc(got, func(kv string) bool { return strings.HasPrefix(kv, EnvInstancePID+"=") }) {
+		t.Errorf("environment %q: want the worker's, plus %s, without an inherited %s", got, EnvShutdownTimeout, EnvInstancePID)
 	}
 	for _, name := range []string{"sitecustomize.py", "_otel_qrun_bootstrap.py", "otel_qrun.py"} {
 		b, err := os.ReadFile(filepath.Join(entries[0], name))
