@@ -11,10 +11,10 @@ import (
 	"github.com/otel-qrun/otel-qrun/internal/workertest"
 )
 
-// The Python and Java packages cannot be installed where these tests run,
-// so they check the exact command and environment otel-qrun executes, with
-// fake interpreters and wrappers that hand over to the env helper of this
-// test binary (which reports its argv and environment as a record).
+// These tests check the exact command and environment otel-qrun executes,
+// with fake interpreters and wrappers that hand over to the env helper of
+// this test binary (which reports its argv and environment as a record).
+// The Python bootstrap runs against the real SDK in python_test.go.
 
 // writeScript writes an executable shell script, creating its directory.
 func writeScript(t *testing.T, path, body string) string {
@@ -29,10 +29,12 @@ func writeScript(t *testing.T, path, body string) string {
 }
 
 // fakePython writes dir/python3, which runs the env helper as "python3
-// ARGS...", so the record's Args are [its own path, ARGS...].
+// ARGS...", so the record's Args are [its own path, ARGS...]; "python3 -c
+// CODE" (otel-qrun's check of the distro) runs the real /usr/bin/python3.
 func fakePython(t *testing.T, dir string) string {
 	t.Helper()
-	return writeScript(t, filepath.Join(dir, "python3"), `exec "`+os.Args[0]+`" "$0" "$@"`+"\n")
+	return writeScript(t, filepath.Join(dir, "python3"),
+		`[ "$1" = -c ] && exec /usr/bin/python3 "$@"`+"\n"+`exec "`+os.Args[0]+`" "$0" "$@"`+"\n")
 }
 
 // fakeWrapper writes dir/opentelemetry-instrument, which, like the real
@@ -62,19 +64,30 @@ func sortedRecords(t *testing.T, stdout string) []workertest.Record {
 }
 
 func TestInstrumentPythonThroughTheBinary(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skip("/usr/bin/python3 is not installed")
+	}
 	dir := t.TempDir()
 	venv := filepath.Join(dir, "venv", "bin")
 	python := fakePython(t, venv)
 	wrapper := fakeWrapper(t, venv)
-	system := filepath.Join(dir, "system", "bin") // another python and wrapper, on PATH
-	fakePython(t, system)
-	fakeWrapper(t, system)
-	bare := filepath.Join(dir, "bare", "bin") // a python without the wrapper
-	barePython := fakePython(t, bare)
+	distro := filepath.Join(dir, "site")
+	pkg := filepath.Join(distro, "opentelemetry", "instrumentation", "auto_instrumentation")
+	if err := os.MkdirAll(pkg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pkg, "__init__.py"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := "PATH=" + venv + ":/usr/bin:/bin"
+	cwd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	t.Run("virtualenv", func(t *testing.T) {
-		env := helperEnv("env", "PATH="+system+":/usr/bin:/bin", "PYTHONPATH=/app/lib")
-		res := runQrun(t, env, "--instrument", "auto", "--workers", "2", "--", python, "app.py", "--flag")
+		env := helperEnv("env", path, "PYTHONPATH="+distro+":/app/lib")
+		res := runQrun(t, env, "--instrument", "auto", "--workers", "2", "--shutdown-timeout", "2s", "--", python, "app.py", "--flag")
 		if res.code != 0 {
 			t.Fatalf("exit %d: %s", res.code, res.stderr)
 		}
@@ -88,39 +101,33 @@ func TestInstrumentPythonThroughTheBinary(t *testing.T) {
 				t.Errorf("worker %d: python got %q", i, r.Args)
 			}
 			e := r.Env
-			if e["QRUN_TEST_WRAPS"] != "x" || e["QRUN_TEST_WRAPPER_ARGV"] != wrapper+" "+python+" app.py --flag" {
-				t.Errorf("worker %d: wrapped %q as %q; want once, by the venv's %s", i, e["QRUN_TEST_WRAPS"], e["QRUN_TEST_WRAPPER_ARGV"], wrapper)
+			entries := filepath.SplitList(e["PYTHONPATH"])
+			if len(entries) != 4 || !strings.HasPrefix(filepath.Base(entries[0]), "otel-qrun-python-") ||
+				entries[1] != cwd || entries[2] != distro || entries[3] != "/app/lib" {
+				t.Errorf("worker %d: PYTHONPATH=%q; want the bootstrap, the working directory, then the user's", i, e["PYTHONPATH"])
 			}
-			if e["PYTHONPATH"] != "/app/lib" {
-				t.Errorf("worker %d: PYTHONPATH=%q; want the user's, untouched", i, e["PYTHONPATH"])
+			if e["QRUN_SHUTDOWN_TIMEOUT"] != "2" || e["QRUN_TEST_WRAPS"] != "" {
+				t.Errorf("worker %d: QRUN_SHUTDOWN_TIMEOUT=%q, wrapped %q", i, e["QRUN_SHUTDOWN_TIMEOUT"], e["QRUN_TEST_WRAPS"])
 			}
 			if e["QRUN_WORKER_INDEX"] != r.Index || !strings.Contains(e["OTEL_RESOURCE_ATTRIBUTES"], "qrun.worker.index="+r.Index) {
 				t.Errorf("worker %d: identity %q %q", i, e["QRUN_WORKER_INDEX"], e["OTEL_RESOURCE_ATTRIBUTES"])
 			}
 			ids[e["OTEL_RESOURCE_ATTRIBUTES"]] = true
+			if _, err := os.Stat(entries[0]); !os.IsNotExist(err) {
+				t.Errorf("the bootstrap's directory %s is still there after otel-qrun exited: %v", entries[0], err)
+			}
 		}
 		if len(ids) != 2 {
 			t.Errorf("the workers share OTEL_RESOURCE_ATTRIBUTES: %v", ids)
 		}
 	})
-	t.Run("PATH", func(t *testing.T) {
-		env := helperEnv("env", "PATH="+bare+":"+system+":/usr/bin:/bin")
-		res := runQrun(t, env, "--instrument", "python", "python3", "app.py")
-		if res.code != 0 {
-			t.Fatalf("exit %d: %s", res.code, res.stderr)
-		}
-		r := records(t, res.stdout)[0]
-		if want := filepath.Join(system, "opentelemetry-instrument") + " " + barePython + " app.py"; r.Env["QRUN_TEST_WRAPPER_ARGV"] != want {
-			t.Errorf("wrapper argv %q, want %q", r.Env["QRUN_TEST_WRAPPER_ARGV"], want)
-		}
-	})
 	t.Run("missing", func(t *testing.T) {
-		env := helperEnv("env", "PATH="+bare+":/usr/bin:/bin")
-		res := runQrun(t, env, "--instrument", "python", "--", barePython, "app.py")
+		env := helperEnv("env", path)
+		res := runQrun(t, env, "--instrument", "python", "--", python, "app.py")
 		if res.code != 2 || res.stdout != "" {
 			t.Errorf("exit %d, stdout %q; want 2 and no worker", res.code, res.stdout)
 		}
-		for _, want := range []string{"--instrument python", "opentelemetry-instrument is not installed",
+		for _, want := range []string{"--instrument python", "cannot import opentelemetry.instrumentation.auto_instrumentation",
 			"pip install opentelemetry-distro opentelemetry-exporter-otlp"} {
 			if !strings.Contains(res.stderr, want) {
 				t.Errorf("stderr %q lacks %q", res.stderr, want)
@@ -128,29 +135,30 @@ func TestInstrumentPythonThroughTheBinary(t *testing.T) {
 		}
 	})
 	t.Run("never twice", func(t *testing.T) {
-		site := "/venv/lib/python3.12/site-packages/opentelemetry/instrumentation/auto_instrumentation"
+		outer := filepath.Join(os.TempDir(), "otel-qrun-python-outer")
 		for name, tt := range map[string]struct {
 			env   []string
 			argv  []string
 			wraps string
 		}{
 			"command is the wrapper": {nil, []string{wrapper, python, "app.py"}, "x"},
-			"PYTHONPATH":             {[]string{"PYTHONPATH=" + site}, []string{python, "app.py"}, ""},
+			"outer otel-qrun":        {[]string{"PYTHONPATH=" + outer}, []string{python, "app.py"}, ""},
 		} {
 			t.Run(name, func(t *testing.T) {
-				env := helperEnv("env", append([]string{"PATH=" + system + ":/usr/bin:/bin"}, tt.env...)...)
+				env := helperEnv("env", append([]string{path}, tt.env...)...)
 				res := runQrun(t, env, append([]string{"--instrument", "python", "--"}, tt.argv...)...)
 				if res.code != 0 {
 					t.Fatalf("exit %d: %s", res.code, res.stderr)
 				}
-				if r := records(t, res.stdout)[0]; r.Env["QRUN_TEST_WRAPS"] != tt.wraps {
-					t.Errorf("wrapped %q, want %q", r.Env["QRUN_TEST_WRAPS"], tt.wraps)
+				r := records(t, res.stdout)[0]
+				if r.Env["QRUN_TEST_WRAPS"] != tt.wraps || strings.Contains(r.Env["PYTHONPATH"], "otel-qrun-python-") != (tt.env != nil) {
+					t.Errorf("wrapped %q, PYTHONPATH %q; want %q and no bootstrap added", r.Env["QRUN_TEST_WRAPS"], r.Env["PYTHONPATH"], tt.wraps)
 				}
 			})
 		}
 	})
 	t.Run("config", func(t *testing.T) {
-		env := helperEnv("env", "PATH="+system+":/usr/bin:/bin", "OTEL_SERVICE_NAME=svc")
+		env := helperEnv("env", path, "OTEL_SERVICE_NAME=svc", "PYTHONPATH="+distro)
 		res := runQrun(t, env, "config", "--instrument", "auto", "--workers", "2", "--", python, "app.py")
 		if res.code != 0 {
 			t.Fatalf("exit %d: %s", res.code, res.stderr)
@@ -158,22 +166,23 @@ func TestInstrumentPythonThroughTheBinary(t *testing.T) {
 		if v, src := configKey(res.stdout, "instrument"); v != "auto" || src != "flag" {
 			t.Errorf("config shows instrument %q from %q", v, src)
 		}
+		placeholder := filepath.Join(os.TempDir(), "otel-qrun-python-XXXXXX")
 		for _, want := range []string{
 			"\n# bootstrap (instrument=auto)\nauto: python3 is a Python executable\n",
-			"python: run through " + wrapper + ", found beside the command\n",
-			"exec: " + wrapper + " " + python + " app.py\n",
+			"python: " + python + " imports opentelemetry-instrumentation ",
+			"python: PYTHONPATH = " + placeholder + ":" + cwd + ":…, whose sitecustomize runs",
+			"python: long-lived workers do not continue TRACEPARENT",
+			"+ PYTHONPATH=" + placeholder + ":" + cwd + ":" + distro + "\n",
+			"+ QRUN_SHUTDOWN_TIMEOUT=3\n",
 			"# worker 1 environment",
 		} {
 			if !strings.Contains(res.stdout, want) {
 				t.Errorf("config output lacks %q:\n%s", want, res.stdout)
 			}
 		}
-		if strings.Contains(res.stdout, "PYTHONPATH") {
-			t.Errorf("config output changes PYTHONPATH:\n%s", res.stdout)
-		}
-		res = runQrun(t, helperEnv("env", "PATH="+bare), "config", "--instrument", "python", "--", barePython)
+		res = runQrun(t, helperEnv("env", path), "config", "--instrument", "python", "--", python)
 		if res.code != 0 || !strings.Contains(res.stdout, "error: --instrument python: ") || !strings.Contains(res.stdout, "pip install") {
-			t.Errorf("config with the wrapper missing: exit %d\n%s", res.code, res.stdout)
+			t.Errorf("config with the distro missing: exit %d\n%s", res.code, res.stdout)
 		}
 	})
 }

@@ -449,3 +449,97 @@ func TestNodeWorkerUnderTheRegisterStopsOnSIGTERM(t *testing.T) {
 	// The SDK was flushed before the worker died: its client span arrived.
 	r.WaitSpans(t, func(s []otlptest.Span) bool { return len(clientSpans(s)) == 1 }, 10*time.Second)
 }
+
+// clusterJS has no OpenTelemetry code: a cluster primary that forks two
+// workers; each of the three processes makes one request, then one more to
+// say that the first has ended, then runs until it is stopped.
+const clusterJS = `const cluster = require('cluster');
+const http = require('http');
+const name = cluster.isPrimary ? 'primary' : 'worker-' + cluster.worker.id;
+if (cluster.isPrimary) {
+  cluster.fork();
+  cluster.fork();
+}
+setInterval(() => {}, 1 << 30);
+http.get(process.env.TARGET_URL + '/' + name, (res) => {
+  res.resume();
+  res.on('end', () => setImmediate(() => http.get(process.env.TARGET_URL + '/ended-' + name, (r) => r.resume())));
+});
+`
+
+func TestNodeClusterWorkersHaveTheirOwnIdentityAndFlushOnStop(t *testing.T) {
+	dir := nodeApp(t, map[string]string{"cluster.js": clusterJS})
+	r := otlptest.NewHTTP(t)
+	server := newRequestLog(t)
+	c := exec.Command(qrunBin, "--instrument", "node", "--", "node", "cluster.js")
+	// A long batch delay: the spans arrive only if the stop flushes them.
+	c.Dir, c.Env = dir, nodeEnv(r, server.srv.URL, "OTEL_BSP_SCHEDULE_DELAY=600000")
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Process.Kill()
+	names := []string{"primary", "worker-1", "worker-2"}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got := server.requests()
+		n := 0
+		for _, name := range names {
+			if _, ok := got["/ended-"+name]; ok {
+				n++
+			}
+		}
+		if n == len(names) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("requests %v; stderr:\n%s", got, stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.Process.Signal(syscall.SIGTERM) // right after the requests
+	if err := c.Wait(); err != nil {
+		t.Errorf("exit %v; stderr:\n%s", err, stderr.String())
+	}
+	spans := r.WaitSpans(t, func(s []otlptest.Span) bool {
+		found := 0
+		for _, name := range names {
+			for _, span := range clientSpans(s) {
+				if spanMentions(span, "/"+name) {
+					found++
+					break
+				}
+			}
+		}
+		return found == len(names)
+	}, 30*time.Second)
+	ids := map[any]string{}
+	for _, name := range names {
+		for _, s := range clientSpans(spans) {
+			if spanMentions(s, "/"+name) {
+				if other, ok := ids[s.Resource["service.instance.id"]]; ok && other != name {
+					t.Errorf("%s and %s share service.instance.id %v", name, other, s.Resource["service.instance.id"])
+				}
+				ids[s.Resource["service.instance.id"]] = name
+				if fmt.Sprint(s.Resource["qrun.worker.index"]) != "0" {
+					t.Errorf("%s: qrun.worker.index %v, want 0", name, s.Resource["qrun.worker.index"])
+				}
+			}
+		}
+	}
+	if len(ids) != 3 || ids[nil] != "" {
+		t.Errorf("service.instance.id -> process %v: want 3 distinct ids", ids)
+	}
+}
+
+// spanMentions reports whether an attribute of s ends with suffix (the
+// path of an HTTP client span's URL).
+func spanMentions(s otlptest.Span, suffix string) bool {
+	for _, v := range s.Attrs {
+		if str, ok := v.(string); ok && strings.HasSuffix(str, suffix) {
+			return true
+		}
+	}
+	return false
+}

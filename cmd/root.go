@@ -221,13 +221,14 @@ func prepareBootstrap(ctx context.Context, cfg *envconfig.Config, argv, environ 
 		return nil, err
 	}
 	plan, err := instrument.Prepare(ctx, instrument.Config{
-		Mode:      mode,
-		Path:      probe.Path(),
-		Argv:      argv,
-		Environ:   environ,
-		JavaAgent: cfg.JavaAgent,
-		PerTask:   cfg.Tasks != "" && cfg.PerTask,
-		DryRun:    dryRun,
+		Mode:            mode,
+		Path:            probe.Path(),
+		Argv:            argv,
+		Environ:         environ,
+		JavaAgent:       cfg.JavaAgent,
+		PerTask:         cfg.Tasks != "" && cfg.PerTask,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		DryRun:          dryRun,
 	})
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: fmt.Errorf("--instrument %s: %w", cfg.Instrument, err)}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 )
 
 // Mode is a zero-code bootstrap, as otel-qrun's instrument key names it.
@@ -16,7 +17,7 @@ type Mode string
 const (
 	None   Mode = "none"   // no bootstrap: the worker starts its SDK itself, or has none
 	Auto   Mode = "auto"   // decided by [Detect] from the executable
-	Python Mode = "python" // run the command through opentelemetry-instrument
+	Python Mode = "python" // put otel-qrun's sitecustomize first on PYTHONPATH
 	Node   Mode = "node"   // require the auto-instrumentations-node register
 	Java   Mode = "java"   // load the OpenTelemetry Java agent
 )
@@ -57,11 +58,16 @@ type Config struct {
 	Environ   []string // the environment the workers' environments are copies of
 	Dir       string   // the workers' working directory; "" for the current one
 	JavaAgent string   // Java: the agent jar (relative paths are relative to Dir)
-	PerTask   bool     // every process runs one task: Node runs it in the carrier's context
+	PerTask   bool     // every process runs one task: Node and Python run it in the carrier's context
+
+	// ShutdownTimeout bounds each flush of a Python worker's SDK (at
+	// os._exit, SIGTERM and fork); 0 means 3 seconds.
+	ShutdownTimeout time.Duration
 
 	// DryRun describes the bootstrap without writing anything: the Node
-	// per-task preload is then shown at a placeholder path. Checks still
-	// run (node still resolves the modules).
+	// preload and the Python bootstrap are then shown at a placeholder
+	// path. Checks still run (node resolves the modules, python imports
+	// the distro).
 	DryRun bool
 }
 
@@ -71,11 +77,12 @@ type Plan struct {
 	mode Mode
 	dir  string // absolute working directory
 
-	wrapper    string   // Python: opentelemetry-instrument
-	node       string   // Node: the node that resolved the modules
-	requires   []string // Node: modules and files to --require, in order
-	javaAgent  string   // Java: absolute path of the jar
-	preloadDir string   // Node, per task: private directory of the preload; "" when none was written
+	pythonDir  string        // Python: the bootstrap's directory, first on PYTHONPATH
+	shutdown   time.Duration // Python: QRUN_SHUTDOWN_TIMEOUT
+	node       string        // Node: the node that resolved the modules
+	requires   []string      // Node: modules and files to --require, in order
+	javaAgent  string        // Java: absolute path of the jar
+	preloadDir string        // Node, Python: private directory of the preload or bootstrap; "" when none was written
 	// Node: OTEL_NODE_RESOURCE_DETECTORS for workers whose environment
 	// has none; "" to leave it alone.
 	nodeDetectors string
@@ -121,7 +128,7 @@ func Prepare(ctx context.Context, cfg Config) (*Plan, error) {
 	switch p.mode {
 	case None:
 	case Python:
-		err = p.preparePython(cfg)
+		err = p.preparePython(ctx, cfg)
 	case Node:
 		err = p.prepareNode(ctx, cfg)
 	case Java:
@@ -156,7 +163,7 @@ func (p *Plan) Warnings() []string { return slices.Clone(p.warnings) }
 func (p *Plan) Apply(path string, argv, env []string) (string, []string, []string) {
 	switch p.mode {
 	case Python:
-		return p.applyPython(path, argv, env)
+		return path, argv, p.applyPython(path, argv, env)
 	case Node:
 		return path, argv, p.applyNode(argv, env)
 	case Java:
@@ -165,7 +172,8 @@ func (p *Plan) Apply(path string, argv, env []string) (string, []string, []strin
 	return path, argv, env
 }
 
-// Close removes what Prepare wrote (the Node per-task preload). It is safe
+// Close removes what Prepare wrote (the Node preload, the Python
+// bootstrap). It is safe
 // to call more than once, and on a nil Plan.
 func (p *Plan) Close() error {
 	if p == nil || p.preloadDir == "" {

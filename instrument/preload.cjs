@@ -20,6 +20,16 @@
 // and promises it schedules, belongs to the task's trace. Long-lived workers
 // are not wrapped: their spans would all pile into one process-long trace.
 //
+// Cluster. The workers of Node's cluster module are forked with the
+// primary's environment, so the register in each of them would report the
+// primary's service.instance.id. The preload makes cluster.fork give each
+// worker a service.instance.id of its own in OTEL_RESOURCE_ATTRIBUTES
+// (qrun.worker.index and the rest are kept). A cluster worker exits as soon
+// as its primary is gone (its IPC channel closes), which would cut its
+// flush short: on SIGTERM a primary with no handler of its own flushes,
+// then waits (at most 2 seconds more) for its workers to exit before it
+// dies.
+//
 // Module.runMain is the hook Node.js keeps for preloads that wrap the
 // execution of the entry point (CommonJS and ES modules alike); the context
 // is extracted when the main module starts, after every preload has run and
@@ -60,6 +70,56 @@
     get: (carrier, key) => carrier[String(key).toUpperCase().replace(/[^A-Z0-9_]/g, '_')],
   };
 
+  const cluster = require('cluster');
+  const crypto = require('crypto');
+  const isPrimary = cluster.isPrimary === undefined ? cluster.isMaster : cluster.isPrimary;
+  if (isPrimary && typeof cluster.fork === 'function') {
+    // OTEL_RESOURCE_ATTRIBUTES with service.instance.id replaced; keys are
+    // compared percent-decoded, as the SDK reads them.
+    const withInstanceId = (attrs, id) => {
+      const kept = String(attrs || '').split(',').filter((item) => {
+        if (!item.trim()) {
+          return false;
+        }
+        let key = item.split('=')[0].trim();
+        try {
+          key = decodeURIComponent(key);
+        } catch (err) {
+          // kept as written
+        }
+        return key !== 'service.instance.id';
+      });
+      kept.push('service.instance.id=' + encodeURIComponent(id));
+      return kept.join(',');
+    };
+    const fork = cluster.fork;
+    cluster.fork = function otelQrunClusterFork(env) {
+      const own = env && env.OTEL_RESOURCE_ATTRIBUTES !== undefined ? env.OTEL_RESOURCE_ATTRIBUTES : process.env.OTEL_RESOURCE_ATTRIBUTES;
+      const workerEnv = Object.assign({}, env, { OTEL_RESOURCE_ATTRIBUTES: withInstanceId(own, crypto.randomUUID()) });
+      return fork.call(this, workerEnv);
+    };
+  }
+  // Resolves when the primary's cluster workers have exited, or after ms.
+  const workersGone = (ms) => new Promise((resolve) => {
+    if (!isPrimary) {
+      resolve();
+      return;
+    }
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    const check = () => {
+      if (Object.keys(cluster.workers || {}).length === 0) {
+        clearTimeout(timer);
+        resolve();
+        return true;
+      }
+      return false;
+    };
+    if (!check()) {
+      cluster.on('exit', check);
+    }
+  });
+
   // The handlers installed before the main module runs (the register's) are
   // not the application's.
   const preloadHandlers = new Set(process.listeners('SIGTERM'));
@@ -81,7 +141,7 @@
       }
     }
     const bound = new Promise((resolve) => setTimeout(resolve, 2000).unref());
-    Promise.race([Promise.allSettled(flushes), bound]).then(() => {
+    Promise.race([Promise.allSettled(flushes), bound]).then(() => workersGone(2000)).then(() => {
       process.removeAllListeners('SIGTERM');
       process.kill(process.pid, 'SIGTERM');
     });

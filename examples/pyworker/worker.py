@@ -26,17 +26,22 @@ The protocol (otel-qrun DESIGN section 6):
 A payload {"fail": true} makes the task fail (ok: false), to see retries
 (--max-attempts) and error spans.
 
-Tracing: with the OpenTelemetry SDK installed and configured, for instance
-by running the worker under auto-instrumentation,
+Tracing: with the OpenTelemetry SDK installed, run the worker under
+otel-qrun's Python bootstrap,
 
     pip install opentelemetry-distro opentelemetry-exporter-otlp
-    otel-qrun --tasks - -- opentelemetry-instrument python3 examples/pyworker/worker.py
+    otel-qrun --tasks - --instrument python -- python3 examples/pyworker/worker.py
 
-each task's span is a child of the launcher's CONSUMER span, because the
-worker extracts the task's carrier (see run_task). Without the SDK the worker
-runs the same, without spans. Because otel-qrun starts every worker with
-fork and exec, each worker sets up its own SDK: nothing is inherited
-across a fork.
+The bootstrap starts the SDK in each worker and puts the module otel_qrun on
+its path: the worker then serves tasks with otel_qrun.serve, which runs each
+task in the context of its carrier (the spans it starts are children of the
+launcher's CONSUMER span), records a failure's exception, and tells the
+launcher when it is ready ({"ready":true} on QRUN_RESULT_FD). Without
+otel_qrun the worker runs its own loop below, with the standard library
+alone; it still extracts the carrier when the OpenTelemetry API is
+installed (see run_task). Because otel-qrun starts every worker with fork
+and exec, each worker sets up its own SDK: nothing is inherited across a
+fork.
 """
 
 import json
@@ -45,11 +50,18 @@ import signal
 import sys
 
 try:
-    # Only the API is needed here; opentelemetry-instrument (or your own
-    # setup code) installs the SDK, its exporters and OTEL_PROPAGATORS.
+    # Only the API is needed here; otel-qrun --instrument python (or your
+    # own setup code) installs the SDK, its exporters and OTEL_PROPAGATORS.
     from opentelemetry import propagate, trace
 except ImportError:  # no OpenTelemetry installed: run without spans
     propagate = trace = None
+
+try:
+    # On the path under otel-qrun --instrument python (standard library and
+    # the OpenTelemetry API only: it can also be copied into a project).
+    import otel_qrun
+except ImportError:
+    otel_qrun = None
 
 
 def log(message):
@@ -100,12 +112,25 @@ def stop(signum, frame):
     raise SystemExit(0)
 
 
+def handle_in_context(task):
+    """The handler for otel_qrun.serve, which already runs it in the context
+    of the task's carrier: its span is a child of the CONSUMER span."""
+    if trace is None:
+        return handle({"id": task.id, "payload": task.payload})
+    attributes = {"messaging.message.id": task.id, "qrun.task.attempt": task.attempt}
+    with trace.get_tracer("pyworker").start_as_current_span("work", attributes=attributes, record_exception=False):
+        return handle({"id": task.id, "payload": task.payload})
+
+
 def main():
     fd = os.environ.get("QRUN_RESULT_FD")
     if not fd:
         log("QRUN_RESULT_FD is not set: run me as a task worker, with otel-qrun --tasks")
         return 2
     signal.signal(signal.SIGTERM, stop)
+    if otel_qrun is not None:
+        log("serving with otel_qrun")
+        return otel_qrun.serve(handle_in_context)
     with os.fdopen(int(fd), "w", buffering=1, encoding="utf-8") as out:
         for raw in iter(sys.stdin.buffer.readline, b""):
             line = raw.strip()

@@ -202,3 +202,36 @@ func (w worker) roundTrip(t *testing.T, line string) map[string]any {
 	w.Send(t, line)
 	return w.reply(t)
 }
+
+func TestPythonWorkerServesWithOtelQrun(t *testing.T) {
+	// The module otel-qrun --instrument python puts on the path: standard
+	// library only here (no OpenTelemetry installed), from the source that
+	// otel-qrun embeds.
+	w := startWorker(t, "PYTHONPATH="+filepath.Join("..", "..", "instrument", "python"))
+	if line := w.Reply(t); line != `{"ready":true}` {
+		t.Fatalf("first line %q, want the readiness line", line)
+	}
+	for _, tt := range []struct{ line, want string }{
+		{`{"id":"a","payload":{"to":"a@b"},"carrier":{"traceparent":"` + traceparent + `"},"attempt":1}`,
+			`{"id":"a","ok":true,"result":{"echo":{"to":"a@b"},"worker":"0"}}`},
+		{`{"id":"c","payload":{"fail":true},"carrier":{},"attempt":1}`, `{"id":"c","ok":false,"error":"ValueError: the payload asked to fail"}`},
+		{`{"id":"d","payload":1,"carrier":"x","attempt":1}`, `{"id":"d","ok":false,"error":"invalid task line: carrier is not an object"}`},
+		{"not json\n" + `{"payload":1}` + "\n" + `{"id":"e","payload":null}`, `{"id":"e","ok":true,"result":{"echo":null,"worker":"0"}}`},
+	} {
+		w.Send(t, tt.line)
+		var got, want map[string]any
+		if err := json.Unmarshal([]byte(w.Reply(t)), &got); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(tt.want), &want); err != nil {
+			t.Fatal(err)
+		}
+		if mustMarshal(t, got) != mustMarshal(t, want) {
+			t.Errorf("reply %v, want %s", got, tt.want)
+		}
+	}
+	w.stop(t)
+	if log := w.Stderr(); !strings.Contains(log, "serving with otel_qrun") || !strings.Contains(log, "skipping a task line that is not JSON") {
+		t.Errorf("stderr:\n%s", log)
+	}
+}
