@@ -46,6 +46,9 @@ func buildAndRun(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
+	if cToolsDir != "" {
+		os.RemoveAll(cToolsDir)
+	}
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
