@@ -514,7 +514,7 @@ func idleWorkers(b *testing.B, env []string, workers int, subreaper bool) (threa
 	b.Helper()
 	args := []string{"--workers", strconv.Itoa(workers), "--stop-grace", "10"}
 	if subreaper {
-		args = append(args, "--subreaper", "on")
+		args = append(args, "--subreaper=true")
 	}
 	c := exec.Command(qrunBin, append(args, "--", "sh", "-c", "echo up; exec sleep 3600")...)
 	c.Env = env
