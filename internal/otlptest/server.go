@@ -30,7 +30,7 @@ const maxBody = 64 << 20
 func NewGRPC(t testing.TB) *Receiver {
 	t.Helper()
 	r := newReceiver(ProtocolGRPC)
-	l := listen(t)
+	l := &countingListener{Listener: listen(t), r: r}
 	srv := grpc.NewServer()
 	coltracepb.RegisterTraceServiceServer(srv, traceService{r: r})
 	colmetricspb.RegisterMetricsServiceServer(srv, metricsService{r: r})
@@ -85,6 +85,20 @@ func NewHTTP(t testing.TB) *Receiver {
 		wg.Wait()
 	})
 	return r
+}
+
+// countingListener counts the connections a receiver accepts.
+type countingListener struct {
+	net.Listener
+	r *Receiver
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.r.accepted()
+	}
+	return c, err
 }
 
 func listen(t testing.TB) net.Listener {
