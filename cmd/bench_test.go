@@ -553,7 +553,8 @@ func idleWorkers(b *testing.B, env []string, workers int, subreaper bool) (threa
 // BenchmarkPrefix: the wall time otel-qrun -- true adds to true, against
 // otel-cli exec and tini, all exporting (tini excepted) to the same sink,
 // over gRPC and over HTTP. otel-qrun runs with traces only (as otel-cli)
-// and with metrics too. Reports the medians of the added ms and of the
+// and with metrics too, and also with OTEL_SDK_DISABLED=true (its cost
+// without telemetry). Reports the medians of the added ms and of the
 // per-round ratios to otel-cli's added time.
 func BenchmarkPrefix(b *testing.B) {
 	truePath, err := exec.LookPath("true")
@@ -590,6 +591,9 @@ func BenchmarkPrefix(b *testing.B) {
 				base := wallOf(b, nil, nil, truePath)
 				qrun := exportingWall(b, sink, tracesOnly, qrunBin, truePath) - base
 				qrunM := exportingWall(b, sink, env, qrunBin, truePath) - base
+				// Without telemetry: what the launcher costs by itself.
+				disabled := wallOf(b, append(slices.Clone(env), "OTEL_SDK_DISABLED=true"), nil, qrunBin, truePath) - base
+				r.add("qrun-disabled-added-ms", ms(disabled))
 				r.add("true-ms", ms(base))
 				r.add("qrun-added-ms", ms(qrun))
 				r.add("qrun-metrics-added-ms", ms(qrunM))
