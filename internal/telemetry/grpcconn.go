@@ -109,8 +109,9 @@ type grpcConn struct {
 	watched   sync.WaitGroup
 }
 
-// dialGRPC creates the connection and starts connecting in the background.
-func dialGRPC(s grpcSettings, parent *lifetime) (*grpcConn, error) {
+// dialGRPC creates the connection and, unless lazy, starts connecting in
+// the background.
+func dialGRPC(s grpcSettings, parent *lifetime, lazy bool) (*grpcConn, error) {
 	creds := credentials.NewTLS(nil) // the host's root CAs, as the exporters do
 	if s.insecure {
 		creds = insecure.NewCredentials()
@@ -131,7 +132,9 @@ func dialGRPC(s grpcSettings, parent *lifetime) (*grpcConn, error) {
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	g.stopWatch = stopWatch
 	g.watched.Go(func() { g.watch(watchCtx) })
-	conn.Connect()
+	if !lazy {
+		conn.Connect()
+	}
 	return g, nil
 }
 
@@ -181,6 +184,7 @@ func (g *grpcConn) close() error {
 // grpcConns hands out the SDK's connections, one per distinct settings.
 type grpcConns struct {
 	parent *lifetime
+	lazy   bool // connect at the first export, not at once
 	conns  []*grpcConn
 }
 
@@ -197,7 +201,7 @@ func (c *grpcConns) get(signal string) (*grpcConn, error) {
 			return g, nil
 		}
 	}
-	g, err := dialGRPC(s, c.parent)
+	g, err := dialGRPC(s, c.parent, c.lazy)
 	if err != nil {
 		return nil, err
 	}

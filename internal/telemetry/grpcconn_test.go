@@ -3,11 +3,13 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+	"google.golang.org/grpc/connectivity"
 
 	"github.com/otel-qrun/otel-qrun/internal/otlptest"
 )
@@ -193,4 +195,34 @@ func FuzzGRPCSettings(f *testing.F) {
 func mapEnv(entries []string) func(string) string {
 	env := parseEnviron(entries)
 	return func(k string) string { return env[k] }
+}
+
+// TestWithoutEarlyConnect: the connection stays idle until the first
+// export, and then connects.
+func TestWithoutEarlyConnect(t *testing.T) {
+	for _, lazy := range []bool{true, false} {
+		t.Run(fmt.Sprintf("lazy=%t", lazy), func(t *testing.T) {
+			cleanEnv(t)
+			r := otlptest.NewGRPC(t)
+			r.Setenv(t)
+			opts := []Option{WithErrorWriter(newBuffer()), WithoutMetrics()}
+			if lazy {
+				opts = append(opts, WithoutEarlyConnect())
+			}
+			s := setup(t, opts...)
+			if len(s.conns.conns) != 1 {
+				t.Fatalf("%d connections, want 1", len(s.conns.conns))
+			}
+			// Connect moves the channel out of IDLE before it returns.
+			if idle := s.conns.conns[0].conn.GetState() == connectivity.Idle; idle != lazy {
+				t.Errorf("connection idle after Setup = %t, want %t", idle, lazy)
+			}
+			_, span := s.TracerProvider.Tracer("t").Start(context.Background(), "first")
+			span.End()
+			if err := s.Shutdown(context.Background()); err != nil {
+				t.Errorf("Shutdown: %v", err)
+			}
+			r.WaitSpans(t, func(s []otlptest.Span) bool { return len(s) == 1 }, waitFor)
+		})
+	}
 }

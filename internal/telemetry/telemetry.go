@@ -56,7 +56,8 @@ type SDK struct {
 //
 // Errors caused by the configuration wrap [ErrConfig]; nothing global is
 // changed when Setup fails. Setup never waits for the collector: an
-// OTLP/gRPC connection is opened in the background, one shared by traces
+// OTLP/gRPC connection is opened in the background (at the first export
+// with [WithoutEarlyConnect]), one shared by traces
 // and metrics when they go to the same collector with the same settings;
 // an unreachable collector is noticed, and reported once, by the first
 // export.
@@ -123,7 +124,7 @@ func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 	}
 
 	life := newLifetime()
-	conns := &grpcConns{parent: life}
+	conns := &grpcConns{parent: life, lazy: cfg.lazyConnect}
 	b := &builder{errW: errW, life: life, rep: rep, conns: conns}
 	spanExps, err := b.spanExporters(ctx, tracesPlan)
 	if err != nil {
