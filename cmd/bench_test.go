@@ -30,12 +30,23 @@ import (
 // launcher exports to an otlptest.Sink on loopback, which discards what it
 // receives without decoding (a collector's cost is not the launcher's).
 //
-// Baselines that need outside programs use these, and are left out (with
+// QRUN_BENCH_BIN names another otel-qrun binary to measure instead of the
+// one built from this tree. Baselines that need outside programs use these, and are left out (with
 // a note in the benchmark log) when they are missing:
 //   - QRUN_BENCH_OTEL_CLI, or otel-cli on PATH: the prefix baseline;
 //   - tini on PATH: the prefix of a minimal PID 1;
 //   - gcc: the task worker that costs nothing, the direct feeder and the
 //     posix_spawn loop, all compiled from testdata/bench into a temporary directory.
+
+// benchBin is the launcher under test: QRUN_BENCH_BIN when set (to
+// measure another build, say the one before a change, with the same
+// benchmarks), else the binary built for the tests.
+func benchBin() string {
+	if bin := os.Getenv("QRUN_BENCH_BIN"); bin != "" {
+		return bin
+	}
+	return qrunBin
+}
 
 // benchRounds collects one value per round and per name.
 type benchRounds map[string][]float64
@@ -104,7 +115,7 @@ func cTool(b *testing.B, name string) string {
 // launcherKnowsFlag tells whether the built otel-qrun accepts flag.
 func launcherKnowsFlag(b *testing.B, flag string) bool {
 	b.Helper()
-	out, err := exec.Command(qrunBin, "--help").CombinedOutput()
+	out, err := exec.Command(benchBin(), "--help").CombinedOutput()
 	if err != nil {
 		b.Fatalf("otel-qrun --help: %v\n%s", err, out)
 	}
@@ -250,7 +261,7 @@ func BenchmarkPersistent(b *testing.B) {
 // (/proc/PID/stat, its workers not included).
 func runPersistent(b *testing.B, env []string, input string, n int, args ...string) (wall, cpu time.Duration) {
 	b.Helper()
-	c := exec.Command(qrunBin, append([]string{"--tasks", "-"}, args...)...)
+	c := exec.Command(benchBin(), append([]string{"--tasks", "-"}, args...)...)
 	c.Env = env
 	in, err := c.StdinPipe()
 	if err != nil {
@@ -445,7 +456,7 @@ func BenchmarkPerTask(b *testing.B) {
 
 	r := benchRounds{}
 	for b.Loop() {
-		c := exec.Command(qrunBin, "--tasks", "-", "--per-task", "--workers", "4", truePath)
+		c := exec.Command(benchBin(), "--tasks", "-", "--per-task", "--workers", "4", truePath)
 		c.Env, c.Stdin = env, strings.NewReader(input)
 		var out bytes.Buffer
 		c.Stdout = &out
@@ -516,7 +527,7 @@ func idleWorkers(b *testing.B, env []string, workers int, subreaper bool) (threa
 	if subreaper {
 		args = append(args, "--subreaper=true")
 	}
-	c := exec.Command(qrunBin, append(args, "--", "sh", "-c", "echo up; exec sleep 3600")...)
+	c := exec.Command(benchBin(), append(args, "--", "sh", "-c", "echo up; exec sleep 3600")...)
 	c.Env = env
 	out, err := c.StdoutPipe()
 	if err != nil {
@@ -589,10 +600,10 @@ func BenchmarkPrefix(b *testing.B) {
 			r := benchRounds{}
 			for b.Loop() {
 				base := wallOf(b, nil, nil, truePath)
-				qrun := exportingWall(b, sink, tracesOnly, qrunBin, truePath) - base
-				qrunM := exportingWall(b, sink, env, qrunBin, truePath) - base
+				qrun := exportingWall(b, sink, tracesOnly, benchBin(), truePath) - base
+				qrunM := exportingWall(b, sink, env, benchBin(), truePath) - base
 				// Without telemetry: what the launcher costs by itself.
-				disabled := wallOf(b, append(slices.Clone(env), "OTEL_SDK_DISABLED=true"), nil, qrunBin, truePath) - base
+				disabled := wallOf(b, append(slices.Clone(env), "OTEL_SDK_DISABLED=true"), nil, benchBin(), truePath) - base
 				r.add("qrun-disabled-added-ms", ms(disabled))
 				r.add("true-ms", ms(base))
 				r.add("qrun-added-ms", ms(qrun))
@@ -669,7 +680,7 @@ func BenchmarkExit(b *testing.B) {
 			}
 			r := benchRounds{}
 			for b.Loop() {
-				r.add("exit-s", wallOf(b, env, nil, qrunBin, "--shutdown-timeout", "3", truePath).Seconds())
+				r.add("exit-s", wallOf(b, env, nil, benchBin(), "--shutdown-timeout", "3", truePath).Seconds())
 			}
 			r.add("shutdown-timeout-s", 3)
 			r.report(b)
