@@ -53,7 +53,11 @@ func (o *carrierOptions) run(ctx context.Context) error {
 	}
 	environ := o.f.Environ()
 	log := newLogger(o.f.IO.ErrOut, false, environ)
-	sdk, ctx, shutdown, err := startTelemetry(ctx, o.f, environ, log, telemetry.WithoutMetrics())
+	opts := []telemetry.Option{telemetry.WithoutMetrics()}
+	if o.span == "" {
+		opts = append(opts, telemetry.WithoutEarlyConnect()) // nothing to export
+	}
+	sdk, ctx, shutdown, err := startTelemetry(ctx, o.f, environ, log, opts...)
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,9 @@ func buildAndRun(m *testing.M) int {
 	}
 	code := m.Run()
 	redistest.StopShared()
+	if cToolsDir != "" {
+		os.RemoveAll(cToolsDir)
+	}
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)

@@ -26,7 +26,9 @@ type Receiver struct {
 	mu      sync.Mutex
 	spans   []Span
 	metrics []Metric
-	// changed is closed, and replaced, whenever spans or metrics are added.
+	conns   int
+	// changed is closed, and replaced, whenever spans or metrics are
+	// added or a connection is accepted.
 	changed chan struct{}
 }
 
@@ -202,6 +204,31 @@ func wait[T any](t testing.TB, r *Receiver, what string, items func() []T, pred 
 			return nil
 		}
 	}
+}
+
+// Connections returns how many connections a gRPC receiver has accepted so
+// far (an HTTP receiver reports 0).
+func (r *Receiver) Connections() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.conns
+}
+
+// WaitConnections blocks until a gRPC receiver has accepted at least n
+// connections. It fails the test as [Receiver.WaitSpans] does.
+func (r *Receiver) WaitConnections(t testing.TB, n int, timeout time.Duration) {
+	t.Helper()
+	wait(t, r, "connections", func() []struct{} { return make([]struct{}, r.conns) },
+		func(c []struct{}) bool { return len(c) >= n },
+		func(c []struct{}) string { return fmt.Sprintf("%d connections\n", len(c)) }, timeout)
+}
+
+func (r *Receiver) accepted() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.conns++
+	close(r.changed)
+	r.changed = make(chan struct{})
 }
 
 func (r *Receiver) add(spans []Span, metrics []Metric) {

@@ -453,21 +453,32 @@ func TestRefused(t *testing.T) {
 
 func TestSinkAcceptsExports(t *testing.T) {
 	s := NewSink(t)
-	for k, v := range envMap(s.Env()) {
-		t.Setenv(k, v)
-	}
-	exp, err := otlptracehttp.New(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	_, span := tp.Tracer("sink-test").Start(context.Background(), "s")
-	span.End()
-	if err := tp.Shutdown(context.Background()); err != nil {
-		t.Fatalf("export to the sink failed: %v", err)
-	}
-	if n, b := s.Requests(); n != 1 || b == 0 {
-		t.Errorf("sink saw %d requests, %d bytes; want 1 request with a body", n, b)
+	for _, proto := range []string{ProtocolHTTP, ProtocolGRPC} {
+		t.Run(proto, func(t *testing.T) {
+			for k, v := range envMap(s.EnvFor(proto)) {
+				t.Setenv(k, v)
+			}
+			n0, b0 := s.Requests()
+			var exp sdktrace.SpanExporter
+			var err error
+			if proto == ProtocolGRPC {
+				exp, err = otlptracegrpc.New(context.Background())
+			} else {
+				exp, err = otlptracehttp.New(context.Background())
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+			_, span := tp.Tracer("sink-test").Start(context.Background(), "s")
+			span.End()
+			if err := tp.Shutdown(context.Background()); err != nil {
+				t.Fatalf("export to the sink failed: %v", err)
+			}
+			if n, b := s.Requests(); n != n0+1 || b == b0 {
+				t.Errorf("sink saw %d requests, %d bytes; want 1 request with a body", n-n0, b-b0)
+			}
+		})
 	}
 }
 

@@ -30,7 +30,7 @@ const maxBody = 64 << 20
 func NewGRPC(t testing.TB) *Receiver {
 	t.Helper()
 	r := newReceiver(ProtocolGRPC)
-	l := listen(t)
+	l := &countingListener{Listener: listen(t), r: r}
 	srv := grpc.NewServer()
 	coltracepb.RegisterTraceServiceServer(srv, traceService{r: r})
 	colmetricspb.RegisterMetricsServiceServer(srv, metricsService{r: r})
@@ -85,6 +85,20 @@ func NewHTTP(t testing.TB) *Receiver {
 		wg.Wait()
 	})
 	return r
+}
+
+// countingListener counts the connections a receiver accepts.
+type countingListener struct {
+	net.Listener
+	r *Receiver
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.r.accepted()
+	}
+	return c, err
 }
 
 func listen(t testing.TB) net.Listener {
@@ -229,47 +243,125 @@ func Refused(t testing.TB) string {
 	return "http://" + addr
 }
 
-// Sink is an OTLP/HTTP endpoint that accepts every export and discards it
-// without decoding, for benchmarks: what a collector spends on decoding is
-// not charged to the process under test. It answers with an empty
-// protobuf body, which every Export*ServiceResponse accepts.
+// Sink is an OTLP endpoint over HTTP and over gRPC that accepts every
+// export and discards it without decoding, for benchmarks: what a collector
+// spends on decoding is not charged to the process under test. Over HTTP it
+// answers with an empty protobuf body, over gRPC with an empty message on
+// any method: both are a valid, empty Export*ServiceResponse.
 type Sink struct {
-	endpoint string
-	requests atomic.Int64
-	bytes    atomic.Int64
+	httpEndpoint string
+	grpcEndpoint string
+	requests     atomic.Int64
+	bytes        atomic.Int64
 }
 
-// NewSink starts a Sink on loopback; t.Cleanup stops it.
+// NewSink starts a Sink on loopback, with a port per protocol; t.Cleanup
+// stops it.
 func NewSink(t testing.TB) *Sink {
 	t.Helper()
 	s := &Sink{}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		n, _ := io.Copy(io.Discard, req.Body)
-		s.requests.Add(1)
-		s.bytes.Add(n)
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		w.WriteHeader(http.StatusOK)
-	})}
-	l := listen(t)
-	s.endpoint = "http://" + l.Addr().String()
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			n, _ := io.Copy(io.Discard, req.Body)
+			s.requests.Add(1)
+			s.bytes.Add(n)
+			w.Header().Set("Content-Type", "application/x-protobuf")
+			w.WriteHeader(http.StatusOK)
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	hl := listen(t)
+	s.httpEndpoint = "http://" + hl.Addr().String()
+
+	// Every method of every service: read the request as bytes, answer an
+	// empty message.
+	gs := grpc.NewServer(
+		grpc.ForceServerCodec(rawCodec{}),
+		grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
+			var msg []byte
+			if err := stream.RecvMsg(&msg); err != nil {
+				return err
+			}
+			s.requests.Add(1)
+			s.bytes.Add(int64(len(msg)))
+			return stream.SendMsg(&[]byte{})
+		}))
+	gl := listen(t)
+	s.grpcEndpoint = "http://" + gl.Addr().String()
+
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = srv.Serve(hl) })
+	wg.Go(func() { _ = gs.Serve(gl) })
+	t.Cleanup(func() {
+		_ = srv.Close()
+		gs.Stop()
+		wg.Wait()
+	})
 	return s
+}
+
+// rawCodec passes gRPC messages through as bytes (*[]byte both ways).
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) ([]byte, error) {
+	b, ok := v.(*[]byte)
+	if !ok {
+		return nil, fmt.Errorf("otlptest: raw codec cannot marshal %T", v)
+	}
+	return *b, nil
+}
+
+func (rawCodec) Unmarshal(data []byte, v any) error {
+	b, ok := v.(*[]byte)
+	if !ok {
+		return fmt.Errorf("otlptest: raw codec cannot unmarshal into %T", v)
+	}
+	*b = append((*b)[:0], data...)
+	return nil
+}
+
+func (rawCodec) Name() string { return "proto" }
+
+// Endpoint returns the base URL ("http://127.0.0.1:PORT") of the sink for
+// protocol ([ProtocolGRPC] or [ProtocolHTTP]).
+func (s *Sink) Endpoint(protocol string) string {
+	if protocol == ProtocolGRPC {
+		return s.grpcEndpoint
+	}
+	return s.httpEndpoint
 }
 
 // Env returns the entries that point a child's traces and metrics at the
 // sink over http/protobuf.
-func (s *Sink) Env() []string {
-	return []string{
-		"OTEL_EXPORTER_OTLP_ENDPOINT=" + s.endpoint,
-		"OTEL_EXPORTER_OTLP_PROTOCOL=" + ProtocolHTTP,
-		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=" + s.endpoint + "/v1/traces",
-		"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=" + s.endpoint + "/v1/metrics",
+func (s *Sink) Env() []string { return s.EnvFor(ProtocolHTTP) }
+
+// EnvFor returns the entries that point a child's traces and metrics at
+// the sink over protocol ([ProtocolGRPC] or [ProtocolHTTP]), per signal
+// too, so that inherited per-signal settings do not win.
+func (s *Sink) EnvFor(protocol string) []string {
+	env := []string{
+		"OTEL_EXPORTER_OTLP_PROTOCOL=" + protocol,
+		"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=" + protocol,
+		"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=" + protocol,
 		"OTEL_TRACES_EXPORTER=otlp",
 		"OTEL_METRICS_EXPORTER=otlp",
 		"OTEL_LOGS_EXPORTER=none",
 	}
+	if protocol == ProtocolGRPC {
+		return append(env,
+			"OTEL_EXPORTER_OTLP_ENDPOINT="+s.grpcEndpoint,
+			"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="+s.grpcEndpoint,
+			"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT="+s.grpcEndpoint,
+			"OTEL_EXPORTER_OTLP_INSECURE=true",
+		)
+	}
+	return append(env,
+		"OTEL_EXPORTER_OTLP_ENDPOINT="+s.httpEndpoint,
+		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="+s.httpEndpoint+"/v1/traces",
+		"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT="+s.httpEndpoint+"/v1/metrics",
+	)
 }
 
-// Requests returns how many exports arrived, and their bytes.
+// Requests returns how many exports arrived, over either protocol, and
+// their bytes.
 func (s *Sink) Requests() (n, bytes int64) { return s.requests.Load(), s.bytes.Load() }

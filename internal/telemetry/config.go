@@ -50,6 +50,7 @@ type config struct {
 	global          bool
 	environ         []string
 	noMetrics       bool
+	lazyConnect     bool
 }
 
 func newConfig(opts []Option) (*config, error) {
@@ -75,6 +76,11 @@ func newConfig(opts []Option) (*config, error) {
 // record no metrics (the MeterProvider is still a working SDK provider).
 // OTEL_METRICS_EXPORTER is still validated.
 func WithoutMetrics() Option { return func(c *config) { c.noMetrics = true } }
+
+// WithoutEarlyConnect leaves the OTLP/gRPC connection closed until the
+// first export, instead of opening it in the background at Setup: for
+// commands that may export nothing.
+func WithoutEarlyConnect() Option { return func(c *config) { c.lazyConnect = true } }
 
 // WithErrorWriter sets where export errors are reported, where the console
 // exporters write, and where the default logger writes. The default is

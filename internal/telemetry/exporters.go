@@ -140,6 +140,7 @@ type builder struct {
 	life    *lifetime
 	rep     *reporter
 	red     *redact.Redactor
+	conns   *grpcConns
 }
 
 func (b *builder) spanExporters(ctx context.Context, plan exporterPlan) ([]sdktrace.SpanExporter, error) {
@@ -153,12 +154,13 @@ func (b *builder) spanExporters(ctx context.Context, plan exporterPlan) ([]sdktr
 		if err != nil {
 			return fail(plan.raw, fmt.Errorf("%w (accepted: %s)", err, tracesSpec.accepted))
 		}
-		return []sdktrace.SpanExporter{b.wrapSpans(exp)}, nil
+		return []sdktrace.SpanExporter{b.wrapSpans(exp, b.life)}, nil
 	}
 	for _, name := range plan.names {
 		var (
-			exp sdktrace.SpanExporter
-			err error
+			exp  sdktrace.SpanExporter
+			err  error
+			life = b.life
 		)
 		switch {
 		case name == exporterConsole && b.console == consoleText:
@@ -166,20 +168,26 @@ func (b *builder) spanExporters(ctx context.Context, plan exporterPlan) ([]sdktr
 		case name == exporterConsole:
 			exp, err = stdouttrace.New(stdouttrace.WithWriter(b.errW))
 		case plan.protocol == protocolGRPC:
-			exp, err = otlptracegrpc.New(ctx)
+			var opts []otlptracegrpc.Option
+			if g, gerr := b.conns.get("TRACES"); gerr != nil {
+				return fail(name, gerr)
+			} else if g != nil {
+				opts, life = append(opts, otlptracegrpc.WithGRPCConn(g.conn)), g.life
+			}
+			exp, err = otlptracegrpc.New(ctx, opts...)
 		default:
 			exp, err = otlptracehttp.New(ctx)
 		}
 		if err != nil {
 			return fail(name, err)
 		}
-		exps = append(exps, b.wrapSpans(exp))
+		exps = append(exps, b.wrapSpans(exp, life))
 	}
 	return exps, nil
 }
 
-func (b *builder) wrapSpans(exp sdktrace.SpanExporter) sdktrace.SpanExporter {
-	return &spanExporter{SpanExporter: exp, life: b.life, rep: b.rep, red: b.red}
+func (b *builder) wrapSpans(exp sdktrace.SpanExporter, life *lifetime) sdktrace.SpanExporter {
+	return &spanExporter{SpanExporter: exp, life: life, rep: b.rep, red: b.red}
 }
 
 func (b *builder) metricReaders(ctx context.Context, plan exporterPlan, producers []string) ([]sdkmetric.Reader, error) {
@@ -201,8 +209,9 @@ func (b *builder) metricReaders(ctx context.Context, plan exporterPlan, producer
 	}
 	for _, name := range plan.names {
 		var (
-			exp sdkmetric.Exporter
-			err error
+			exp  sdkmetric.Exporter
+			err  error
+			life = b.life
 		)
 		switch {
 		case name == exporterConsole && b.console == consoleText:
@@ -210,7 +219,13 @@ func (b *builder) metricReaders(ctx context.Context, plan exporterPlan, producer
 		case name == exporterConsole:
 			exp, err = stdoutmetric.New(stdoutmetric.WithWriter(b.errW))
 		case plan.protocol == protocolGRPC:
-			exp, err = otlpmetricgrpc.New(ctx)
+			var opts []otlpmetricgrpc.Option
+			if g, gerr := b.conns.get("METRICS"); gerr != nil {
+				return fail(name, gerr)
+			} else if g != nil {
+				opts, life = append(opts, otlpmetricgrpc.WithGRPCConn(g.conn)), g.life
+			}
+			exp, err = otlpmetricgrpc.New(ctx, opts...)
 		default:
 			exp, err = otlpmetrichttp.New(ctx)
 		}
@@ -219,7 +234,7 @@ func (b *builder) metricReaders(ctx context.Context, plan exporterPlan, producer
 		}
 		// The reader reads OTEL_METRIC_EXPORT_INTERVAL and _TIMEOUT.
 		readers = append(readers, sdkmetric.NewPeriodicReader(
-			&metricExporter{Exporter: exp, life: b.life, rep: b.rep, red: b.red}, opts...))
+			&metricExporter{Exporter: exp, life: life, rep: b.rep, red: b.red}, opts...))
 	}
 	return readers, nil
 }

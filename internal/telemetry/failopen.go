@@ -203,6 +203,11 @@ func (l *lifetime) check(ctx context.Context, rep *reporter, sig signal, err err
 	if errors.Is(ctx.Err(), context.Canceled) && l.ctx.Err() == nil {
 		rep.log.Debug("telemetry export canceled", "signal", sig.String(), "error", err)
 	} else {
+		if cause := l.ended(); cause != nil && !errors.Is(err, cause) {
+			// Say why the export was cut short (the exporter only
+			// knows that its context ended).
+			err = fmt.Errorf("%w: %w", err, cause)
+		}
 		rep.report(sig, err)
 	}
 	return &exportError{sig: sig, err: err}

@@ -48,6 +48,7 @@ type SDK struct {
 	mp      *sdkmetric.MeterProvider
 	res     *resource.Resource
 	life    *lifetime
+	conns   *grpcConns
 	rep     *reporter
 	timeout time.Duration
 
@@ -58,8 +59,12 @@ type SDK struct {
 // Setup creates the SDK described by the environment and the options.
 //
 // Errors caused by the configuration wrap [ErrConfig]; nothing global is
-// changed when Setup fails. Setup does not connect to the collector: an
-// unreachable collector is noticed, and reported once, by the first export.
+// changed when Setup fails. Setup never waits for the collector: an
+// OTLP/gRPC connection is opened in the background (at the first export
+// with [WithoutEarlyConnect]), one shared by traces
+// and metrics when they go to the same collector with the same settings;
+// an unreachable collector is noticed, and reported once, by the first
+// export.
 //
 // Unless OTEL_SDK_DISABLED=true, Setup installs otel's global error handler
 // (export errors once per signal on the error writer) and otel's internal
@@ -163,14 +168,17 @@ func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 	res = redactResource(red, res)
 
 	life := newLifetime()
-	b := &builder{errW: errW, console: console, life: life, rep: rep, red: red}
+	conns := &grpcConns{parent: life, lazy: cfg.lazyConnect}
+	b := &builder{errW: errW, console: console, life: life, rep: rep, red: red, conns: conns}
 	spanExps, err := b.spanExporters(ctx, tracesPlan)
 	if err != nil {
+		_ = conns.close()
 		return nil, err
 	}
 	readers, err := b.metricReaders(ctx, metricsPlan, producers)
 	if err != nil {
 		shutdownAll(spanExps, func(e sdktrace.SpanExporter) func(context.Context) error { return e.Shutdown })
+		_ = conns.close()
 		return nil, err
 	}
 
@@ -200,6 +208,7 @@ func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 		mp:             mp,
 		res:            res,
 		life:           life,
+		conns:          conns,
 		rep:            rep,
 		timeout:        cfg.shutdownTimeout,
 	}
@@ -218,7 +227,8 @@ func (s *SDK) installGlobals() {
 // Shutdown flushes what is buffered and shuts the SDK down. It returns
 // within the shutdown timeout even when ctx has no deadline (sooner when
 // ctx ends first), whatever the collector does: exports still running
-// shortly before the deadline are aborted. It is idempotent: later calls
+// shortly before the deadline are aborted. Exports to an OTLP/gRPC
+// collector that refused every connection so far are abandoned at once. It is idempotent: later calls
 // return the first call's result. The error tells that telemetry was lost
 // (an export failed at some point, or the flush did not finish in time);
 // callers should treat it as a warning. Shutdown of a disabled SDK does
@@ -249,6 +259,9 @@ func (s *SDK) shutdown(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { s.life.cancel(context.Cause(ctx)) })
 	defer stop()
 	defer s.life.cancel(errors.New("telemetry shut down"))
+	// A collector that refused every connection is given up on now.
+	s.conns.beginShutdown()
+	defer func() { _ = s.conns.close() }()
 
 	// Both signals get the whole budget. A provider that has not returned
 	// by the deadline is left to finish in the background (its exports

@@ -1,0 +1,228 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/grpc/connectivity"
+
+	"github.com/otel-qrun/otel-qrun/internal/otlptest"
+)
+
+// TestGRPCSignalsShareOneConnection: traces and metrics to the same
+// OTLP/gRPC collector arrive over one connection, opened by Setup before
+// anything is exported.
+func TestGRPCSignalsShareOneConnection(t *testing.T) {
+	cleanEnv(t)
+	r := otlptest.NewGRPC(t)
+	r.Setenv(t)
+	errBuf := newBuffer()
+	s := setup(t, WithErrorWriter(errBuf))
+
+	// Connected early: no span or metric exists yet.
+	r.WaitConnections(t, 1, waitFor)
+
+	ctx := context.Background()
+	_, span := s.TracerProvider.Tracer("t").Start(ctx, "shared")
+	span.End()
+	ctr, err := s.MeterProvider.Meter("t").Int64Counter("shared.count")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctr.Add(ctx, 1)
+	r.WaitSpans(t, func(s []otlptest.Span) bool { _, ok := spanNamed(s, "shared"); return ok }, waitFor)
+	r.WaitMetrics(t, func(ms []otlptest.Metric) bool { _, ok := metricNamed(ms, "shared.count"); return ok }, waitFor)
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if n := r.Connections(); n != 1 {
+		t.Errorf("the receiver accepted %d connections, want 1 for both signals", n)
+	}
+	if got := errBuf.String(); got != "" {
+		t.Errorf("error writer got %q", got)
+	}
+}
+
+// TestGRPCSeparateConnectionsWhenSettingsDiffer: per-signal endpoints that
+// name different collectors get a connection each, and each signal
+// arrives at its own.
+func TestGRPCSeparateConnectionsWhenSettingsDiffer(t *testing.T) {
+	cleanEnv(t)
+	traces, metrics := otlptest.NewGRPC(t), otlptest.NewGRPC(t)
+	setenv(t,
+		"OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
+		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="+traces.Endpoint(),
+		"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT="+metrics.Endpoint(),
+		"OTEL_BSP_SCHEDULE_DELAY=50",
+		"OTEL_METRIC_EXPORT_INTERVAL=100",
+	)
+	s := setup(t, WithErrorWriter(newBuffer()))
+	ctx := context.Background()
+	_, span := s.TracerProvider.Tracer("t").Start(ctx, "apart")
+	span.End()
+	ctr, _ := s.MeterProvider.Meter("t").Int64Counter("apart.count")
+	ctr.Add(ctx, 1)
+	traces.WaitSpans(t, func(s []otlptest.Span) bool { return len(s) > 0 }, waitFor)
+	metrics.WaitMetrics(t, func(ms []otlptest.Metric) bool { _, ok := metricNamed(ms, "apart.count"); return ok }, waitFor)
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if len(traces.Metrics()) != 0 || len(metrics.Spans()) != 0 {
+		t.Errorf("signals crossed: %d metrics at the trace collector, %d spans at the metric collector",
+			len(traces.Metrics()), len(metrics.Spans()))
+	}
+}
+
+// TestShutdownGivesUpOnRefusedGRPCCollector: when the OTLP/gRPC collector
+// refused every connection, Shutdown abandons the exports at once instead
+// of retrying until the shutdown timeout, for both signals; the reports
+// say why. A blackholed collector (it accepts and never answers) is not
+// given up on: it still gets the whole timeout.
+func TestShutdownGivesUpOnRefusedGRPCCollector(t *testing.T) {
+	const timeout = 20 * time.Second
+	t.Run("refused", func(t *testing.T) {
+		t.Cleanup(func() { goleak.VerifyNone(t) })
+		pointAt(t, "grpc", otlptest.Refused(t))
+		errBuf := newBuffer()
+		s, err := Setup(context.Background(), WithErrorWriter(errBuf), WithShutdownTimeout(timeout))
+		if err != nil {
+			t.Fatalf("Setup: %v", err)
+		}
+		t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+		ctx := context.Background()
+		_, span := s.TracerProvider.Tracer("t").Start(ctx, "lost")
+		span.End()
+		ctr, _ := s.MeterProvider.Meter("t").Int64Counter("lost.count")
+		ctr.Add(ctx, 1)
+
+		start := time.Now()
+		err = s.Shutdown(ctx)
+		elapsed := time.Since(start)
+		t.Logf("Shutdown took %v: %v", elapsed, err)
+		if !errors.Is(err, errCollectorRefused) || errors.Is(err, errShutdownTimeout) {
+			t.Errorf("Shutdown error = %v, want it to wrap %q and not %q", err, errCollectorRefused, errShutdownTimeout)
+		}
+		// A generous bound: the test is that the cause above is the
+		// refusal, not the timeout.
+		if elapsed > timeout/2 {
+			t.Errorf("Shutdown took %v with a %v timeout", elapsed, timeout)
+		}
+		for _, sig := range []string{"trace", "metric"} {
+			if l := errBuf.lines("otel-qrun: " + sig + " export failed: "); len(l) != 1 || !strings.Contains(l[0], errCollectorRefused.Error()) {
+				t.Errorf("%s report = %q, want one that names the refusal; all:\n%s", sig, l, errBuf)
+			}
+		}
+	})
+	t.Run("blackhole", func(t *testing.T) {
+		t.Cleanup(func() { goleak.VerifyNone(t) })
+		pointAt(t, "grpc", otlptest.Blackhole(t))
+		s, err := Setup(context.Background(), WithErrorWriter(newBuffer()), WithShutdownTimeout(shutdownTimeout))
+		if err != nil {
+			t.Fatalf("Setup: %v", err)
+		}
+		t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+		_, span := s.TracerProvider.Tracer("t").Start(context.Background(), "held")
+		span.End()
+		err = s.Shutdown(context.Background())
+		if !errors.Is(err, errShutdownTimeout) || errors.Is(err, errCollectorRefused) {
+			t.Errorf("Shutdown error = %v, want it to wrap %q and not %q", err, errShutdownTimeout, errCollectorRefused)
+		}
+	})
+}
+
+func TestGRPCSettings(t *testing.T) {
+	const p = "OTEL_EXPORTER_OTLP_"
+	tests := []struct {
+		name string
+		env  []string
+		want grpcSettings
+		ok   bool
+	}{
+		{"default", nil, grpcSettings{target: "localhost:4317"}, true},
+		{"http endpoint", []string{p + "ENDPOINT=http://collector:4317"}, grpcSettings{target: "collector:4317", insecure: true}, true},
+		{"https endpoint", []string{p + "ENDPOINT=https://collector:4317/"}, grpcSettings{target: "collector:4317"}, true},
+		{"signal endpoint wins", []string{p + "ENDPOINT=http://a:1", p + "TRACES_ENDPOINT=https://b:2"}, grpcSettings{target: "b:2"}, true},
+		{"other signal ignored", []string{p + "ENDPOINT=http://a:1", p + "METRICS_ENDPOINT=https://b:2"}, grpcSettings{target: "a:1", insecure: true}, true},
+		{"insecure after scheme", []string{p + "ENDPOINT=https://a:1", p + "INSECURE=TRUE"}, grpcSettings{target: "a:1", insecure: true}, true},
+		{"signal insecure false", []string{p + "ENDPOINT=http://a:1", p + "TRACES_INSECURE=false"}, grpcSettings{target: "a:1"}, true},
+		{"gzip", []string{p + "COMPRESSION=gzip"}, grpcSettings{target: "localhost:4317", gzip: true}, true},
+		{"signal compression none", []string{p + "COMPRESSION=gzip", p + "TRACES_COMPRESSION=none"}, grpcSettings{target: "localhost:4317"}, true},
+		{"blank values ignored", []string{p + "ENDPOINT=  ", p + "INSECURE= "}, grpcSettings{target: "localhost:4317"}, true},
+		// Left to the exporter's own connection.
+		{"no scheme", []string{p + "ENDPOINT=collector:4317"}, grpcSettings{}, false},
+		{"unix socket", []string{p + "ENDPOINT=unix:///run/otel.sock"}, grpcSettings{}, false},
+		{"unparsable", []string{p + "ENDPOINT=http://[::1"}, grpcSettings{}, false},
+		{"no host", []string{p + "ENDPOINT=http://"}, grpcSettings{}, false},
+		{"certificate", []string{p + "CERTIFICATE=/ca.pem"}, grpcSettings{}, false},
+		{"signal client key", []string{p + "TRACES_CLIENT_KEY=/key.pem"}, grpcSettings{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := grpcSettingsFor(mapEnv(tt.env), "TRACES")
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("grpcSettingsFor = %+v, %t; want %+v, %t", got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+// FuzzGRPCSettings: any endpoint gives either settings with a target, or
+// leaves the connection to the exporter; never a panic.
+func FuzzGRPCSettings(f *testing.F) {
+	for _, s := range []string{"http://a:1", "https://[::1]:4317/x", "collector:4317", "unix:///s", "http://", "%zz", "http://a:1/%2f"} {
+		f.Add(s, "true")
+	}
+	f.Fuzz(func(t *testing.T, endpoint, insecure string) {
+		s, ok := grpcSettingsFor(mapEnv([]string{
+			"OTEL_EXPORTER_OTLP_ENDPOINT=" + endpoint,
+			"OTEL_EXPORTER_OTLP_INSECURE=" + insecure,
+		}), "METRICS")
+		if ok && s.target == "" {
+			t.Errorf("endpoint %q: settings without a target", endpoint)
+		}
+		if !ok && s != (grpcSettings{}) {
+			t.Errorf("endpoint %q: settings %+v though not ok", endpoint, s)
+		}
+	})
+}
+
+// mapEnv is a getenv over "KEY=value" entries.
+func mapEnv(entries []string) func(string) string {
+	env := parseEnviron(entries)
+	return func(k string) string { return env[k] }
+}
+
+// TestWithoutEarlyConnect: the connection stays idle until the first
+// export, and then connects.
+func TestWithoutEarlyConnect(t *testing.T) {
+	for _, lazy := range []bool{true, false} {
+		t.Run(fmt.Sprintf("lazy=%t", lazy), func(t *testing.T) {
+			cleanEnv(t)
+			r := otlptest.NewGRPC(t)
+			r.Setenv(t)
+			opts := []Option{WithErrorWriter(newBuffer()), WithoutMetrics()}
+			if lazy {
+				opts = append(opts, WithoutEarlyConnect())
+			}
+			s := setup(t, opts...)
+			if len(s.conns.conns) != 1 {
+				t.Fatalf("%d connections, want 1", len(s.conns.conns))
+			}
+			// Connect moves the channel out of IDLE before it returns.
+			if idle := s.conns.conns[0].conn.GetState() == connectivity.Idle; idle != lazy {
+				t.Errorf("connection idle after Setup = %t, want %t", idle, lazy)
+			}
+			_, span := s.TracerProvider.Tracer("t").Start(context.Background(), "first")
+			span.End()
+			if err := s.Shutdown(context.Background()); err != nil {
+				t.Errorf("Shutdown: %v", err)
+			}
+			r.WaitSpans(t, func(s []otlptest.Span) bool { return len(s) == 1 }, waitFor)
+		})
+	}
+}
