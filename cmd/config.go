@@ -96,6 +96,7 @@ func (o *configOptions) run(c *cobra.Command, args []string) error {
 			fmt.Fprintf(out, "%s (%s)\n", strings.Join(args, " "), path)
 		}
 	}
+	writeSupervision(out)
 	plan := writeBootstrap(c.Context(), out, cfg, args, environ, path)
 	defer plan.Close()
 	for i := 0; i < cfg.Workers; i++ {

@@ -110,7 +110,9 @@ func loadConfig(c *cobra.Command, environ []string) (*envconfig.Config, error) {
 	return cfg, nil
 }
 
-// subreaperWanted applies the subreaper key: on, off, or automatic as PID 1.
+// subreaperWanted applies the subreaper key: on, off, or automatic as PID 1
+// and where worker trees are followed through /proc (orphans then stay in
+// the launcher's tree).
 func subreaperWanted(cfg *envconfig.Config, pid int) bool {
 	switch cfg.Subreaper {
 	case envconfig.SwitchOn:
@@ -118,7 +120,7 @@ func subreaperWanted(cfg *envconfig.Config, pid int) bool {
 	case envconfig.SwitchOff:
 		return false
 	}
-	return pid == 1
+	return pid == 1 || launcher.ProbeSupervision().Mechanism == launcher.MechanismProc
 }
 
 // launcherOptions maps the configuration onto the launcher.
@@ -136,6 +138,7 @@ func launcherOptions(cfg *envconfig.Config, environ []string, pid int) []launche
 		launcher.WithCluster(cfg.Name),
 		launcher.WithEnviron(environ),
 		launcher.WithSubreaper(subreaperWanted(cfg, pid)),
+		launcher.WithKeeper("/proc/self/exe"),
 	}
 }
 
@@ -144,6 +147,11 @@ var forwardedSignals = []os.Signal{
 	syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT,
 	syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH,
 	syscall.SIGTTIN, syscall.SIGTTOU,
+	// Caught, SIGPIPE no longer kills the launcher when its stdout (the
+	// result stream) is closed: the write fails with EPIPE and the
+	// launcher stops gracefully (exit 141). Workers start with it at its
+	// default, as a caught signal is reset by exec.
+	syscall.SIGPIPE,
 }
 
 func (o *runOptions) run(ctx context.Context) error {
