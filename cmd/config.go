@@ -105,13 +105,10 @@ func (o *configOptions) run(c *cobra.Command, args []string) error {
 			Cluster: cfg.Name, Index: i, Workers: cfg.Workers, InstanceID: "UNIQUE-PER-PROCESS",
 		})
 		_, _, env = plan.Apply(path, args, env)
-		writeEnvDiff(out, environ, env)
+		// Each carrier variable once: set at each start, never a value here.
+		writeEnvDiff(out, withoutVars(environ, carrierVars(prop)), env)
 		if prop != nil {
-			fields := prop.Fields()
-			sort.Strings(fields) // the composite propagator's order is a map's
-			for _, field := range fields {
-				fmt.Fprintf(out, "+ %s=(set at each start from the launcher's span for this worker)\n", strings.ToUpper(field))
-			}
+			writeCarrierVars(out, carrierVars(prop))
 		} else {
 			fmt.Fprintln(out, "  (OTEL_SDK_DISABLED=true: inherited TRACEPARENT, TRACESTATE and BAGGAGE pass through unchanged)")
 		}
