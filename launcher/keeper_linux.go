@@ -105,7 +105,7 @@ func KeeperMain() (status int, ok bool) {
 
 func runKeeper(in *os.File) int {
 	var base string
-	var markers [][]byte
+	marked := make(map[string]bool)
 	sc := bufio.NewScanner(in)
 	for sc.Scan() {
 		cmd, arg, _ := strings.Cut(sc.Text(), " ")
@@ -114,15 +114,21 @@ func runKeeper(in *os.File) int {
 			return 0
 		case "cgroup":
 			base = arg
-		case "marker":
-			markers = append(markers, []byte(arg))
+		case "mark":
+			marked[arg] = true
+		case "unmark":
+			delete(marked, arg)
 		}
 	}
 	// The launcher is gone without saying done: it was killed.
 	if base != "" {
 		killCgroup(base)
 	}
-	if len(markers) > 0 {
+	if len(marked) > 0 {
+		var markers [][]byte
+		for m := range marked {
+			markers = append(markers, []byte(m))
+		}
 		killMarked(markers)
 	}
 	return 0

@@ -137,14 +137,14 @@ func newSupervision(log logger, keeperPath string, keeperEnv []string) *supervis
 // the marker (the service.instance.id in env) that its members carry.
 func (s *supervision) newTree(env []string) (*tree, error) {
 	t := &tree{sup: s, ctty: -1, cgfd: -1}
-	if id := instanceID(env); id != "" {
-		t.marker = []byte(id)
-		if s.keeper != nil {
-			s.keeper.send("marker " + id)
-		}
-	}
 	if s.mechanism != MechanismCgroup {
 		t.known = make(map[int]uint64)
+		if id := instanceID(env); id != "" {
+			t.marker = []byte(id)
+			if s.keeper != nil {
+				s.keeper.send("mark " + id)
+			}
+		}
 		return t, nil
 	}
 	s.seq++
@@ -184,7 +184,7 @@ func (t *tree) started(pid int, forked bool) {
 	if t.known != nil {
 		var buf [2048]byte
 		if p, err := readStat(pid, buf[:]); err == nil {
-			t.known[pid] = p.start
+			t.known[pid], t.start = p.start, p.start
 		}
 	}
 }
@@ -250,6 +250,7 @@ type tree struct {
 	cgfd   int            // the cgroup directory until the fork
 	marker []byte         // proc mechanism: the worker's service.instance.id
 	known  map[int]uint64 // proc mechanism: members seen, pid → start time
+	start  uint64         // proc mechanism: the worker's start time
 	closed bool
 
 	// stopBy is when a stop under way kills what is left (zero: no stop).
@@ -310,8 +311,10 @@ func (t *tree) procMembers(stats map[int]procStat) []int {
 		}
 	}
 	if len(t.marker) > 0 {
+		// Only a process started after the worker can descend from it,
+		// which spares reading the environment of nearly every process.
 		for pid, p := range all {
-			if !in[pid] && p.live() && pid != self && !t.sup.keeperPid(pid) && environHas(pid, t.marker) {
+			if !in[pid] && p.live() && p.start >= t.start && pid != self && !t.sup.keeperPid(pid) && environHas(pid, t.marker) {
 				add(pid)
 			}
 		}
@@ -452,6 +455,9 @@ func (t *tree) close() {
 	t.closed = true
 	if t.dir != "" {
 		removeCgroup(t.dir)
+	}
+	if len(t.marker) > 0 && t.sup.keeper != nil {
+		t.sup.keeper.send("unmark " + string(t.marker))
 	}
 }
 
