@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
-	"golang.org/x/sys/unix"
 
 	"github.com/otel-qrun/otel-qrun/internal/workertest"
 	"github.com/otel-qrun/otel-qrun/launcher"
@@ -59,7 +58,7 @@ func runLauncherHelper() int {
 	if os.Getenv("HELPER_ADOPT") == "1" {
 		// Orphans become this process's children, which it never reaps:
 		// a container whose PID 1 does not reap.
-		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		if err := adoptOrphans(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 2
 		}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/otel-qrun/otel-qrun/internal/workertest"
 	"github.com/otel-qrun/otel-qrun/launcher"
 )
@@ -160,6 +162,9 @@ func readUntil(t *testing.T, r io.Reader, want string) string {
 	}
 	return ""
 }
+
+// adoptOrphans makes this process a child subreaper.
+func adoptOrphans() error { return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }
 
 // drainLogs returns the log records that arrived so far.
 func (h *harness) drainLogs() []map[string]string {
