@@ -36,7 +36,7 @@ Every worker is executed fresh (fork and exec, never a bare fork), so each one
 initializes its own OpenTelemetry SDK with its own service.instance.id, and
 each receives TRACEPARENT, TRACESTATE and BAGGAGE that continue the trace of
 the launcher. otel-qrun supervises the workers like a prefork master and a
-good PID 1: process groups, signal forwarding, restarts, memory limits,
+good PID 1: whole process trees, signal forwarding, restarts, memory limits,
 graceful stops and zombie reaping.
 
 With --instrument, otel-qrun also starts each Python, Node.js or Java
