@@ -198,9 +198,33 @@ func (s *spawner) spawn(req spawnRequest) spawnResult {
 			defer restore()
 		}
 	}
-	t, err := s.sup.newTree(req.env)
+	s.reaper.mu.Lock()
+	defer s.reaper.mu.Unlock()
+	t, err := s.forkExec(req, true)
+	if err != nil && t != nil && t.inCgroup {
+		// The kernel may refuse the cgroup (a cgroup that cannot hold
+		// processes, an old kernel without clone3): when the same start
+		// works without it, the trees are followed through /proc from
+		// now on. Otherwise the error is the command's own.
+		t2, err2 := s.forkExec(req, false)
+		if err2 == nil {
+			s.sup.useProc(err)
+		}
+		t, err = t2, err2
+	}
 	if err != nil {
 		return spawnResult{err: err}
+	}
+	s.reaper.registerLocked(t.pid)
+	return spawnResult{t: t}
+}
+
+// forkExec forks and executes req in a new tree, in a cgroup when cgroup
+// is true and the supervision has them. s.reaper.mu is held.
+func (s *spawner) forkExec(req spawnRequest, cgroup bool) (*tree, error) {
+	t, err := s.sup.newTree(req.env, cgroup)
+	if err != nil {
+		return nil, err
 	}
 	sys := sysProcAttr()
 	t.attr(sys)
@@ -212,15 +236,9 @@ func (s *spawner) spawn(req spawnRequest) spawnResult {
 		t.ctty = req.ctty
 	}
 	attr := &syscall.ProcAttr{Env: req.env, Files: req.files, Sys: sys}
-	s.reaper.mu.Lock()
-	defer s.reaper.mu.Unlock()
 	pid, err := syscall.ForkExec(req.path, req.argv, attr)
 	t.started(pid, err == nil)
-	if err != nil {
-		return spawnResult{err: err}
-	}
-	s.reaper.registerLocked(pid)
-	return spawnResult{t: t}
+	return t, err
 }
 
 // start forks and executes one worker and returns its tree.

@@ -133,11 +133,12 @@ func newSupervision(log logger, keeperPath string, keeperEnv []string) *supervis
 	return s
 }
 
-// newTree prepares the tree of a worker about to be forked: its cgroup, or
-// the marker (the service.instance.id in env) that its members carry.
-func (s *supervision) newTree(env []string) (*tree, error) {
+// newTree prepares the tree of a worker about to be forked: its cgroup
+// (when cgroup is true and the supervision has cgroups), or the marker (the
+// service.instance.id in env) that its members carry.
+func (s *supervision) newTree(env []string, cgroup bool) (*tree, error) {
 	t := &tree{sup: s, ctty: -1, cgfd: -1}
-	if s.mechanism != MechanismCgroup {
+	if s.mechanism != MechanismCgroup || !cgroup {
 		t.known = make(map[int]uint64)
 		if id := instanceID(env); id != "" {
 			t.marker = []byte(id)
@@ -157,8 +158,18 @@ func (s *supervision) newTree(env []string) (*tree, error) {
 		_ = os.Remove(t.dir)
 		return nil, fmt.Errorf("open cgroup: %w", err)
 	}
-	t.cgfd = fd
+	t.cgfd, t.inCgroup = fd, true
 	return t, nil
+}
+
+// useProc switches to following trees through /proc after the kernel
+// refused to start a worker in a cgroup (err); it warns once.
+func (s *supervision) useProc(err error) {
+	if s.mechanism != MechanismCgroup {
+		return
+	}
+	s.log.Warn("cannot start workers in cgroups; following their process trees through /proc", "error", err)
+	s.mechanism, s.reason = MechanismProc, err.Error()
 }
 
 // attr puts the process forked with sys straight into the tree's cgroup
@@ -244,6 +255,8 @@ type tree struct {
 	sup  *supervision
 	pid  int // the worker
 	ctty int // the terminal whose foreground this worker's group got, or -1
+	// inCgroup is true when the worker is forked into its cgroup.
+	inCgroup bool
 
 	mu     sync.Mutex
 	dir    string         // cgroup mechanism: the worker's cgroup

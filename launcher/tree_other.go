@@ -36,17 +36,20 @@ type supervision struct{}
 
 func newSupervision(logger, string, []string) *supervision { return &supervision{} }
 
-func (s *supervision) newTree([]string) (*tree, error) { return &tree{ctty: -1}, nil }
+func (s *supervision) newTree([]string, bool) (*tree, error) { return &tree{ctty: -1}, nil }
 
 func (s *supervision) close() {}
+
+func (s *supervision) useProc(error) {}
 
 // tree outside Linux is the worker's process group: descendants that leave
 // it are not followed.
 type tree struct {
-	pid    int
-	ctty   int
-	mu     sync.Mutex
-	stopBy time.Time
+	pid      int
+	ctty     int
+	inCgroup bool
+	mu       sync.Mutex
+	stopBy   time.Time
 }
 
 func (t *tree) attr(*syscall.SysProcAttr) {}
