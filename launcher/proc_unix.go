@@ -38,6 +38,7 @@ type reaper struct {
 	kick    chan struct{}
 	stop    chan struct{}
 	orphans int
+	helpers map[int]bool // the launcher's own children that are not workers (the keeper)
 	log     *slog.Logger
 	wg      sync.WaitGroup
 }
@@ -115,12 +116,16 @@ func (r *reaper) waitAll() {
 			}
 		}
 		r.mu.Lock()
-		ours := r.pids[pid]
+		ours, helper := r.pids[pid], r.helpers[pid]
 		delete(r.pids, pid)
-		if !ours {
+		delete(r.helpers, pid)
+		if !ours && !helper {
 			r.orphans++
 		}
 		r.mu.Unlock()
+		if helper {
+			continue
+		}
 		if ours {
 			r.out <- exitEvent{pid: pid, status: ws}
 		} else {
@@ -173,7 +178,17 @@ type spawner struct {
 
 func newSpawner(r *reaper, cfg *config) *spawner {
 	s := &spawner{reqs: make(chan spawnRequest), done: make(chan struct{}), reaper: r, log: cfg.logger}
+	r.mu.Lock()
 	s.sup = newSupervision(cfg.logger, cfg.keeper, cfg.environ)
+	if pid := s.sup.keeperPID(); pid > 0 {
+		// The wait4(-1) loop of subreaper mode reaps the keeper too; it
+		// is no orphan.
+		if r.helpers == nil {
+			r.helpers = make(map[int]bool)
+		}
+		r.helpers[pid] = true
+	}
+	r.mu.Unlock()
 	go s.loop()
 	return s
 }

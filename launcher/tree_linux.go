@@ -351,6 +351,14 @@ func (t *tree) procMembers(stats map[int]procStat) []int {
 
 func (s *supervision) keeperPid(pid int) bool { return s.keeper != nil && s.keeper.pid == pid }
 
+// keeperPID is the keeper's pid, or 0 without a keeper.
+func (s *supervision) keeperPID() int {
+	if s.keeper == nil {
+		return 0
+	}
+	return s.keeper.pid
+}
+
 // alive reports whether any member still runs.
 func (t *tree) alive() bool { return len(t.members()) > 0 }
 

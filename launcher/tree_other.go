@@ -42,6 +42,8 @@ func (s *supervision) close() {}
 
 func (s *supervision) useProc(error) {}
 
+func (s *supervision) keeperPID() int { return 0 }
+
 // tree outside Linux is the worker's process group: descendants that leave
 // it are not followed.
 type tree struct {
