@@ -2,10 +2,13 @@ package launcher
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // When the kernel refuses the worker's cgroup (here a directory that is
@@ -47,4 +50,71 @@ func TestCgroupRefusedFallsBackToProc(t *testing.T) {
 		t.Error("the tree is alive after kill")
 	}
 	rp.close()
+}
+
+// The tree's figures cover the same members: a child that called setsid is
+// a member, and its resident memory counts in rss; kill ends both.
+func TestTreeMembersAndRSS(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	for _, sup := range []*supervision{newSupervision(log, "", nil), {mechanism: MechanismProc, log: log}} {
+		t.Run(sup.mechanism, func(t *testing.T) { testTreeMembersAndRSS(t, sup) })
+	}
+}
+
+func testTreeMembersAndRSS(t *testing.T, sup *supervision) {
+	log := slog.New(slog.DiscardHandler)
+	exits := make(chan exitEvent, 10)
+	rp := newReaper(false, exits, log)
+	s := &spawner{reqs: make(chan spawnRequest), done: make(chan struct{}), reaper: rp, log: log, sup: sup}
+	go s.loop()
+	defer func() { close(s.reqs); <-s.done; s.sup.close(); rp.close() }()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	tr, err := s.start(spawnRequest{path: "/bin/sh", argv: []string{"sh", "-c", "setsid sleep 60 & echo $!; exec sleep 60"},
+		env: []string{"OTEL_RESOURCE_ATTRIBUTES=service.instance.id=test-rss"}, files: []uintptr{0, w.Fd(), 2}, ctty: -1})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var child int
+	if _, err := fmt.Fscan(r, &child); err != nil {
+		t.Fatal(err)
+	}
+	var buf [2048]byte
+	for {
+		p, err := readStat(child, buf[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", child)); string(comm) == "sleep\n" && p.rssPages > 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond) // until the child has exec'd sleep
+	}
+	if m := tr.members(); !slices.Contains(m, tr.pid) || !slices.Contains(m, child) {
+		t.Errorf("members %v, want the worker %d and its setsid child %d (%s)", m, tr.pid, child, s.sup.mechanism)
+	}
+	kib, err := tr.rss()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want int64
+	for _, pid := range []int{tr.pid, child} {
+		p, _ := readStat(pid, buf[:])
+		want += p.rssPages * int64(os.Getpagesize()) / 1024
+	}
+	if kib < want {
+		t.Errorf("rss %d KiB, want at least the %d KiB of the worker and its child", kib, want)
+	}
+	if err := tr.kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-exits
+	if !tr.waitGone(time.Now().Add(10 * time.Second)) {
+		t.Errorf("members left after kill: %v", tr.members())
+	}
+	tr.close()
 }
