@@ -114,9 +114,10 @@ func newSupervision(log logger, keeperPath string, keeperEnv []string) *supervis
 	s := &supervision{mechanism: MechanismProc, log: log}
 	dir, err := cgroupDir()
 	if err == nil {
-		base := filepath.Join(dir, fmt.Sprintf("otel-qrun-%d", os.Getpid()))
-		if err = os.Mkdir(base, 0o755); err == nil || errors.Is(err, os.ErrExist) {
-			s.mechanism, s.base, err = MechanismCgroup, base, nil
+		// A name of its own for every Run, even several in one process.
+		var base string
+		if base, err = os.MkdirTemp(dir, fmt.Sprintf("otel-qrun-%d-", os.Getpid())); err == nil {
+			s.mechanism, s.base = MechanismCgroup, base
 		}
 	}
 	if err != nil {
@@ -150,7 +151,7 @@ func (s *supervision) newTree(env []string, cgroup bool) (*tree, error) {
 	}
 	s.seq++
 	t.dir = filepath.Join(s.base, "w"+strconv.Itoa(s.seq))
-	if err := os.Mkdir(t.dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+	if err := os.Mkdir(t.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create cgroup: %w", err)
 	}
 	fd, err := unix.Open(t.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
