@@ -132,6 +132,7 @@ func (o *configOptions) write(c *cobra.Command, out io.Writer, cfg *envconfig.Co
 			fmt.Fprintf(out, "%s (%s)\n", strings.Join(args, " "), path)
 		}
 	}
+	writeSupervision(out)
 	plan := writeBootstrap(c.Context(), out, cfg, args, environ, path)
 	defer plan.Close()
 	for i := 0; i < cfg.Workers; i++ {
@@ -140,13 +141,10 @@ func (o *configOptions) write(c *cobra.Command, out io.Writer, cfg *envconfig.Co
 			Cluster: cfg.Name, Index: i, Workers: cfg.Workers, InstanceID: "UNIQUE-PER-PROCESS",
 		})
 		_, _, env = plan.Apply(path, args, env)
-		writeEnvDiff(out, environ, env, show)
+		// Each carrier variable once: set at each start, never a value here.
+		writeEnvDiff(out, withoutVars(environ, carrierVars(prop)), env, show)
 		if prop != nil {
-			fields := prop.Fields()
-			sort.Strings(fields) // the composite propagator's order is a map's
-			for _, field := range fields {
-				fmt.Fprintf(out, "+ %s=(set at each start from the launcher's span for this worker)\n", strings.ToUpper(field))
-			}
+			writeCarrierVars(out, carrierVars(prop))
 		} else {
 			fmt.Fprintln(out, "  (OTEL_SDK_DISABLED=true: inherited TRACEPARENT, TRACESTATE and BAGGAGE pass through unchanged)")
 		}

@@ -72,8 +72,12 @@ func usageError(format string, args ...any) error {
 }
 
 // Main runs otel-qrun with the process's arguments and returns the exit
-// status. Nothing below it calls os.Exit.
+// status. Nothing below it calls os.Exit. Started as the launcher's keeper
+// (launcher.KeeperEnv), it runs the keeper instead.
 func Main() int {
+	if status, ok := launcher.KeeperMain(); ok {
+		return status
+	}
 	return run(context.Background(), newFactory(), os.Args[1:])
 }
 

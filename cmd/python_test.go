@@ -509,55 +509,12 @@ def work(n):
     urllib.request.urlopen(os.environ["NOTIFY_URL"] + "/task-%d" % n).read()
 `
 
-// startRedis starts a real redis-server on a Unix socket in a temporary
-// directory and returns its Celery broker URL.
-func startRedis(t *testing.T) string {
-	t.Helper()
-	server, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server is not installed (Debian package redis-server)")
-	}
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "redis.sock")
-	c := exec.Command(server, "--port", "0", "--unixsocket", sock, "--save", "", "--appendonly", "no", "--dir", dir)
-	out, err := c.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
-	ready := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if line := strings.ToLower(sc.Text()); strings.Contains(line, "ready to accept connections") {
-				select {
-				case ready <- true:
-				default:
-				}
-			}
-		}
-		close(ready)
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			t.Fatal("redis-server exited before it was ready")
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("redis-server not ready after a minute")
-	}
-	return "redis+socket://" + sock
-}
-
 func TestPythonCeleryPrefork(t *testing.T) {
 	python := pyvenv.Python(t)
 	if err := exec.Command(python, "-c", "import celery, redis").Run(); err != nil {
 		t.Skip("celery or redis is not installed (Debian packages python3-celery, python3-redis)")
 	}
-	broker := startRedis(t)
+	broker := "redis://" + startRedis(t).Addr() + "/0"
 	dir := pyApp(t, map[string]string{"tasks.py": pyCeleryTasks})
 	r := otlptest.NewHTTP(t)
 	n := newNotifier(t)

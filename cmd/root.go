@@ -34,7 +34,7 @@ Every worker is executed fresh (fork and exec, never a bare fork), so each one
 initializes its own OpenTelemetry SDK with its own service.instance.id, and
 each receives TRACEPARENT, TRACESTATE and BAGGAGE that continue the trace of
 the launcher. otel-qrun supervises the workers like a prefork master and a
-good PID 1: process groups, signal forwarding, restarts, memory limits,
+good PID 1: whole process trees, signal forwarding, restarts, memory limits,
 graceful stops and zombie reaping.
 
 With --instrument, otel-qrun also starts each Python, Node.js or Java
@@ -89,7 +89,9 @@ func loadConfig(c *cobra.Command, environ []string) (*envconfig.Config, error) {
 	return cfg, nil
 }
 
-// subreaperWanted applies the subreaper key: on, off, or automatic as PID 1.
+// subreaperWanted applies the subreaper key: on, off, or automatic as PID 1
+// and where worker trees are followed through /proc (orphans then stay in
+// the launcher's tree).
 func subreaperWanted(cfg *envconfig.Config, pid int) bool {
 	switch cfg.Subreaper {
 	case envconfig.SwitchOn:
@@ -97,7 +99,7 @@ func subreaperWanted(cfg *envconfig.Config, pid int) bool {
 	case envconfig.SwitchOff:
 		return false
 	}
-	return pid == 1
+	return pid == 1 || launcher.ProbeSupervision().Mechanism == launcher.MechanismProc
 }
 
 // launcherOptions maps the configuration onto the launcher.
@@ -115,6 +117,7 @@ func launcherOptions(cfg *envconfig.Config, environ []string, pid int) []launche
 		launcher.WithCluster(cfg.Name),
 		launcher.WithEnviron(environ),
 		launcher.WithSubreaper(subreaperWanted(cfg, pid)),
+		launcher.WithKeeper("/proc/self/exe"),
 	}
 }
 
@@ -123,6 +126,11 @@ var forwardedSignals = []os.Signal{
 	syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT,
 	syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH,
 	syscall.SIGTTIN, syscall.SIGTTOU,
+	// Caught, SIGPIPE no longer kills the launcher when its stdout (the
+	// result stream) is closed: the write fails with EPIPE and the
+	// launcher stops gracefully (exit 141). Workers start with it at its
+	// default, as a caught signal is reset by exec.
+	syscall.SIGPIPE,
 }
 
 func (o *runOptions) run(ctx context.Context) error {

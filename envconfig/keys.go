@@ -144,14 +144,14 @@ func specs() []spec {
 			false, func(c *Config) *time.Duration { return &c.MinUptime }),
 		signalSpec(),
 		durationSpec(newKey("stop_grace", "10s",
-			"time between stop_signal and SIGKILL of a worker's process group, "+inSeconds),
+			"time between stop_signal and SIGKILL of a worker's process tree, "+inSeconds),
 			false, func(c *Config) *time.Duration { return &c.StopGrace }),
 		timeoutSpec(),
 		intSpec(newKey("recycle", "0",
 			"task mode: replace a persistent worker after this many tasks (0 = off)"),
 			"count", 0, func(c *Config) *int { return &c.Recycle }),
 		intRangeSpec(newKey("max_rss", "0",
-			"replace a worker whose process group's resident memory exceeds this many KiB (0 = off)"),
+			"replace a worker whose process tree's resident memory exceeds this many KiB (0 = off)"),
 			"KiB", 0, math.MaxInt64/1024, func(c *Config) *int64 { return &c.MaxRSS }),
 		intRangeSpec(newKey("cpu_affinity", "0",
 			"pin each worker to this many CPUs, assigned round-robin (0 = off)"),
@@ -342,7 +342,7 @@ func restartSpec() spec {
 func signalSpec() spec {
 	return spec{
 		Key: newKey("stop_signal", "TERM",
-			"signal sent to each worker's process group to stop it: a name (TERM, SIGINT) or a number"),
+			"signal sent to every process of each worker's tree to stop it: a name (TERM, SIGINT) or a number"),
 		typ: "signal", accepts: "a signal name (TERM, SIGTERM) or number (15)",
 		decode: func(c *Config, raw any) bool {
 			s, ok := toString(raw)

@@ -22,6 +22,9 @@ import (
 
 // Fake workers are this test binary re-executed (see workertest).
 func TestMain(m *testing.M) {
+	if code, ok := launcher.KeeperMain(); ok {
+		os.Exit(code)
+	}
 	if code, ok := workertest.Run(map[string]func() int{"launcher": runLauncherHelper}); ok {
 		os.Exit(code)
 	}
@@ -44,11 +47,30 @@ func runLauncherHelper() int {
 	n, _ := strconv.Atoi(os.Getenv("HELPER_WORKERS"))
 	env := workertest.WithoutEnv(os.Environ(), workertest.HelperEnv)
 	env = append(env, workertest.HelperEnv+"="+os.Getenv("HELPER_WORKER"))
+	grace := 2 * time.Second
+	if g, err := time.ParseDuration(os.Getenv("HELPER_GRACE")); err == nil {
+		grace = g
+	}
+	restart := launcher.RestartNever
+	if r := os.Getenv("HELPER_RESTART"); r != "" {
+		restart = launcher.RestartPolicy(r)
+	}
+	if os.Getenv("HELPER_ADOPT") == "1" {
+		// Orphans become this process's children, which it never reaps:
+		// a container whose PID 1 does not reap.
+		if err := adoptOrphans(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+	}
 	l, err := launcher.New([]string{os.Args[0]},
 		launcher.WithWorkers(n),
 		launcher.WithEnviron(env),
 		launcher.WithSubreaper(os.Getenv("HELPER_SUBREAPER") == "1"),
-		launcher.WithStopGrace(2*time.Second))
+		launcher.WithStopGrace(grace),
+		launcher.WithRestart(restart),
+		launcher.WithBackoff(time.Millisecond, time.Millisecond),
+		launcher.WithKeeper(os.Args[0]))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -68,7 +90,7 @@ type logSink struct{ c chan map[string]string }
 
 func (logSink) Enabled(context.Context, slog.Level) bool { return true }
 func (s logSink) Handle(_ context.Context, r slog.Record) error {
-	m := map[string]string{"msg": r.Message}
+	m := map[string]string{"msg": r.Message, "level": r.Level.String()}
 	r.Attrs(func(a slog.Attr) bool { m[a.Key] = a.Value.String(); return true })
 	select {
 	case s.c <- m:

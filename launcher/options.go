@@ -68,6 +68,7 @@ type config struct {
 	meter       metric.MeterProvider
 	propagator  propagation.TextMapPropagator
 	bootstrap   func(Exec) Exec
+	keeper      string
 }
 
 func defaults() config {
@@ -255,3 +256,11 @@ type Exec struct {
 // gives f no meaning: a zero-code bootstrap of the worker's language, a
 // wrapper command, extra variables are all the caller's choice.
 func WithBootstrap(f func(Exec) Exec) Option { return func(c *config) { c.bootstrap = f } }
+
+// WithKeeper sets the executable started as the keeper (default none): a
+// small process that outlives a launcher killed with SIGKILL and then kills
+// every process its workers left, so that nothing they started runs on. The
+// executable must call [KeeperMain] first thing in main; "/proc/self/exe"
+// names the running program. Without a keeper only the workers themselves
+// end with the launcher (parent-death signal).
+func WithKeeper(path string) Option { return func(c *config) { c.keeper = path } }

@@ -9,7 +9,7 @@ import (
 )
 
 // platformFeatures names what this platform lacks; the launcher warns once.
-const platformFeatures = "pdeathsig, subreaper, max_rss and cpu_affinity need Linux"
+const platformFeatures = "pdeathsig, subreaper, process trees, the keeper, max_rss and cpu_affinity need Linux"
 
 var errUnsupported = errors.New("not supported on this platform")
 
@@ -20,8 +20,6 @@ func setSubreaper() error { return errUnsupported }
 func availableCPUs() ([]int, error) { return nil, errUnsupported }
 
 func pinThread([]int) (func(), error) { return nil, errUnsupported }
-
-func groupsRSS([]int) (map[int]int64, error) { return nil, errUnsupported }
 
 // foregroundTTY: the terminal is not handed on outside Linux.
 func foregroundTTY(*os.File) bool { return false }

@@ -38,6 +38,7 @@ type reaper struct {
 	kick    chan struct{}
 	stop    chan struct{}
 	orphans int
+	helpers map[int]bool // the launcher's own children that are not workers (the keeper)
 	log     *slog.Logger
 	wg      sync.WaitGroup
 }
@@ -115,12 +116,16 @@ func (r *reaper) waitAll() {
 			}
 		}
 		r.mu.Lock()
-		ours := r.pids[pid]
+		ours, helper := r.pids[pid], r.helpers[pid]
 		delete(r.pids, pid)
-		if !ours {
+		delete(r.helpers, pid)
+		if !ours && !helper {
 			r.orphans++
 		}
 		r.mu.Unlock()
+		if helper {
+			continue
+		}
 		if ours {
 			r.out <- exitEvent{pid: pid, status: ws}
 		} else {
@@ -149,7 +154,7 @@ type spawnRequest struct {
 }
 
 type spawnResult struct {
-	pid int
+	t   *tree
 	err error
 }
 
@@ -159,15 +164,31 @@ type spawnResult struct {
 // Go runtime's thread management kill workers. The thread's CPU affinity is
 // set before a pinned fork and restored after it, so the worker inherits the
 // mask from its first instruction.
+//
+// Each worker is forked into a tree of its own (see tree), which the
+// spawner prepares; the supervision behind the trees is closed with the
+// spawner.
 type spawner struct {
 	reqs   chan spawnRequest
 	done   chan struct{}
 	reaper *reaper
 	log    *slog.Logger
+	sup    *supervision
 }
 
-func newSpawner(r *reaper, log *slog.Logger) *spawner {
-	s := &spawner{reqs: make(chan spawnRequest), done: make(chan struct{}), reaper: r, log: log}
+func newSpawner(r *reaper, cfg *config) *spawner {
+	s := &spawner{reqs: make(chan spawnRequest), done: make(chan struct{}), reaper: r, log: cfg.logger}
+	r.mu.Lock()
+	s.sup = newSupervision(cfg.logger, cfg.keeper, cfg.environ)
+	if pid := s.sup.keeperPID(); pid > 0 {
+		// The wait4(-1) loop of subreaper mode reaps the keeper too; it
+		// is no orphan.
+		if r.helpers == nil {
+			r.helpers = make(map[int]bool)
+		}
+		r.helpers[pid] = true
+	}
+	r.mu.Unlock()
 	go s.loop()
 	return s
 }
@@ -192,43 +213,64 @@ func (s *spawner) spawn(req spawnRequest) spawnResult {
 			defer restore()
 		}
 	}
-	sys := sysProcAttr()
-	if req.ctty >= 0 {
-		// The worker's group becomes the terminal's foreground group, as
-		// with tini: it may read the terminal, and ^C reaches it.
-		sys.Foreground, sys.Ctty = true, req.ctty
-	}
-	attr := &syscall.ProcAttr{Env: req.env, Files: req.files, Sys: sys}
 	s.reaper.mu.Lock()
 	defer s.reaper.mu.Unlock()
-	pid, err := syscall.ForkExec(req.path, req.argv, attr)
+	t, err := s.forkExec(req, true)
+	if err != nil && t != nil && t.inCgroup {
+		// The kernel may refuse the cgroup (a cgroup that cannot hold
+		// processes, an old kernel without clone3): when the same start
+		// works without it, the trees are followed through /proc from
+		// now on. Otherwise the error is the command's own.
+		t2, err2 := s.forkExec(req, false)
+		if err2 == nil {
+			s.sup.useProc(err)
+		}
+		t, err = t2, err2
+	}
 	if err != nil {
 		return spawnResult{err: err}
 	}
-	s.reaper.registerLocked(pid)
-	return spawnResult{pid: pid}
+	s.reaper.registerLocked(t.pid)
+	return spawnResult{t: t}
 }
 
-func (s *spawner) start(req spawnRequest) (int, error) {
+// forkExec forks and executes req in a new tree, in a cgroup when cgroup
+// is true and the supervision has them. s.reaper.mu is held.
+func (s *spawner) forkExec(req spawnRequest, cgroup bool) (*tree, error) {
+	t, err := s.sup.newTree(req.env, cgroup)
+	if err != nil {
+		return nil, err
+	}
+	sys := sysProcAttr()
+	t.attr(sys)
+	if req.ctty >= 0 {
+		// The worker's group becomes the terminal's foreground group, as
+		// with tini: it may read the terminal, and ^C reaches it. The
+		// terminal goes back to the launcher when the worker exits.
+		sys.Foreground, sys.Ctty = true, req.ctty
+		t.ctty = req.ctty
+	}
+	attr := &syscall.ProcAttr{Env: req.env, Files: req.files, Sys: sys}
+	pid, err := syscall.ForkExec(req.path, req.argv, attr)
+	t.started(pid, err == nil)
+	return t, err
+}
+
+// start forks and executes one worker and returns its tree.
+func (s *spawner) start(req spawnRequest) (*tree, error) {
 	req.reply = make(chan spawnResult, 1)
 	s.reqs <- req
 	res := <-req.reply
-	return res.pid, res.err
+	return res.t, res.err
 }
 
+// close ends the spawner thread, then the supervision: the trees' cgroups
+// are removed and the keeper is told that the launcher ended cleanly. Call
+// it once every tree has been drained.
 func (s *spawner) close() {
 	close(s.reqs)
 	<-s.done
-}
-
-// signalGroup sends sig to the process group pgid. A group that is already
-// gone is not an error.
-func signalGroup(pgid int, sig syscall.Signal) error {
-	err := unix.Kill(-pgid, sig)
-	if errors.Is(err, unix.ESRCH) {
-		return nil
-	}
-	return err
+	s.sup.close()
 }
 
 // signalName returns the conventional name of s, e.g. "SIGKILL".
@@ -237,10 +279,4 @@ func signalName(s syscall.Signal) string {
 		return n
 	}
 	return s.String()
-}
-
-// groupAlive reports whether any process is left in the process group pgid.
-func groupAlive(pgid int) bool {
-	err := unix.Kill(-pgid, 0)
-	return err == nil || errors.Is(err, unix.EPERM)
 }

@@ -32,6 +32,7 @@ type slot struct {
 // worker is one running process, the leader of its own process group.
 type worker struct {
 	pid      int
+	tree     *tree // the worker and every descendant
 	started  time.Time
 	span     trace.Span
 	stopping bool // the stop signal was sent
@@ -67,6 +68,7 @@ type run struct {
 	stopStatus *int // first unclean exit after a requested stop
 	lingering  sync.WaitGroup
 	rssWarned  bool
+	outClosed  bool     // the result stream's reader went away: see outputClosed
 	tasks      *taskRun // nil outside task mode
 }
 
@@ -112,11 +114,11 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 		quit:   make(chan struct{}),
 	}
 	r.rp = newReaper(l.cfg.subreaper, exitCh, log)
-	r.sp = newSpawner(r.rp, log)
+	r.sp = newSpawner(r.rp, &l.cfg)
 	defer func() {
 		close(r.quit)
-		r.sp.close()
 		r.lingering.Wait()
+		r.sp.close()
 		r.rp.close()
 	}()
 
@@ -191,6 +193,9 @@ func (r *run) finished() bool {
 }
 
 func (r *run) status() int {
+	if r.outClosed {
+		return ExitOutputClosed
+	}
 	if r.tasks != nil {
 		return r.tasks.status()
 	}
@@ -257,7 +262,7 @@ func (r *run) startWith(s *slot, reason Reason, spec startSpec) error {
 	if l.cfg.bootstrap != nil {
 		ex = l.cfg.bootstrap(ex)
 	}
-	pid, err := r.sp.start(spawnRequest{path: ex.Path, argv: ex.Argv, env: ex.Env, files: files, cpus: l.cpusFor(), ctty: ctty})
+	t, err := r.sp.start(spawnRequest{path: ex.Path, argv: ex.Argv, env: ex.Env, files: files, cpus: l.cpusFor(), ctty: ctty})
 	if err != nil {
 		if span != nil {
 			span.RecordError(err)
@@ -266,12 +271,13 @@ func (r *run) startWith(s *slot, reason Reason, spec startSpec) error {
 		}
 		return fmt.Errorf("start worker %d: %s: %w", s.index, ex.Path, err)
 	}
+	pid := t.pid
 	if span != nil {
 		span.SetAttributes(attribute.Int("process.pid", pid))
 		l.active.Add(r.ctx, 1)
 		l.starts.Add(r.ctx, 1, metric.WithAttributes(attribute.String("reason", string(reason))))
 	}
-	s.w = &worker{pid: pid, started: time.Now(), span: span}
+	s.w = &worker{pid: pid, tree: t, started: time.Now(), span: span}
 	r.byPid[pid] = s
 	l.cfg.logger.Debug("worker started", "worker", s.index, "pid", pid, "reason", reason)
 	return nil
@@ -351,7 +357,7 @@ func (r *run) onExit(ev exitEvent) {
 		l.exits.Add(r.ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome(ev.status))))
 	}
 	r.logExit(s, w, ev.status, uptime)
-	r.drainGroup(ev.pid)
+	r.drainTree(w)
 	if r.tasks != nil && r.tasks.workerExited(s, w, ev.status, uptime) {
 		return
 	}
@@ -478,15 +484,15 @@ func (r *run) onTimer(ev timerEvent) {
 	if s == nil || s.w == nil {
 		return
 	}
-	r.l.cfg.logger.Warn("worker did not stop within stop_grace; killing its process group",
+	r.l.cfg.logger.Warn("worker did not stop within stop_grace; killing its process tree",
 		"worker", s.index, "pid", ev.pid, "stop_grace", r.l.cfg.stopGrace)
 	r.kill(s.w)
 }
 
 func (r *run) kill(w *worker) {
 	w.killed = true
-	if err := signalGroup(w.pid, syscall.SIGKILL); err != nil {
-		r.l.cfg.logger.Error("kill process group", "pid", w.pid, "error", err)
+	if err := w.tree.kill(); err != nil {
+		r.l.cfg.logger.Error("kill process tree", "pid", w.pid, "error", err)
 	}
 }
 
@@ -521,15 +527,15 @@ func (r *run) beginStop(requested bool) {
 	}
 }
 
-// stopWorker sends the stop signal to the worker's group and arms the kill.
+// stopWorker sends the stop signal to the worker's tree and arms the kill.
 func (r *run) stopWorker(s *slot) {
 	w := s.w
 	if w.stopping {
 		return
 	}
 	w.stopping = true
-	if err := signalGroup(w.pid, r.l.cfg.stopSignal); err != nil {
-		r.l.cfg.logger.Error("signal process group", "pid", w.pid, "error", err)
+	if err := w.tree.stop(r.l.cfg.stopSignal, r.l.cfg.stopGrace); err != nil {
+		r.l.cfg.logger.Error("signal process tree", "pid", w.pid, "error", err)
 	}
 	ev := timerEvent{pid: w.pid}
 	w.timer = time.AfterFunc(r.l.cfg.stopGrace, func() { r.deliver(ev) })
@@ -570,7 +576,7 @@ func (r *run) onSignal(sig os.Signal) {
 	case syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH:
 		for _, sl := range r.slots {
 			if sl.w != nil {
-				if err := signalGroup(sl.w.pid, s); err != nil {
+				if err := sl.w.tree.forward(s); err != nil {
 					log.Error("forward signal", "signal", signalName(s), "pid", sl.w.pid, "error", err)
 				}
 			}
@@ -635,18 +641,18 @@ func (r *run) scaleDown() {
 	}
 }
 
-// checkMemory recycles workers whose process group exceeds max_rss.
+// checkMemory recycles workers whose process tree exceeds max_rss.
 func (r *run) checkMemory() {
-	var pgids []int
+	var ws []*worker
 	for _, s := range r.slots {
 		if s.w != nil && !s.w.stopping {
-			pgids = append(pgids, s.w.pid)
+			ws = append(ws, s.w)
 		}
 	}
-	if len(pgids) == 0 {
+	if len(ws) == 0 {
 		return
 	}
-	rss, err := groupsRSS(pgids)
+	rss, err := treesRSS(ws)
 	if err != nil {
 		if !r.rssWarned {
 			r.rssWarned = true
@@ -665,39 +671,4 @@ func (r *run) checkMemory() {
 			r.stopWorker(s)
 		}
 	}
-}
-
-// drainGroup stops what a worker left behind in its process group: the stop
-// signal, the grace period, then SIGKILL. Run waits for it before returning.
-func (r *run) drainGroup(pgid int) {
-	if !groupAlive(pgid) {
-		return
-	}
-	sig, grace, log := r.l.cfg.stopSignal, r.l.cfg.stopGrace, r.l.cfg.logger
-	log.Debug("stopping processes left in a worker's process group", "pgid", pgid)
-	r.lingering.Add(1)
-	go func() {
-		defer r.lingering.Done()
-		_ = signalGroup(pgid, sig)
-		if waitGroupGone(pgid, grace) {
-			return
-		}
-		log.Warn("processes left by a worker ignored the stop signal; killing them", "pgid", pgid)
-		_ = signalGroup(pgid, syscall.SIGKILL)
-		waitGroupGone(pgid, 5*time.Second)
-	}()
-}
-
-// waitGroupGone waits up to d for the process group to be empty. Nothing
-// notifies the end of processes that are not our children, so it checks on
-// a short interval, only while such a group exists.
-func waitGroupGone(pgid int, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for groupAlive(pgid) {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
 }

@@ -555,7 +555,7 @@ func (tr *taskRun) pending() bool { return tr.out.Buffered() > 0 }
 // nothing else ready, so a result never waits while the launcher is idle,
 // and results that end in one burst go out in one write.
 func (tr *taskRun) flush() {
-	if err := tr.out.Flush(); err != nil && !tr.outErr {
+	if err := tr.out.Flush(); err != nil && !tr.r.outputClosed(err) && !tr.outErr {
 		tr.outErr = true
 		tr.failed = true
 		tr.r.l.cfg.logger.Error("writing results failed", "error", err)

@@ -2,6 +2,7 @@ package launcher_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -82,4 +83,123 @@ func TestSingleWorkerReadsTheTerminal(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("launcher did not exit")
 	}
+}
+
+// ptyLines hands the lines written to the terminal to a channel.
+func ptyLines(master *os.File) <-chan string {
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(master)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	return lines
+}
+
+func waitLine(t *testing.T, lines <-chan string, want string) string {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("terminal closed before a line with %q", want)
+			}
+			if strings.Contains(l, want) {
+				return l
+			}
+		case <-timeout:
+			t.Fatalf("no line with %q on the terminal within 30s", want)
+		}
+	}
+}
+
+func waitExit(t *testing.T, cmd *exec.Cmd) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("launcher did not exit")
+	}
+	return nil
+}
+
+// The terminal follows the worker across restarts, as tini does: the
+// restarted worker reads the terminal too (a worker in a background group
+// would be stopped by SIGTTIN and the launcher would hang).
+func TestRestartedWorkerReadsTheTerminal(t *testing.T) {
+	master, slave := openPTY(t)
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = helperEnviron("launcher", "HELPER_WORKERS=1", "HELPER_WORKER=readline-exit", "HELPER_EXIT=3",
+		"HELPER_RESTART=on-failure", "HELPER_SUBREAPER=0")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	lines := ptyLines(master)
+	for _, typed := range []string{"first", "second", "third"} {
+		if _, err := master.WriteString(typed + "\n"); err != nil {
+			t.Fatal(err)
+		}
+		waitLine(t, lines, `"stdin":"`+typed+`"`)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	waitExit(t, cmd)
+}
+
+// A worker stopped by ^Z (SIGTSTP) stops gracefully when the launcher is
+// asked to stop: it gets SIGCONT after the stop signal, handles SIGTERM and
+// exits 0, so the launcher exits 0 without waiting for the kill.
+func TestStoppedWorkerStopsGracefully(t *testing.T) {
+	master, slave := openPTY(t)
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = helperEnviron("launcher", "HELPER_WORKERS=1", "HELPER_WORKER=trap", "HELPER_EXIT=0",
+		"HELPER_SUBREAPER=0", "HELPER_GRACE=1m")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	lines := ptyLines(master)
+	var ready struct{ PID int }
+	if err := json.Unmarshal([]byte(waitLine(t, lines, `"event":"ready"`)), &ready); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := master.Write([]byte{0x1a}); err != nil { // ^Z
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !stopped(ready.PID) {
+		if time.Now().After(deadline) {
+			t.Fatal("^Z did not stop the worker")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := waitExit(t, cmd); err != nil {
+		t.Errorf("launcher: %v, want exit 0", err)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("stop took %s: the stopped worker waited for the kill", took)
+	}
+}
+
+// stopped reports whether pid is stopped by a signal.
+func stopped(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && i+2 < len(s) && s[i+2] == 'T'
 }

@@ -130,17 +130,18 @@ func StripEnv(p propagation.TextMapPropagator, environ []string) []string {
 	return out
 }
 
-// InjectEnv returns a copy of environ in which the variables of p's fields
-// are replaced by the context of ctx: stale values (for example a
-// TRACEPARENT inherited by the launcher) are removed first, then p.Inject
-// appends the new ones: TRACEPARENT, TRACESTATE and BAGGAGE first, then the
-// others sorted by name. When ctx has no span context, the result has only
-// what p injects for an empty context: nothing for tracecontext and baggage
-// (B3, however, writes a sampling decision). The result is never nil.
+// InjectEnv returns a copy of environ in which the carrier variables are
+// replaced by the context of ctx: every variable of every propagator
+// otel-qrun knows (see StripCarriers) and of p's fields is removed first,
+// whatever p is, so that no stale parent (for example a TRACEPARENT
+// inherited by the launcher while p is b3) survives; then p.Inject appends
+// the new ones: TRACEPARENT, TRACESTATE and BAGGAGE first, then the others
+// sorted by name. When ctx has no valid span context only baggage is
+// injected (no placeholder such as B3's "0"). The result is never nil.
 func InjectEnv(ctx context.Context, p propagation.TextMapPropagator, environ []string) []string {
-	c := newEnvCarrierOwned(StripEnv(p, environ))
+	c := newEnvCarrierOwned(StripEnv(p, StripCarriers(environ)))
 	n := len(c.env)
-	p.Inject(ctx, c)
+	inject(ctx, p, c)
 	c.sortFrom(n)
 	return c.Environ()
 }
@@ -157,7 +158,7 @@ func ExtractEnv(ctx context.Context, p propagation.TextMapPropagator, environ []
 }
 
 // FormatEnv returns the carrier of ctx as plain NAME=value lines, one per
-// variable p injects: TRACEPARENT, TRACESTATE and BAGGAGE first, then the
+// variable p injects (only baggage when ctx has no valid span context): TRACEPARENT, TRACESTATE and BAGGAGE first, then the
 // others sorted by name. Values are written verbatim; a variable whose value
 // holds a newline or NUL byte (which no standard propagator produces) is
 // left out because the format cannot represent it.
@@ -181,7 +182,7 @@ type variable struct{ name, value string }
 // returns them in the order of compareVars.
 func injectVars(ctx context.Context, p propagation.TextMapPropagator) []variable {
 	c := &EnvCarrier{}
-	p.Inject(ctx, c)
+	inject(ctx, p, c)
 	c.sortFrom(0)
 	vars := make([]variable, 0, len(c.env))
 	for _, kv := range c.Environ() {

@@ -144,12 +144,11 @@ func TestInjectEnv(t *testing.T) {
 		want    []string
 	}{
 		{
-			name:    "w3c replaces stale values and keeps the rest in order",
+			name:    "w3c replaces stale values of every propagator and keeps the rest in order",
 			p:       w3c(),
 			ctx:     ctx,
 			environ: stale,
-			want: append(append(slices.Clone(kept),
-				"X_B3_TRACEID="+strings.Repeat("e", 32), "X_B3_FLAGS=1", "B3=stale", "UBER_TRACE_ID=stale", "TERM=xterm"),
+			want: append(slices.Clone(kept), "TERM=xterm",
 				"TRACEPARENT="+testTraceparent, "TRACESTATE="+testTracestate, "BAGGAGE="+testBaggage),
 		},
 		{
@@ -157,25 +156,21 @@ func TestInjectEnv(t *testing.T) {
 			p:       w3c(),
 			ctx:     context.Background(),
 			environ: stale,
-			want: append(slices.Clone(kept),
-				"X_B3_TRACEID="+strings.Repeat("e", 32), "X_B3_FLAGS=1", "B3=stale", "UBER_TRACE_ID=stale", "TERM=xterm"),
+			want:    append(slices.Clone(kept), "TERM=xterm"),
 		},
 		{
 			name:    "b3 single header",
 			p:       named(t, "b3"),
 			ctx:     ctx,
 			environ: stale,
-			want: append(slices.Clone(stale[:7:7]),
-				"X_B3_TRACEID="+strings.Repeat("e", 32), "X_B3_FLAGS=1", "UBER_TRACE_ID=stale", "TERM=xterm",
-				"B3="+testTraceID+"-"+testSpanID+"-1"),
+			want:    append(slices.Clone(kept), "TERM=xterm", "B3="+testTraceID+"-"+testSpanID+"-1"),
 		},
 		{
 			name:    "b3 multiple headers",
 			p:       named(t, "b3multi"),
 			ctx:     ctx,
 			environ: stale,
-			want: append(slices.Clone(stale[:7:7]),
-				"B3=stale", "UBER_TRACE_ID=stale", "TERM=xterm",
+			want: append(slices.Clone(kept), "TERM=xterm",
 				"X_B3_SAMPLED=1", "X_B3_SPANID="+testSpanID, "X_B3_TRACEID="+testTraceID),
 		},
 		{
@@ -433,6 +428,12 @@ func TestEnvRoundTrip(t *testing.T) {
 				t.Fatalf("extracted %v from %q", sc, first)
 			}
 			second := propagate.InjectEnv(ctx, p, first)
+			if names[0] == "ottrace" {
+				// ottrace's baggage does not survive an environment: the Go
+				// propagator reads only ot-baggage- keys, and environment
+				// names have underscores. Stripped as stale, it is gone.
+				first = slices.DeleteFunc(first, func(kv string) bool { return strings.HasPrefix(kv, "OT_BAGGAGE_") })
+			}
 			if !slices.Equal(first, second) {
 				t.Errorf("env → ctx → env changed the environment:\n%q\n%q", first, second)
 			}

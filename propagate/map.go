@@ -77,10 +77,11 @@ func (c *MapCarrier) UnmarshalJSON(data []byte) error {
 
 // InjectMap returns a new carrier holding the context of ctx as injected by
 // p, e.g. {"traceparent": "00-…-01"}. It is empty, never nil, when ctx has
-// nothing to inject.
+// nothing to inject. Without a valid span context only baggage is injected
+// (no placeholder such as B3's "0").
 func InjectMap(ctx context.Context, p propagation.TextMapPropagator) MapCarrier {
 	c := MapCarrier{}
-	p.Inject(ctx, c)
+	inject(ctx, p, c)
 	return c
 }
 

@@ -153,7 +153,10 @@ func (s *Server) start() error {
 	return nil
 }
 
-// Addr returns the server's "127.0.0.1:port".
+// Port is the server's TCP port on 127.0.0.1.
+func (s *Server) Port() int { return s.port }
+
+// Addr is the server's address, 127.0.0.1:PORT.
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
 
 // URL returns "redis://127.0.0.1:port/db" followed by query (which starts

@@ -46,6 +46,9 @@ func Run(extra map[string]func() int) (code int, ok bool) {
 	if f, found := extra[name]; found {
 		return f(), true
 	}
+	if f, found := treeHelpers[name]; found {
+		return f(), true
+	}
 	return runHelper(name), true
 }
 

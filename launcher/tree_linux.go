@@ -1,0 +1,547 @@
+package launcher
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Supervision mechanisms (see [ProbeSupervision]).
+const (
+	// MechanismCgroup: one cgroup v2 per worker, created by the launcher;
+	// membership is the kernel's, cgroup.kill ends a tree.
+	MechanismCgroup = "cgroup"
+	// MechanismProc: the worker's descendants found through /proc: the
+	// parent links, members seen before, and the worker's
+	// service.instance.id in a process's environment.
+	MechanismProc = "proc"
+)
+
+// cgroupDir returns the directory of this process's own cgroup in the
+// cgroup v2 hierarchy, from /proc/self/cgroup and /proc/self/mountinfo.
+func cgroupDir() (string, error) {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return "", err
+	}
+	var own string
+	found := false
+	for _, line := range strings.Split(string(b), "\n") {
+		if p, ok := strings.CutPrefix(line, "0::"); ok {
+			own, found = p, true
+			break
+		}
+	}
+	if !found {
+		return "", errors.New("no cgroup v2 hierarchy (no 0:: line in /proc/self/cgroup)")
+	}
+	mi, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return "", err
+	}
+	defer mi.Close()
+	sc := bufio.NewScanner(mi)
+	for sc.Scan() {
+		// 36 25 0:31 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		if !ok || !strings.HasPrefix(post, "cgroup2 ") {
+			continue
+		}
+		f := strings.Fields(pre)
+		if len(f) < 5 {
+			continue
+		}
+		root, mount := unescapeMount(f[3]), unescapeMount(f[4])
+		rel, ok := strings.CutPrefix(own, root)
+		if !ok || (rel != "" && root != "/" && !strings.HasPrefix(rel, "/")) {
+			continue
+		}
+		return filepath.Join(mount, rel), nil
+	}
+	return "", errors.New("cgroup2 is not mounted")
+}
+
+// unescapeMount undoes the octal escapes (\040 for a space) of mountinfo.
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// supervision is how one Run tracks its worker trees: a cgroup directory
+// holding one cgroup per worker, or /proc. It also owns the keeper.
+type supervision struct {
+	mechanism string
+	base      string // cgroup: this Run's cgroup, parent of the workers' cgroups
+	reason    string // why the cgroup mechanism is not used
+	seq       int
+	keeper    *keeper
+	log       logger
+}
+
+// logger is the part of *slog.Logger the trees use.
+type logger interface {
+	Warn(msg string, args ...any)
+	Debug(msg string, args ...any)
+}
+
+// newSupervision creates this Run's cgroup when it can. keeperPath is the
+// executable run as the keeper ("" for none).
+func newSupervision(log logger, keeperPath string, keeperEnv []string) *supervision {
+	s := &supervision{mechanism: MechanismProc, log: log}
+	dir, err := cgroupDir()
+	if err == nil {
+		// A name of its own for every Run, even several in one process.
+		var base string
+		if base, err = os.MkdirTemp(dir, fmt.Sprintf("otel-qrun-%d-", os.Getpid())); err == nil {
+			s.mechanism, s.base = MechanismCgroup, base
+		}
+	}
+	if err != nil {
+		s.reason = err.Error()
+	}
+	if keeperPath != "" {
+		k, err := startKeeper(keeperPath, keeperEnv, s.base)
+		if err != nil {
+			log.Warn("cannot start the keeper: the workers' descendants outlive a launcher killed with SIGKILL", "error", err)
+		} else {
+			s.keeper = k
+		}
+	}
+	return s
+}
+
+// newTree prepares the tree of a worker about to be forked: its cgroup
+// (when cgroup is true and the supervision has cgroups), or the marker (the
+// service.instance.id in env) that its members carry.
+func (s *supervision) newTree(env []string, cgroup bool) (*tree, error) {
+	t := &tree{sup: s, ctty: -1, cgfd: -1}
+	if s.mechanism != MechanismCgroup || !cgroup {
+		t.known = make(map[int]uint64)
+		if id := instanceID(env); id != "" {
+			t.marker = []byte(id)
+			if s.keeper != nil {
+				s.keeper.send("mark " + id)
+			}
+		}
+		return t, nil
+	}
+	s.seq++
+	t.dir = filepath.Join(s.base, "w"+strconv.Itoa(s.seq))
+	if err := os.Mkdir(t.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create cgroup: %w", err)
+	}
+	fd, err := unix.Open(t.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		_ = os.Remove(t.dir)
+		return nil, fmt.Errorf("open cgroup: %w", err)
+	}
+	t.cgfd, t.inCgroup = fd, true
+	return t, nil
+}
+
+// useProc switches to following trees through /proc after the kernel
+// refused to start a worker in a cgroup (err); it warns once.
+func (s *supervision) useProc(err error) {
+	if s.mechanism != MechanismCgroup {
+		return
+	}
+	s.log.Warn("cannot start workers in cgroups; following their process trees through /proc", "error", err)
+	s.mechanism, s.reason = MechanismProc, err.Error()
+}
+
+// attr puts the process forked with sys straight into the tree's cgroup
+// (clone3 with CLONE_INTO_CGROUP), so that not even its first child can
+// escape.
+func (t *tree) attr(sys *syscall.SysProcAttr) {
+	if t.cgfd >= 0 {
+		sys.UseCgroupFD, sys.CgroupFD = true, t.cgfd
+	}
+}
+
+// started records the forked worker; forked is false when the fork failed.
+func (t *tree) started(pid int, forked bool) {
+	if t.cgfd >= 0 {
+		unix.Close(t.cgfd)
+		t.cgfd = -1
+	}
+	if !forked {
+		t.close()
+		return
+	}
+	t.pid = pid
+	if t.known != nil {
+		var buf [2048]byte
+		if p, err := readStat(pid, buf[:]); err == nil {
+			t.known[pid], t.start = p.start, p.start
+		}
+	}
+}
+
+// close removes the tree's cgroup once it is empty. A cgroup that cannot be
+// removed yet is removed with the Run's at the end.
+func (s *supervision) close() {
+	if s.base != "" {
+		entries, _ := os.ReadDir(s.base)
+		if len(entries) > 0 {
+			_ = os.WriteFile(filepath.Join(s.base, "cgroup.kill"), []byte("1"), 0)
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				removeCgroup(filepath.Join(s.base, e.Name()))
+			}
+		}
+		removeCgroup(s.base)
+	}
+	if s.keeper != nil {
+		s.keeper.close()
+	}
+}
+
+// removeCgroup removes an empty cgroup, waiting up to a second for the
+// processes of a killed one to be gone.
+func removeCgroup(dir string) {
+	for i := 0; i < 100; i++ {
+		err := unix.Rmdir(dir)
+		if err == nil || errors.Is(err, unix.ENOENT) || !errors.Is(err, unix.EBUSY) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// instanceID returns the service.instance.id the launcher put in env's
+// OTEL_RESOURCE_ATTRIBUTES, or "".
+func instanceID(env []string) string {
+	attrs := getenv(env, envResourceAttrs)
+	i := strings.LastIndex(attrs, AttrInstanceID+"=")
+	if i < 0 {
+		return ""
+	}
+	v := attrs[i+len(AttrInstanceID)+1:]
+	if j := strings.IndexByte(v, ','); j >= 0 {
+		v = v[:j]
+	}
+	return v
+}
+
+// tree is one worker's process tree: the worker and every descendant,
+// whatever it does (setsid, double fork, a new process group). Its methods
+// are safe for concurrent use: the loop and the drain of an exited worker
+// may use the same tree.
+type tree struct {
+	sup  *supervision
+	pid  int // the worker
+	ctty int // the terminal whose foreground this worker's group got, or -1
+	// inCgroup is true when the worker is forked into its cgroup.
+	inCgroup bool
+
+	mu     sync.Mutex
+	dir    string         // cgroup mechanism: the worker's cgroup
+	cgfd   int            // the cgroup directory until the fork
+	marker []byte         // proc mechanism: the worker's service.instance.id
+	known  map[int]uint64 // proc mechanism: members seen, pid → start time
+	start  uint64         // proc mechanism: the worker's start time
+	closed bool
+
+	// stopBy is when a stop under way kills what is left (zero: no stop).
+	stopBy time.Time
+}
+
+// members returns the pids of the tree's live members (zombies excluded).
+func (t *tree) members() []int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.dir != "" {
+		return readPids(filepath.Join(t.dir, "cgroup.procs"))
+	}
+	return t.procMembers(nil)
+}
+
+func readPids(path string) []int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, f := range bytes.Fields(b) {
+		if pid, err := atoi(f); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// procMembers finds the members through /proc: the worker, members seen
+// before (same start time), processes whose environment carries the
+// marker, and every descendant of those. stats, when not nil, receives the
+// stat of each member. t.mu is held.
+func (t *tree) procMembers(stats map[int]procStat) []int {
+	all := make(map[int]procStat)
+	children := make(map[int][]int)
+	_ = scanProc(func(p procStat) {
+		all[p.pid] = p
+		children[p.ppid] = append(children[p.ppid], p.pid)
+	})
+	self := os.Getpid()
+	in := make(map[int]bool)
+	var queue []int
+	add := func(pid int) {
+		p, ok := all[pid]
+		if !ok || in[pid] || pid == self || pid == 1 || !p.live() {
+			return
+		}
+		in[pid] = true
+		queue = append(queue, pid)
+	}
+	for pid, start := range t.known {
+		if p, ok := all[pid]; ok && p.start == start {
+			add(pid)
+		} else {
+			delete(t.known, pid)
+		}
+	}
+	if len(t.marker) > 0 {
+		// Only a process started after the worker can descend from it,
+		// which spares reading the environment of nearly every process.
+		for pid, p := range all {
+			if !in[pid] && p.live() && p.start >= t.start && pid != self && !t.sup.keeperPid(pid) && environHas(pid, t.marker) {
+				add(pid)
+			}
+		}
+	}
+	var out []int
+	for len(queue) > 0 {
+		pid := queue[0]
+		queue = queue[1:]
+		out = append(out, pid)
+		p := all[pid]
+		t.known[pid] = p.start
+		if stats != nil {
+			stats[pid] = p
+		}
+		for _, c := range children[pid] {
+			add(c)
+		}
+	}
+	return out
+}
+
+func (s *supervision) keeperPid(pid int) bool { return s.keeper != nil && s.keeper.pid == pid }
+
+// keeperPID is the keeper's pid, or 0 without a keeper.
+func (s *supervision) keeperPID() int {
+	if s.keeper == nil {
+		return 0
+	}
+	return s.keeper.pid
+}
+
+// alive reports whether any member still runs.
+func (t *tree) alive() bool { return len(t.members()) > 0 }
+
+// forward sends sig to every member. Members that are gone are skipped.
+func (t *tree) forward(sig syscall.Signal) error {
+	var errs []error
+	for _, pid := range t.members() {
+		if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("pid %d: %w", pid, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// signal sends the stop signal sig to every member and SIGCONT to the ones
+// that are stopped (by SIGTSTP, SIGTTIN, SIGTTOU or SIGSTOP), so that they
+// act on it; members forked meanwhile get it too.
+func (t *tree) signal(sig syscall.Signal) error {
+	sent := make(map[int]bool)
+	var errs []error
+	var buf [2048]byte
+	for pass := 0; pass < 3; pass++ {
+		fresh := false
+		for _, pid := range t.members() {
+			if sent[pid] {
+				continue
+			}
+			sent[pid], fresh = true, true
+			if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+				errs = append(errs, fmt.Errorf("pid %d: %w", pid, err))
+				continue
+			}
+			if p, err := readStat(pid, buf[:]); err == nil && p.stopped() {
+				_ = unix.Kill(pid, syscall.SIGCONT)
+			}
+		}
+		if !fresh {
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// kill kills every member with SIGKILL: cgroup.kill where the kernel has it
+// (Linux 5.14), else SIGKILL to each member until none is left.
+func (t *tree) kill() error {
+	t.mu.Lock()
+	dir := t.dir
+	t.mu.Unlock()
+	if dir != "" {
+		err := os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
+		if err == nil || errors.Is(err, os.ErrNotExist) && t.closedNow() {
+			return nil
+		}
+	}
+	var errs []error
+	for pass := 0; pass < 20; pass++ {
+		pids := t.members()
+		if len(pids) == 0 {
+			return nil
+		}
+		errs = errs[:0]
+		for _, pid := range pids {
+			if err := unix.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+				errs = append(errs, fmt.Errorf("pid %d: %w", pid, err))
+			}
+		}
+		if len(errs) > 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return errors.Join(errs...)
+}
+
+func (t *tree) closedNow() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closed
+}
+
+// rss returns the resident memory of the members, in KiB: the sum of their
+// resident set sizes (the same processes as every other figure of the tree).
+func (t *tree) rss() (int64, error) {
+	page := int64(os.Getpagesize()) / 1024
+	var total int64
+	t.mu.Lock()
+	if t.dir == "" {
+		stats := make(map[int]procStat)
+		t.procMembers(stats)
+		t.mu.Unlock()
+		for _, p := range stats {
+			total += p.rssPages * page
+		}
+		return total, nil
+	}
+	pids := readPids(filepath.Join(t.dir, "cgroup.procs"))
+	t.mu.Unlock()
+	var buf [2048]byte
+	for _, pid := range pids {
+		if p, err := readStat(pid, buf[:]); err == nil {
+			total += p.rssPages * page
+		}
+	}
+	return total, nil
+}
+
+// close releases the tree once its members are gone: the cgroup is removed.
+func (t *tree) close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	t.closed = true
+	if t.dir != "" {
+		removeCgroup(t.dir)
+	}
+	if len(t.marker) > 0 && t.sup.keeper != nil {
+		t.sup.keeper.send("unmark " + string(t.marker))
+	}
+}
+
+// exited gives the terminal back to the launcher's group when the worker
+// that held its foreground has exited, as tini does: a ^C then reaches the
+// launcher, and the next worker on the terminal takes it from there. The
+// launcher is then a background group, so SIGTTOU is blocked on the calling
+// thread for the call (tcsetpgrp(3)).
+func (t *tree) exited() {
+	if t.ctty < 0 {
+		return
+	}
+	fg, err := unix.IoctlGetInt(t.ctty, unix.TIOCGPGRP)
+	if err != nil || fg != t.pid {
+		return
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var block, old unix.Sigset_t
+	block.Val[(syscall.SIGTTOU-1)/64] |= 1 << ((uint(syscall.SIGTTOU) - 1) % 64)
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &block, &old); err != nil {
+		return
+	}
+	if err := unix.IoctlSetPointerInt(t.ctty, unix.TIOCSPGRP, unix.Getpgrp()); err != nil {
+		t.sup.log.Debug("cannot take the terminal back", "error", err)
+	}
+	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+}
+
+// treesRSS returns the resident memory, in KiB, of each worker's tree, by
+// worker pid.
+func treesRSS(ws []*worker) (map[int]int64, error) {
+	out := make(map[int]int64, len(ws))
+	for _, w := range ws {
+		kib, err := w.tree.rss()
+		if err != nil {
+			return nil, err
+		}
+		out[w.pid] = kib
+	}
+	return out, nil
+}
+
+// SupervisionInfo says how this process would supervise worker trees.
+type SupervisionInfo struct {
+	// Mechanism is MechanismCgroup or MechanismProc.
+	Mechanism string
+	// Detail is where the cgroups go, or why cgroups are not used.
+	Detail string
+}
+
+// ProbeSupervision finds the mechanism a launcher started now would use: a
+// cgroup v2 per worker when a cgroup can be created under the process's
+// own (root, or a delegated subtree), else /proc.
+func ProbeSupervision() SupervisionInfo {
+	dir, err := cgroupDir()
+	if err == nil {
+		probe := filepath.Join(dir, fmt.Sprintf("otel-qrun-probe-%d", os.Getpid()))
+		if err = os.Mkdir(probe, 0o755); err == nil {
+			_ = unix.Rmdir(probe)
+			return SupervisionInfo{Mechanism: MechanismCgroup, Detail: "one cgroup per worker under " + dir}
+		}
+	}
+	return SupervisionInfo{Mechanism: MechanismProc, Detail: "no writable cgroup v2: " + err.Error()}
+}
