@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sort"
 	"sync"
@@ -12,57 +13,36 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
 
-// slot is one worker position: QRUN_WORKER_INDEX, stable across restarts.
-type slot struct {
-	index    int
-	w        *worker
-	quick    int    // exits in a row before min_uptime: drives the backoff
-	failures int    // failures in a row before min_uptime: drives the give-up
-	done     bool   // exited and is not restarted
-	retiring bool   // scaled down: removed when its worker exits
-	replace  Reason // stopped to be replaced (max_rss, recycle, timeout): start again for this reason
-	pending  bool   // a restart is scheduled
-	gen      int    // invalidates scheduled restarts
-}
-
-// worker is one running process, the leader of its own process group.
-type worker struct {
-	pid      int
-	started  time.Time
-	span     trace.Span
-	stopping bool // the stop signal was sent
-	killed   bool // the launcher sent SIGKILL
-	timer    *time.Timer
-	in       *os.File // task mode, persistent: the worker's stdin
-	cur      *attempt // task mode: the attempt in flight
-	done     int      // task mode, persistent: tasks answered
-}
-
-type timerEvent struct {
-	slot  *slot // restart due
-	gen   int
-	pid   int      // stop grace over: kill the group
-	att   *attempt // task timeout
-	drain bool     // task mode: the time to finish tasks in flight is over
-}
-
 // run is the state of one Run call. It is owned by the goroutine in Run;
-// other goroutines talk to it only through exitCh and timers.
+// other goroutines talk to it only through channels: process exits, signals,
+// task reads, worker replies, the result writer, and timers, which hand a
+// function to the loop (see after).
 type run struct {
-	l          *Launcher
-	ctx        context.Context
-	slots      []*slot
-	byPid      map[int]*slot
-	timers     chan timerEvent
-	quit       chan struct{}
-	sp         *spawner
-	rp         *reaper
-	stopping   bool
-	requested  bool
+	l    *Launcher
+	cfg  *config
+	log  *slog.Logger
+	tel  *telemetry
+	ctx  context.Context
+	mode mode
+
+	slots  []*slot
+	byPid  map[int]*slot
+	events chan func() // timer callbacks, run on the loop
+	quit   chan struct{}
+	sp     *spawner
+	rp     *reaper
+	serial uint64
+
+	devNull   *os.File
+	cpus      []int
+	nextPlace int // round-robin position for cpu affinity
+
+	stopAsked  bool // a stop was requested (signal or context): a second one kills
+	stopping   bool // the workers are being stopped; none is started again
+	requested  bool // the stop is one the user asked for: clean exits give 0
 	failure    *int // status that ends the launcher: never-policy failure or give-up
 	stopStatus *int // first unclean exit after a requested stop
 	lingering  sync.WaitGroup
@@ -80,39 +60,37 @@ type run struct {
 // launcher itself could not work (for example, /dev/null could not be
 // opened); the status is then 1.
 func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, error) {
-	log := l.cfg.logger
+	cfg := &l.cfg
 	if platformFeatures != "" {
-		log.Warn("running with reduced supervision", "reason", platformFeatures)
+		cfg.logger.Warn("running with reduced supervision", "reason", platformFeatures)
 	}
-	if l.cfg.subreaper {
+	if cfg.subreaper {
 		if err := setSubreaper(); err != nil {
-			log.Warn("cannot become a child subreaper; orphans are not reaped", "error", err)
+			cfg.logger.Warn("cannot become a child subreaper; orphans are not reaped", "error", err)
 		}
 	}
-	if l.cfg.cpuAffinity > 0 {
+	r := &run{
+		l: l, cfg: cfg, log: cfg.logger, tel: l.tel, ctx: ctx,
+		byPid:  make(map[int]*slot),
+		events: make(chan func()),
+		quit:   make(chan struct{}),
+	}
+	if cfg.cpuAffinity > 0 {
 		cpus, err := availableCPUs()
 		if err != nil {
-			log.Warn("cpu_affinity is ignored", "error", err)
+			r.log.Warn("cpu_affinity is ignored", "error", err)
 		}
-		l.cpus = cpus
+		r.cpus = cpus
 	}
 	var err error
-	l.devNull, err = os.Open(os.DevNull)
+	r.devNull, err = os.Open(os.DevNull)
 	if err != nil {
 		return 1, fmt.Errorf("open %s: %w", os.DevNull, err)
 	}
-	defer l.devNull.Close()
-
+	defer r.devNull.Close()
 	exitCh := make(chan exitEvent)
-	r := &run{
-		l:      l,
-		ctx:    ctx,
-		byPid:  make(map[int]*slot),
-		timers: make(chan timerEvent),
-		quit:   make(chan struct{}),
-	}
-	r.rp = newReaper(l.cfg.subreaper, exitCh, log)
-	r.sp = newSpawner(r.rp, log)
+	r.rp = newReaper(cfg.subreaper, exitCh, r.log)
+	r.sp = newSpawner(r.rp, r.log)
 	defer func() {
 		close(r.quit)
 		r.sp.close()
@@ -120,76 +98,106 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 		r.rp.close()
 	}()
 
-	var reads <-chan readEvent
-	var replies <-chan replyEvent
-	if l.cfg.taskIn != nil {
+	switch {
+	case cfg.taskIn == nil:
+		r.mode = plainMode{r}
+	case cfg.perTask:
 		r.tasks = newTaskRun(r)
-		reads, replies = r.tasks.reads, r.tasks.replies
+		r.mode = perTaskMode{r}
+	default:
+		r.tasks = newTaskRun(r)
+		r.mode = &persistentMode{r: r}
 	}
-	for i := 0; i < l.cfg.workers; i++ {
-		r.slots = append(r.slots, &slot{index: i})
-	}
-	for _, s := range append([]*slot(nil), r.slots...) {
-		if !r.stopping && !l.cfg.perTask {
-			r.startOrFail(s, ReasonInitial)
+	for i := 0; i < cfg.workers; i++ {
+		s := &slot{index: i}
+		if r.mode.startsWorkers() {
+			s.start = ReasonInitial
 		}
+		r.slots = append(r.slots, s)
 	}
 	var guard <-chan time.Time
-	if l.cfg.maxRSS > 0 {
-		t := time.NewTicker(l.cfg.guardCycle)
+	if cfg.maxRSS > 0 {
+		t := time.NewTicker(cfg.guardCycle)
 		defer t.Stop()
 		guard = t.C
 	}
 	done := ctx.Done()
+	r.settle()
 	for !r.finished() {
-		var flush <-chan struct{}
-		if r.tasks != nil && r.tasks.pending() {
-			flush = closed // ready at once: taken when nothing else is
-		}
+		tc := r.tasks.channels()
 		select {
-		case <-flush:
-			r.tasks.flush()
 		case ev := <-exitCh:
 			r.onExit(ev)
 		case sig := <-signals:
 			r.onSignal(sig)
 		case <-done:
 			done = nil
-			log.Info("stopping workers", "reason", context.Cause(ctx))
+			r.log.Info("stopping workers", "reason", context.Cause(ctx))
 			r.requestStop()
-		case ev := <-reads:
-			r.tasks.onRead(ev)
-		case ev := <-replies:
-			r.tasks.onReply(ev)
-		case ev := <-r.timers:
-			r.onTimer(ev)
+		case f := <-r.events:
+			f()
 		case <-guard:
 			r.checkMemory()
+		case ev := <-tc.reads:
+			r.tasks.onRead(ev)
+		case <-tc.drained:
+			r.tasks.onDrained()
+		case ev := <-tc.replies:
+			r.mode.(*persistentMode).onReply(ev)
+		case tc.toWriter <- tc.batch:
+			r.tasks.out.sent()
+		case err := <-tc.written:
+			r.tasks.out.onWritten(err)
 		}
+		r.settle()
 	}
 	if r.tasks != nil {
-		r.tasks.flush()
+		r.tasks.out.finish(signals)
 	}
 	return r.status(), nil
 }
 
-// closed is a channel that is always ready.
-var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+// settle is the one decision point: after every event the loop calls it,
+// and it decides, in this order, (1) which workers stop or start (a worker
+// to replace stops before any task could go to it; an empty slot that is
+// due gets its worker), (2) which queued tasks go to which free slot, and
+// (3) whether the run is over. No event handler starts, dispatches or
+// finishes on its own.
+func (r *run) settle() {
+	for _, s := range append([]*slot(nil), r.slots...) {
+		w := s.w
+		switch {
+		case w != nil && s.state != slotStopping && (w.stopNow || (len(s.inflight) == 0 && (w.replace != "" || s.retiring))):
+			r.stopWorker(s, !w.stopNow)
+		case w == nil && s.retiring:
+			r.remove(s)
+		case w == nil && s.start != "" && !s.pending && !r.stopping:
+			reason := s.start
+			s.start = ""
+			r.startOrFail(s, reason)
+		}
+	}
+	if r.tasks != nil {
+		r.tasks.dispatch()
+		r.tasks.maybeFinish()
+	}
+}
 
 // finished reports whether no worker runs and none is due to start (and,
-// in task mode, the launcher is stopping: per-task slots are often empty).
+// in task mode, the launcher is stopping and has handled all its input).
 func (r *run) finished() bool {
-	if r.tasks != nil && !r.stopping {
+	if r.tasks != nil && (!r.stopping || !r.tasks.inputDone()) {
 		return false
 	}
 	for _, s := range r.slots {
-		if s.w != nil || s.pending {
+		if s.w != nil || s.pending || (s.start != "" && !r.stopping) {
 			return false
 		}
 	}
 	return true
 }
 
+// status is the one exit decision (DESIGN sections 4 and 6).
 func (r *run) status() int {
 	if r.tasks != nil {
 		return r.tasks.status()
@@ -201,6 +209,17 @@ func (r *run) status() int {
 		return *r.stopStatus
 	}
 	return 0
+}
+
+// after runs f on the loop once d has passed, unless Run has ended. f must
+// check that what it acts on is still current.
+func (r *run) after(d time.Duration, f func()) *time.Timer {
+	return time.AfterFunc(d, func() {
+		select {
+		case r.events <- f:
+		case <-r.quit:
+		}
+	})
 }
 
 // activeCount is the number of slots that count as workers: not done, not
@@ -223,17 +242,15 @@ type startSpec struct {
 	fd3   *os.File        // task mode reply pipe
 }
 
-// start forks one worker into s.
-func (r *run) start(s *slot, reason Reason) error { return r.startWith(s, reason, startSpec{}) }
-
+// startWith forks one process into the empty slot s.
 func (r *run) startWith(s *slot, reason Reason, spec startSpec) error {
-	l := r.l
+	cfg := r.cfg
 	ctx, span := spec.ctx, trace.Span(nil)
 	if ctx == nil {
-		ctx, span = l.workerSpan(r.ctx, s.index, reason)
+		ctx, span = r.tel.workerSpan(r.ctx, r.l.path, s.index, reason)
 	}
-	env := WorkerEnv(ctx, l.cfg.propagator, l.cfg.environ, WorkerIdentity{
-		Cluster:    l.cfg.cluster,
+	env := WorkerEnv(ctx, cfg.propagator, cfg.environ, WorkerIdentity{
+		Cluster:    cfg.cluster,
 		Index:      s.index,
 		Workers:    r.activeCount(),
 		InstanceID: newInstanceID(),
@@ -241,23 +258,23 @@ func (r *run) startWith(s *slot, reason Reason, spec startSpec) error {
 	env = append(env, spec.env...)
 	stdin, ctty := spec.stdin, -1
 	if stdin == nil {
-		stdin = l.devNull
-		if l.cfg.workers == 1 && s.index == 0 && usable(l.cfg.stdin) {
-			stdin = l.cfg.stdin
+		stdin = r.devNull
+		if cfg.workers == 1 && s.index == 0 && usable(cfg.stdin) {
+			stdin = cfg.stdin
 			if foregroundTTY(stdin) {
 				ctty = int(stdin.Fd())
 			}
 		}
 	}
-	files := []uintptr{stdin.Fd(), fdOr(l.cfg.stdout, l.devNull), fdOr(l.cfg.stderr, l.devNull)}
+	files := []uintptr{stdin.Fd(), fdOr(cfg.stdout, r.devNull), fdOr(cfg.stderr, r.devNull)}
 	if spec.fd3 != nil {
 		files = append(files, spec.fd3.Fd())
 	}
-	ex := Exec{Path: l.path, Argv: l.argv, Env: env}
-	if l.cfg.bootstrap != nil {
-		ex = l.cfg.bootstrap(ex)
+	ex := Exec{Path: r.l.path, Argv: r.l.argv, Env: env}
+	if cfg.bootstrap != nil {
+		ex = cfg.bootstrap(ex)
 	}
-	pid, err := r.sp.start(spawnRequest{path: ex.Path, argv: ex.Argv, env: ex.Env, files: files, cpus: l.cpusFor(), ctty: ctty})
+	pid, err := r.sp.start(spawnRequest{path: ex.Path, argv: ex.Argv, env: ex.Env, files: files, cpus: r.cpusFor(), ctty: ctty})
 	if err != nil {
 		if span != nil {
 			span.RecordError(err)
@@ -268,13 +285,31 @@ func (r *run) startWith(s *slot, reason Reason, spec startSpec) error {
 	}
 	if span != nil {
 		span.SetAttributes(attribute.Int("process.pid", pid))
-		l.active.Add(r.ctx, 1)
-		l.starts.Add(r.ctx, 1, metric.WithAttributes(attribute.String("reason", string(reason))))
+		r.tel.workerStarted(r.ctx, reason)
 	}
-	s.w = &worker{pid: pid, started: time.Now(), span: span}
+	r.serial++
+	s.launched(&worker{serial: r.serial, pid: pid, started: time.Now(), span: span}, spec.fd3 != nil)
 	r.byPid[pid] = s
-	l.cfg.logger.Debug("worker started", "worker", s.index, "pid", pid, "reason", reason)
+	r.log.Debug("worker started", "worker", s.index, "pid", pid, "reason", reason)
 	return nil
+}
+
+// cpusFor picks the CPUs of the next worker start, round-robin over the CPUs
+// the launcher may use.
+func (r *run) cpusFor() []int {
+	n := r.cfg.cpuAffinity
+	if n == 0 || len(r.cpus) == 0 {
+		return nil
+	}
+	if n >= len(r.cpus) {
+		return r.cpus
+	}
+	out := make([]int, n)
+	for i := range out {
+		out[i] = r.cpus[(r.nextPlace+i)%len(r.cpus)]
+	}
+	r.nextPlace = (r.nextPlace + n) % len(r.cpus)
+	return out
 }
 
 func usable(f *os.File) bool {
@@ -307,22 +342,20 @@ func spawnStatus(err error) int {
 // startOrFail starts a worker; a start that fails counts as a worker that
 // failed at once, under the restart policy.
 func (r *run) startOrFail(s *slot, reason Reason) {
-	var err error
-	if r.tasks != nil {
-		err = r.tasks.startPersistent(s, reason)
-	} else {
-		err = r.start(s, reason)
-	}
+	err := r.mode.startWorker(s, reason)
 	if err == nil {
 		return
 	}
-	r.l.cfg.logger.Error("cannot start worker", "worker", s.index, "error", err)
-	r.afterExit(s, spawnStatus(err), 0)
+	r.log.Error("cannot start worker", "worker", s.index, "error", err)
+	if policy, ok := r.mode.policy(); ok {
+		r.applyPolicy(s, policy, spawnStatus(err), 0)
+	}
 }
 
 // requestStop is a stop the user asked for; in task mode the tasks in
-// flight may finish first.
+// flight may finish first (within stop_grace).
 func (r *run) requestStop() {
+	r.stopAsked = true
 	if r.tasks != nil {
 		r.tasks.drain()
 		return
@@ -337,76 +370,76 @@ func (r *run) onExit(ev exitEvent) {
 	}
 	delete(r.byPid, ev.pid)
 	w := s.w
-	s.w = nil
+	left := s.exited()
 	if w.timer != nil {
 		w.timer.Stop()
 	}
-	l := r.l
-	status := exitStatus(ev.status)
+	if w.in != nil {
+		w.in.Close()
+	}
 	uptime := time.Since(w.started)
-	clean := status == 0 || (w.stopping && r.stoppedCleanly(ev.status))
+	clean := exitStatus(ev.status) == 0 || (w.phase != phaseRunning && r.stoppedCleanly(ev.status))
 	if w.span != nil {
-		endWorkerSpan(w.span, ev.status, !clean)
-		l.active.Add(r.ctx, -1)
-		l.exits.Add(r.ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome(ev.status))))
+		r.tel.workerExited(r.ctx, w.span, ev.status, !clean)
 	}
 	r.logExit(s, w, ev.status, uptime)
 	r.drainGroup(ev.pid)
-	if r.tasks != nil && r.tasks.workerExited(s, w, ev.status, uptime) {
-		return
-	}
+	r.mode.exited(s, w, ev.status, left)
+	r.afterExit(s, w, ev.status, uptime)
+}
 
+// afterExit decides what becomes of a slot whose process exited.
+func (r *run) afterExit(s *slot, w *worker, ws syscall.WaitStatus, uptime time.Duration) {
+	status := exitStatus(ws)
 	switch {
 	case r.stopping:
-		if r.requested && !r.stoppedCleanly(ev.status) && r.stopStatus == nil {
+		if r.requested && !r.stoppedCleanly(ws) && r.stopStatus == nil {
 			r.stopStatus = &status
 		}
 		r.remove(s)
 	case s.retiring:
 		r.remove(s)
-	case s.replace != "":
-		reason := s.replace
-		s.replace = ""
-		r.startOrFail(s, reason)
+	case w.startFailed:
+		// A start that never got going is a quick failure, whatever
+		// min_uptime says.
+		if status == 0 {
+			status = 1
+		}
+		r.applyPolicy(s, RestartAlways, status, 0)
+	case w.replace != "":
+		s.start = w.replace
 	default:
-		r.afterExit(s, status, uptime)
+		if policy, ok := r.mode.policy(); ok {
+			r.applyPolicy(s, policy, status, uptime)
+		}
 	}
 }
 
 // stoppedCleanly reports whether a worker asked to stop ended as a clean
 // stop: exit 0, death by the stop signal, or exit 128+stop signal.
 func (r *run) stoppedCleanly(ws syscall.WaitStatus) bool {
-	sig := r.l.cfg.stopSignal
+	sig := r.cfg.stopSignal
 	return exitStatus(ws) == 0 || (ws.Signaled() && ws.Signal() == sig) || ws.ExitStatus() == 128+int(sig)
 }
 
 func (r *run) logExit(s *slot, w *worker, ws syscall.WaitStatus, uptime time.Duration) {
-	log := r.l.cfg.logger
 	args := []any{"worker", s.index, "pid", w.pid, "status", describeStatus(ws), "uptime", uptime.Round(time.Millisecond)}
 	switch {
 	case w.span == nil: // a per-task process: its task result says how it went
-		log.Debug("task process exited", args...)
+		r.log.Debug("task process exited", args...)
 	case ws.Signaled() && ws.Signal() == syscall.SIGKILL && !w.killed:
-		log.Warn("worker killed by SIGKILL, not by otel-qrun: it may have run out of memory (check the kernel log or the container's memory limit)", args...)
-	case exitStatus(ws) != 0 && !w.stopping:
-		log.Warn("worker failed", args...)
+		r.log.Warn("worker killed by SIGKILL, not by otel-qrun: it may have run out of memory (check the kernel log or the container's memory limit)", args...)
+	case exitStatus(ws) != 0 && w.phase == phaseRunning:
+		r.log.Warn("worker failed", args...)
 	default:
-		log.Info("worker exited", args...)
+		r.log.Info("worker exited", args...)
 	}
 }
 
-// afterExit applies the restart policy to a slot whose worker ended (or
+// applyPolicy applies the restart policy to a slot whose worker ended (or
 // could not start) outside a stop.
-func (r *run) afterExit(s *slot, status int, uptime time.Duration) {
-	policy := r.l.cfg.restart
-	if r.tasks != nil {
-		policy = RestartAlways // task workers are always replaced
-	}
-	r.applyPolicy(s, policy, status, uptime)
-}
-
 func (r *run) applyPolicy(s *slot, policy RestartPolicy, status int, uptime time.Duration) {
-	cfg := &r.l.cfg
+	cfg := r.cfg
 	failed := status != 0
 	if uptime >= cfg.minUptime {
 		s.quick, s.failures = 0, 0
@@ -422,7 +455,7 @@ func (r *run) applyPolicy(s *slot, policy RestartPolicy, status int, uptime time
 	quick := uptime < cfg.minUptime
 	if quick && failed {
 		if s.failures >= cfg.maxRestarts {
-			cfg.logger.Error(fmt.Sprintf("worker %d keeps failing: %d restarts in a row each failed before min_uptime (%s); giving up",
+			r.log.Error(fmt.Sprintf("worker %d keeps failing: %d restarts in a row each failed before min_uptime (%s); giving up",
 				s.index, s.failures, cfg.minUptime), "last_status", status)
 			r.fail(status)
 			return
@@ -434,60 +467,16 @@ func (r *run) applyPolicy(s *slot, policy RestartPolicy, status int, uptime time
 		s.quick++
 		delay = r.l.backoff(s.quick)
 	}
-	r.scheduleRestart(s, delay)
-}
-
-func (r *run) scheduleRestart(s *slot, delay time.Duration) {
 	s.pending = true
 	s.gen++
-	ev := timerEvent{slot: s, gen: s.gen}
-	r.l.cfg.logger.Debug("restart scheduled", "worker", s.index, "delay", delay.Round(time.Millisecond))
-	time.AfterFunc(delay, func() { r.deliver(ev) })
-}
-
-// deliver hands a timer event to the loop, or drops it once Run has ended.
-func (r *run) deliver(ev timerEvent) {
-	select {
-	case r.timers <- ev:
-	case <-r.quit:
-	}
-}
-
-func (r *run) onTimer(ev timerEvent) {
-	switch {
-	case ev.att != nil:
-		r.tasks.onTimeout(ev.att)
-		return
-	case ev.drain:
-		if !r.stopping {
-			r.l.cfg.logger.Warn("tasks still in flight after stop_grace; stopping the workers")
-			r.beginStop(true)
+	gen := s.gen
+	r.log.Debug("restart scheduled", "worker", s.index, "delay", delay.Round(time.Millisecond))
+	r.after(delay, func() {
+		if s.pending && s.gen == gen && !r.stopping {
+			s.pending = false
+			s.start = ReasonRestart
 		}
-		return
-	}
-	if ev.slot != nil {
-		s := ev.slot
-		if !s.pending || s.gen != ev.gen || r.stopping {
-			return
-		}
-		s.pending = false
-		r.startOrFail(s, ReasonRestart)
-		return
-	}
-	s := r.byPid[ev.pid]
-	if s == nil || s.w == nil {
-		return
-	}
-	r.l.cfg.logger.Warn("worker did not stop within stop_grace; killing its process group",
-		"worker", s.index, "pid", ev.pid, "stop_grace", r.l.cfg.stopGrace)
-	r.kill(s.w)
-}
-
-func (r *run) kill(w *worker) {
-	w.killed = true
-	if err := signalGroup(w.pid, syscall.SIGKILL); err != nil {
-		r.l.cfg.logger.Error("kill process group", "pid", w.pid, "error", err)
-	}
+	})
 }
 
 // fail ends the launcher with status after stopping the other workers.
@@ -498,41 +487,93 @@ func (r *run) fail(status int) {
 	r.beginStop(false)
 }
 
-// beginStop stops every worker gracefully; requested is true for a stop the
-// user asked for (signal or context), whose clean exits give status 0.
+// beginStop stops every worker; requested is true for a stop the user
+// asked for (signal, context, end of the tasks), whose clean exits give
+// status 0. A persistent task worker that is idle is stopped by closing its
+// stdin first; any other process gets the stop signal at once.
 func (r *run) beginStop(requested bool) {
 	if r.stopping {
 		return
 	}
 	r.stopping, r.requested = true, requested
 	if r.tasks != nil {
-		r.tasks.stopping()
+		r.tasks.stop()
 	}
 	for _, s := range append([]*slot(nil), r.slots...) {
 		if s.pending {
 			s.pending = false
 			s.gen++
 		}
+		s.start = ""
 		if s.w != nil {
-			r.stopWorker(s)
+			r.stopWorker(s, r.tasks != nil && !r.stopAsked && len(s.inflight) == 0)
 		} else {
 			r.remove(s)
 		}
 	}
 }
 
-// stopWorker sends the stop signal to the worker's group and arms the kill.
-func (r *run) stopWorker(s *slot) {
+// stopWorker stops the slot's process. cooperative (persistent workers
+// only): close its stdin and give it stop_grace to exit by itself, then
+// the stop signal; otherwise the stop signal at once. SIGKILL follows the
+// stop signal after stop_grace. A cooperative stop under way is hurried
+// by a later stop that is not.
+func (r *run) stopWorker(s *slot, cooperative bool) {
 	w := s.w
-	if w.stopping {
+	s.stopping()
+	if w.in != nil {
+		w.in.Close() // EOF: a well-behaved worker finishes and exits
+		w.in = nil
+	}
+	switch {
+	case w.phase == phaseRunning && cooperative && r.mode.persistent():
+		w.phase = phaseEOF
+		w.timer = r.after(r.cfg.stopGrace, func() { r.graceOver(w) })
+	case w.phase == phaseRunning, w.phase == phaseEOF && !cooperative:
+		if w.timer != nil {
+			w.timer.Stop()
+		}
+		r.signalStop(w)
+	}
+}
+
+// signalStop sends the stop signal to the worker and arms the kill.
+func (r *run) signalStop(w *worker) {
+	w.phase = phaseSignaled
+	if err := r.signal(w, r.cfg.stopSignal); err != nil {
+		r.log.Error("signal process group", "pid", w.pid, "error", err)
+	}
+	w.timer = r.after(r.cfg.stopGrace, func() { r.graceOver(w) })
+}
+
+// graceOver is the end of a stop_grace of w: the next step of its stop.
+func (r *run) graceOver(w *worker) {
+	s := r.byPid[w.pid]
+	if s == nil || s.w != w {
 		return
 	}
-	w.stopping = true
-	if err := signalGroup(w.pid, r.l.cfg.stopSignal); err != nil {
-		r.l.cfg.logger.Error("signal process group", "pid", w.pid, "error", err)
+	switch w.phase {
+	case phaseEOF:
+		r.log.Info("worker did not exit within stop_grace of its stdin closing; sending the stop signal",
+			"worker", s.index, "pid", w.pid, "stop_grace", r.cfg.stopGrace)
+		r.signalStop(w)
+	case phaseSignaled:
+		r.log.Warn("worker did not stop within stop_grace; killing its process group",
+			"worker", s.index, "pid", w.pid, "stop_grace", r.cfg.stopGrace)
+		r.kill(w)
 	}
-	ev := timerEvent{pid: w.pid}
-	w.timer = time.AfterFunc(r.l.cfg.stopGrace, func() { r.deliver(ev) })
+}
+
+// signal sends sig to the worker's process group. Every signal the loop
+// sends to a worker goes through signal or kill.
+func (r *run) signal(w *worker, sig syscall.Signal) error { return signalGroup(w.pid, sig) }
+
+// kill sends SIGKILL to the worker's process group.
+func (r *run) kill(w *worker) {
+	w.killed, w.phase = true, phaseKilled
+	if err := signalGroup(w.pid, syscall.SIGKILL); err != nil {
+		r.log.Error("kill process group", "pid", w.pid, "error", err)
+	}
 }
 
 // remove drops a slot that will not run again and has no worker.
@@ -553,11 +594,12 @@ func (r *run) onSignal(sig os.Signal) {
 	if !ok {
 		return
 	}
-	log := r.l.cfg.logger
 	switch s {
 	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT:
-		if r.stopping {
-			log.Warn("received " + signalName(s) + " during the stop: killing every worker now")
+		if r.stopAsked || r.stopping {
+			r.log.Warn("received " + signalName(s) + " during the stop: killing every worker now")
+			r.stopAsked = true
+			r.beginStop(true)
 			for _, sl := range r.slots {
 				if sl.w != nil {
 					r.kill(sl.w)
@@ -565,13 +607,13 @@ func (r *run) onSignal(sig os.Signal) {
 			}
 			return
 		}
-		log.Info("received " + signalName(s) + ": stopping workers")
+		r.log.Info("received " + signalName(s) + ": stopping workers")
 		r.requestStop()
 	case syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH:
 		for _, sl := range r.slots {
 			if sl.w != nil {
-				if err := signalGroup(sl.w.pid, s); err != nil {
-					log.Error("forward signal", "signal", signalName(s), "pid", sl.w.pid, "error", err)
+				if err := r.signal(sl.w, s); err != nil {
+					r.log.Error("forward signal", "signal", signalName(s), "pid", sl.w.pid, "error", err)
 				}
 			}
 		}
@@ -580,12 +622,12 @@ func (r *run) onSignal(sig os.Signal) {
 	case syscall.SIGTTOU:
 		r.scaleDown()
 	default:
-		log.Debug("ignored signal", "signal", signalName(s))
+		r.log.Debug("ignored signal", "signal", signalName(s))
 	}
 }
 
 func (r *run) scaleUp() {
-	if r.stopping {
+	if r.stopping || r.stopAsked {
 		return
 	}
 	used := make(map[int]bool, len(r.slots))
@@ -597,49 +639,53 @@ func (r *run) scaleUp() {
 		index++
 	}
 	s := &slot{index: index}
+	if r.mode.startsWorkers() {
+		s.start = ReasonScale
+	}
 	r.slots = append(r.slots, s)
 	sort.Slice(r.slots, func(i, j int) bool { return r.slots[i].index < r.slots[j].index })
-	r.l.cfg.logger.Info("adding a worker", "worker", index, "workers", r.activeCount())
-	if r.tasks != nil && r.l.cfg.perTask {
-		r.tasks.dispatch()
-		return
-	}
-	r.startOrFail(s, ReasonScale)
+	r.log.Info("adding a worker", "worker", index, "workers", r.activeCount())
 }
 
+// scaleDown retires one slot: an idle one when there is one (the last),
+// else the last busy one, which stops once its tasks are done (settle).
 func (r *run) scaleDown() {
-	if r.stopping {
+	if r.stopping || r.stopAsked {
 		return
 	}
 	if r.activeCount() <= 1 {
-		r.l.cfg.logger.Info("not removing a worker: at least one must run")
+		r.log.Info("not removing a worker: at least one must run")
 		return
 	}
+	var pick *slot
 	for i := len(r.slots) - 1; i >= 0; i-- {
 		s := r.slots[i]
 		if s.done || s.retiring {
 			continue
 		}
-		s.retiring = true
-		r.l.cfg.logger.Info("removing a worker", "worker", s.index, "workers", r.activeCount())
-		if s.pending {
-			s.pending = false
-			s.gen++
+		if len(s.inflight) == 0 {
+			pick = s
+			break
 		}
-		if s.w != nil {
-			r.stopWorker(s)
-		} else {
-			r.remove(s)
+		if pick == nil {
+			pick = s
 		}
-		return
 	}
+	pick.retiring = true
+	if pick.pending {
+		pick.pending = false
+		pick.gen++
+	}
+	pick.start = ""
+	r.log.Info("removing a worker", "worker", pick.index, "workers", r.activeCount())
 }
 
-// checkMemory recycles workers whose process group exceeds max_rss.
+// checkMemory recycles workers whose process group exceeds max_rss: after
+// the task in flight, and cooperatively for persistent task workers.
 func (r *run) checkMemory() {
 	var pgids []int
 	for _, s := range r.slots {
-		if s.w != nil && !s.w.stopping {
+		if s.w != nil && s.state != slotStopping && s.w.replace == "" {
 			pgids = append(pgids, s.w.pid)
 		}
 	}
@@ -650,19 +696,18 @@ func (r *run) checkMemory() {
 	if err != nil {
 		if !r.rssWarned {
 			r.rssWarned = true
-			r.l.cfg.logger.Warn("max_rss is not enforced", "error", err)
+			r.log.Warn("max_rss is not enforced", "error", err)
 		}
 		return
 	}
 	for _, s := range r.slots {
-		if s.w == nil || s.w.stopping {
+		if s.w == nil || s.state == slotStopping || s.w.replace != "" {
 			continue
 		}
-		if kib := rss[s.w.pid]; kib > r.l.cfg.maxRSS {
-			r.l.cfg.logger.Warn("worker exceeds max_rss: replacing it", "worker", s.index, "pid", s.w.pid,
-				"rss_kib", kib, "max_rss_kib", r.l.cfg.maxRSS)
-			s.replace = ReasonRecycle
-			r.stopWorker(s)
+		if kib := rss[s.w.pid]; kib > r.cfg.maxRSS {
+			r.log.Warn("worker exceeds max_rss: replacing it", "worker", s.index, "pid", s.w.pid,
+				"rss_kib", kib, "max_rss_kib", r.cfg.maxRSS)
+			s.w.replace = ReasonRecycle
 		}
 	}
 }
@@ -673,7 +718,7 @@ func (r *run) drainGroup(pgid int) {
 	if !groupAlive(pgid) {
 		return
 	}
-	sig, grace, log := r.l.cfg.stopSignal, r.l.cfg.stopGrace, r.l.cfg.logger
+	sig, grace, log := r.cfg.stopSignal, r.cfg.stopGrace, r.log
 	log.Debug("stopping processes left in a worker's process group", "pgid", pgid)
 	r.lingering.Add(1)
 	go func() {
