@@ -406,8 +406,11 @@ func (r *run) afterExit(s *slot, w *worker, ws syscall.WaitStatus, uptime time.D
 			status = 1
 		}
 		r.applyPolicy(s, RestartAlways, status, 0)
-	case w.replace != "":
+	case w.replace != "" && (status == 0 || (w.phase != phaseRunning && r.stoppedCleanly(ws))):
 		s.start = w.replace
+	case w.replace != "":
+		// Replaced, but it died of something else first: a crash counts.
+		r.applyPolicy(s, RestartAlways, status, uptime)
 	default:
 		if policy, ok := r.mode.policy(); ok {
 			r.applyPolicy(s, policy, status, uptime)

@@ -184,18 +184,19 @@ func (s *writerSink) Abandon() {
 // or lines wait, the loop pauses reading input when the backlog is large
 // (full), so a stuck output throttles the input, never the loop.
 type resultWriter struct {
-	r       *run
-	sink    resultSink
-	pending []sinkItem
-	batch   []sinkItem // with the goroutine while busy
-	busy    bool
-	limit   int
-	failing bool
-	toW     chan []sinkItem
-	written chan error // nil: a batch is done; else a failure (retrying)
-	abandon chan struct{}
-	done    chan struct{}
-	errSeen bool
+	r         *run
+	sink      resultSink
+	pending   []sinkItem
+	batch     []sinkItem // with the goroutine while busy
+	busy      bool
+	limit     int
+	failing   bool
+	toW       chan []sinkItem
+	written   chan error // nil: a batch is done; else a failure (retrying)
+	abandon   chan struct{}
+	done      chan struct{}
+	errSeen   bool
+	abandoned bool // results were given up on
 }
 
 func newResultWriter(r *run, sink resultSink, limit int) *resultWriter {
@@ -299,12 +300,14 @@ func (w *resultWriter) finish(signals <-chan os.Signal) {
 		case sig := <-signals:
 			if isStopSignal(sig) {
 				w.r.log.Warn("received a stop signal while writing the last results; not writing the rest")
+				w.abandoned = true
 				close(w.abandon)
 				<-w.done
 				return
 			}
 		case <-giveUp:
 			w.r.log.Error("writing results keeps failing; not writing the rest", "results", len(w.pending)+len(w.batch))
+			w.abandoned = true
 			close(w.abandon)
 			<-w.done
 			return

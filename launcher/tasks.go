@@ -464,7 +464,7 @@ func (tr *taskRun) stop() {
 func (tr *taskRun) abandonInput() { tr.srcAway = true }
 
 func (tr *taskRun) status() int {
-	if tr.failed || tr.out.errSeen {
+	if tr.failed || tr.out.abandoned {
 		return 1
 	}
 	return 0
