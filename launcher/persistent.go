@@ -194,7 +194,9 @@ func (m *persistentMode) onReply(ev replyEvent) {
 		w.replace, w.stopNow = ReasonRestart, true
 		return
 	}
-	if s.state == slotStopping || w.stopNow {
+	a := s.head()
+	if a == nil && (s.state == slotStopping || w.stopNow) {
+		// The attempt it may be about ended already (a timeout, say).
 		r.tel.staleEvent(r.ctx, "reply")
 		return
 	}
@@ -204,6 +206,9 @@ func (m *persistentMode) onReply(ev replyEvent) {
 		rep, err = taskproto.ParseReply(ev.line)
 	}
 	if err == nil && rep.Ready {
+		if s.state == slotStopping {
+			return
+		}
 		silent := !w.heard
 		w.announced, m.announces = true, true
 		s.heard()
@@ -213,7 +218,6 @@ func (m *persistentMode) onReply(ev replyEvent) {
 		return
 	}
 	s.heard()
-	a := s.head()
 	switch {
 	case err != nil:
 	case a == nil:

@@ -34,6 +34,7 @@ type run struct {
 	quit   chan struct{}
 	sp     *spawner
 	rp     *reaper
+	spawn  func(spawnRequest) (int, error) // forks a process: sp.start
 	serial uint64
 
 	devNull   *os.File
@@ -69,52 +70,22 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 			cfg.logger.Warn("cannot become a child subreaper; orphans are not reaped", "error", err)
 		}
 	}
-	r := &run{
-		l: l, cfg: cfg, log: cfg.logger, tel: l.tel, ctx: ctx,
-		byPid:  make(map[int]*slot),
-		events: make(chan func()),
-		quit:   make(chan struct{}),
-	}
-	if cfg.cpuAffinity > 0 {
-		cpus, err := availableCPUs()
-		if err != nil {
-			r.log.Warn("cpu_affinity is ignored", "error", err)
-		}
-		r.cpus = cpus
-	}
-	var err error
-	r.devNull, err = os.Open(os.DevNull)
+	r, err := newRun(l, ctx)
 	if err != nil {
-		return 1, fmt.Errorf("open %s: %w", os.DevNull, err)
+		return 1, err
 	}
 	defer r.devNull.Close()
 	exitCh := make(chan exitEvent)
 	r.rp = newReaper(cfg.subreaper, exitCh, r.log)
 	r.sp = newSpawner(r.rp, r.log)
+	r.spawn = r.sp.start
 	defer func() {
 		close(r.quit)
 		r.sp.close()
 		r.lingering.Wait()
 		r.rp.close()
 	}()
-
-	switch {
-	case cfg.taskIn == nil:
-		r.mode = plainMode{r}
-	case cfg.perTask:
-		r.tasks = newTaskRun(r)
-		r.mode = perTaskMode{r}
-	default:
-		r.tasks = newTaskRun(r)
-		r.mode = &persistentMode{r: r}
-	}
-	for i := 0; i < cfg.workers; i++ {
-		s := &slot{index: i}
-		if r.mode.startsWorkers() {
-			s.start = ReasonInitial
-		}
-		r.slots = append(r.slots, s)
-	}
+	r.begin()
 	var guard <-chan time.Time
 	if cfg.maxRSS > 0 {
 		t := time.NewTicker(cfg.guardCycle)
@@ -155,6 +126,53 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 		r.tasks.out.finish(signals)
 	}
 	return r.status(), nil
+}
+
+// newRun prepares a run of l: its files and CPUs; begin picks the mode.
+func newRun(l *Launcher, ctx context.Context) (*run, error) {
+	cfg := &l.cfg
+	r := &run{
+		l: l, cfg: cfg, log: cfg.logger, tel: l.tel, ctx: ctx,
+		byPid:  make(map[int]*slot),
+		events: make(chan func()),
+		quit:   make(chan struct{}),
+	}
+	if cfg.cpuAffinity > 0 {
+		cpus, err := availableCPUs()
+		if err != nil {
+			r.log.Warn("cpu_affinity is ignored", "error", err)
+		}
+		r.cpus = cpus
+	}
+	var err error
+	r.devNull, err = os.Open(os.DevNull)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", os.DevNull, err)
+	}
+	return r, nil
+}
+
+// begin picks the mode (and starts task mode's input and output) and
+// creates the slots; the first settle starts their workers.
+func (r *run) begin() {
+	cfg := r.cfg
+	switch {
+	case cfg.taskIn == nil:
+		r.mode = plainMode{r}
+	case cfg.perTask:
+		r.tasks = newTaskRun(r)
+		r.mode = perTaskMode{r}
+	default:
+		r.tasks = newTaskRun(r)
+		r.mode = &persistentMode{r: r}
+	}
+	for i := 0; i < cfg.workers; i++ {
+		s := &slot{index: i}
+		if r.mode.startsWorkers() {
+			s.start = ReasonInitial
+		}
+		r.slots = append(r.slots, s)
+	}
 }
 
 // settle is the one decision point: after every event the loop calls it,
@@ -274,7 +292,7 @@ func (r *run) startWith(s *slot, reason Reason, spec startSpec) error {
 	if cfg.bootstrap != nil {
 		ex = cfg.bootstrap(ex)
 	}
-	pid, err := r.sp.start(spawnRequest{path: ex.Path, argv: ex.Argv, env: ex.Env, files: files, cpus: r.cpusFor(), ctty: ctty})
+	pid, err := r.spawn(spawnRequest{path: ex.Path, argv: ex.Argv, env: ex.Env, files: files, cpus: r.cpusFor(), ctty: ctty})
 	if err != nil {
 		if span != nil {
 			span.RecordError(err)

@@ -116,6 +116,9 @@ func (s *slot) launched(w *worker, persistent bool) {
 // heard records that a persistent worker has spoken on its result
 // descriptor: it is past its start-up.
 func (s *slot) heard() {
+	if s.w == nil {
+		return
+	}
 	s.w.heard = true
 	if s.state == slotStarting {
 		s.state = slotReady
