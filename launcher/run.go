@@ -42,6 +42,7 @@ type run struct {
 	nextPlace int // round-robin position for cpu affinity
 
 	stopAsked  bool // a stop was requested (signal or context): a second one kills
+	killNow    bool // a second stop signal: kill every worker
 	stopping   bool // the workers are being stopped; none is started again
 	requested  bool // the stop is one the user asked for: clean exits give 0
 	failure    *int // status that ends the launcher: never-policy failure or give-up
@@ -197,7 +198,27 @@ func (r *run) settle() {
 	}
 	if r.tasks != nil {
 		r.tasks.dispatch()
+	}
+	r.decideStop()
+}
+
+// decideStop is step 3 of settle: whether the workers are stopped now.
+func (r *run) decideStop() {
+	switch {
+	case r.killNow:
+		r.beginStop(true)
+		for _, s := range r.slots {
+			if s.w != nil && s.w.phase != phaseKilled {
+				r.kill(s.w)
+			}
+		}
+	case r.stopping:
+	case r.failure != nil:
+		r.beginStop(false)
+	case r.tasks != nil:
 		r.tasks.maybeFinish()
+	case r.stopAsked:
+		r.beginStop(true)
 	}
 }
 
@@ -376,9 +397,7 @@ func (r *run) requestStop() {
 	r.stopAsked = true
 	if r.tasks != nil {
 		r.tasks.drain()
-		return
 	}
-	r.beginStop(true)
 }
 
 func (r *run) onExit(ev exitEvent) {
@@ -500,12 +519,11 @@ func (r *run) applyPolicy(s *slot, policy RestartPolicy, status int, uptime time
 	})
 }
 
-// fail ends the launcher with status after stopping the other workers.
+// fail ends the launcher with status; settle stops the other workers.
 func (r *run) fail(status int) {
 	if r.failure == nil {
 		r.failure = &status
 	}
-	r.beginStop(false)
 }
 
 // beginStop stops every worker; requested is true for a stop the user
@@ -619,12 +637,9 @@ func (r *run) onSignal(sig os.Signal) {
 	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT:
 		if r.stopAsked || r.stopping {
 			r.log.Warn("received " + signalName(s) + " during the stop: killing every worker now")
-			r.stopAsked = true
-			r.beginStop(true)
-			for _, sl := range r.slots {
-				if sl.w != nil {
-					r.kill(sl.w)
-				}
+			r.stopAsked, r.killNow = true, true
+			if r.tasks != nil {
+				r.tasks.abandonInput()
 			}
 			return
 		}

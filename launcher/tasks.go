@@ -53,24 +53,25 @@ type replyEvent struct {
 // taskRun is the task mode part of a run: the queue, the attempts, the
 // input and the results. Like run, it is owned by the goroutine in Run.
 type taskRun struct {
-	r        *run
-	src      taskSource
-	out      *resultWriter
-	reads    chan readEvent
-	replies  chan replyEvent
-	tokens   chan struct{} // one per task read and not yet dispatched: queue_limit
-	stopRead chan struct{}
-	drained  chan struct{} // closed when the reading goroutine is done
-	reading  bool
-	srcDone  bool // the reading goroutine is done
-	srcAway  bool // at the stop, the source was blocked on input it had not consumed
-	eof      bool
-	failed   bool // a task ended other than ok, or the input could not be read
-	draining bool
-	queue    []*taskState
-	inflight int
-	seq      uint64
-	name     string
+	r         *run
+	src       taskSource
+	out       *resultWriter
+	reads     chan readEvent
+	replies   chan replyEvent
+	tokens    chan struct{} // one per task read and not yet dispatched: queue_limit
+	stopRead  chan struct{}
+	drained   chan struct{} // closed when the reading goroutine is done
+	reading   bool
+	srcDone   bool // the reading goroutine is done
+	srcAway   bool // at the stop, the source was blocked on input it had not consumed
+	eof       bool
+	failed    bool // a task ended other than ok, or the input could not be read
+	draining  bool
+	graceOver bool // the stop_grace of a drain is over
+	queue     []*taskState
+	inflight  int
+	seq       uint64
+	name      string
 }
 
 func newTaskRun(r *run) *taskRun {
@@ -409,10 +410,10 @@ func (tr *taskRun) cancel(ts *taskState) {
 // workers are stopped.
 func (tr *taskRun) maybeFinish() {
 	r := tr.r
-	if r.stopping || tr.inflight > 0 {
-		return
-	}
-	if tr.draining || (tr.eof && len(tr.queue) == 0) {
+	if (tr.draining && (tr.inflight == 0 || tr.graceOver)) || (tr.eof && len(tr.queue) == 0 && tr.inflight == 0) {
+		if tr.graceOver && tr.inflight > 0 {
+			r.log.Warn("tasks still in flight after stop_grace; stopping the workers")
+		}
 		r.beginStop(true)
 	}
 }
@@ -428,12 +429,7 @@ func (tr *taskRun) drain() {
 	if tr.inflight > 0 {
 		r := tr.r
 		r.log.Info("waiting for tasks in flight", "tasks", tr.inflight, "stop_grace", r.cfg.stopGrace)
-		r.after(r.cfg.stopGrace, func() {
-			if !r.stopping {
-				r.log.Warn("tasks still in flight after stop_grace; stopping the workers")
-				r.beginStop(true)
-			}
-		})
+		r.after(r.cfg.stopGrace, func() { tr.graceOver = true })
 	}
 }
 
