@@ -3,6 +3,7 @@ package launcher_test
 import (
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -341,5 +342,35 @@ func TestResultWriteRetriedAfterDiskFull(t *testing.T) {
 	}
 	if status != 0 {
 		t.Errorf("status %d, want 0 (every result was written in the end)", status)
+	}
+}
+
+// A task worker over max_rss is replaced after its task, and gets EOF and
+// time to flush before any signal.
+func TestMaxRSSReplacesATaskWorkerCooperatively(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("max_rss needs /proc")
+	}
+	in, feed, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer feed.Close()
+	defer in.Close()
+	th := startTasks(t, in, launcher.WithEnviron(helperEnviron("taskworker")),
+		launcher.WithMaxRSS(48*1024), launcher.WithGuardCycle(20*time.Millisecond))
+	first := th.ready(1)[0]
+	feed.WriteString(`{"id":"big","payload":{"alloc_mb":96}}` + "\n")
+	if r := <-th.results; r.ID != "big" || r.Status != "ok" {
+		t.Fatalf("result %+v", r)
+	}
+	for rec := th.next(); rec.Event != "flushed" || rec.PID != first.PID; rec = th.next() {
+	}
+	second := th.ready(1)[0]
+	feed.WriteString(`{"id":"next"}` + "\n")
+	feed.Close()
+	status, res := th.all(t)
+	if r := res["next"]; r.Status != "ok" || status != 0 || second.PID == first.PID {
+		t.Errorf("after the recycle: status %d, %+v", status, r)
 	}
 }

@@ -45,6 +45,7 @@ type run struct {
 	lingering  sync.WaitGroup
 	rssWarned  bool
 	tasks      *taskRun // nil outside task mode
+	scratch    []*slot
 }
 
 // Run starts the workers and supervises them until they are all done, a
@@ -178,7 +179,8 @@ func (r *run) begin() {
 // (3) whether the run is over. No event handler starts, dispatches or
 // finishes on its own.
 func (r *run) settle() {
-	for _, s := range append([]*slot(nil), r.slots...) {
+	r.scratch = append(r.scratch[:0], r.slots...) // remove may change r.slots
+	for _, s := range r.scratch {
 		w := s.w
 		switch {
 		case w != nil && s.state != slotStopping && (w.stopNow || (len(s.inflight) == 0 && (w.replace != "" || s.retiring))):

@@ -130,10 +130,16 @@ func (s *sim) fire(a *attempt) { s.tr.onTimer(a, a.clock); s.settle() }
 // results are the result lines written so far, by task id.
 func (s *sim) results() map[string][]taskproto.Result {
 	out := map[string][]taskproto.Result{}
-	for _, it := range s.tr.out.pending {
-		res, err := taskproto.ParseResult(it.line)
+	b := s.tr.out.pending
+	for i, end := range b.ends {
+		start := 0
+		if i > 0 {
+			start = b.ends[i-1]
+		}
+		line := b.buf[start:end]
+		res, err := taskproto.ParseResult(line)
 		if err != nil {
-			s.t.Fatalf("result line %q: %v", it.line, err)
+			s.t.Fatalf("result line %q: %v", line, err)
 		}
 		out[res.ID] = append(out[res.ID], res)
 	}
@@ -390,9 +396,9 @@ func propertyRun(t *testing.T, seed uint64) {
 // fails if it changed a result, the queue or an attempt.
 func staleUnchanged(t *testing.T, s *sim, f func()) {
 	t.Helper()
-	before := fmt.Sprint(len(s.tr.out.pending), len(s.tr.queue), s.tr.inflight, len(s.attempts))
+	before := fmt.Sprint(s.tr.out.pending.len(), len(s.tr.queue), s.tr.inflight, len(s.attempts))
 	f()
-	if after := fmt.Sprint(len(s.tr.out.pending), len(s.tr.queue), s.tr.inflight, len(s.attempts)); after != before {
+	if after := fmt.Sprint(s.tr.out.pending.len(), len(s.tr.queue), s.tr.inflight, len(s.attempts)); after != before {
 		t.Fatalf("a stale event changed the run: %s -> %s", before, after)
 	}
 }

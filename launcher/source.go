@@ -120,79 +120,93 @@ func (g *gate) close() bool {
 	return g.inRead
 }
 
-// sinkItem is one result line (ending in '\n') and the handle its task
-// came with from the source.
-type sinkItem struct {
-	line   []byte
-	handle any
+// resultBatch is result lines in one buffer: line i is
+// buf[ends[i-1]:ends[i]] (from 0 for the first), ending in '\n', for the
+// task whose source handle is handles[i].
+type resultBatch struct {
+	buf     []byte
+	ends    []int
+	handles []any
+}
+
+func (b *resultBatch) len() int { return len(b.ends) }
+
+func (b *resultBatch) reset() {
+	b.buf, b.ends = b.buf[:0], b.ends[:0]
+	clear(b.handles)
+	b.handles = b.handles[:0]
 }
 
 // resultSink is where task results go: today a file or stdout
 // (writerSink). Put is called from the result writer goroutine only, never
 // from the loop, so a slow or full output never stops the loop.
 type resultSink interface {
-	// Put writes items in order. It returns how many were written whole
-	// and the error that stopped it; Put is called again with the rest.
-	// A line is never left torn: it is completed by the next Put, or
-	// removed by Abandon.
-	Put(items []sinkItem) (int, error)
-	// Abandon is called when the launcher gives up on the rest (a write
-	// that keeps failing at exit, or a second stop signal): a line written
-	// in part is taken back where the output allows it.
-	Abandon()
+	// Put writes the lines of b from byte offset from (the start of a
+	// line, or where a failed Put stopped) and returns the offset it
+	// reached; on an error Put is called again from there, so a line is
+	// completed, never left torn, once writing works again.
+	Put(b *resultBatch, from int) (int, error)
+	// Abandon is called when the launcher gives up on the rest of b (a
+	// write that keeps failing at exit, or a second stop signal) after
+	// offset at: a line written in part is taken back where the output
+	// allows it.
+	Abandon(b *resultBatch, at int)
 }
 
-// writerSink writes result lines to an io.Writer; partial is what was
-// written of the first line of the next Put.
-type writerSink struct {
-	w       io.Writer
-	partial int
-}
+// writerSink writes result lines to an io.Writer, a batch in one write
+// when it can.
+type writerSink struct{ w io.Writer }
 
-func (s *writerSink) Put(items []sinkItem) (int, error) {
-	for i, it := range items {
-		for s.partial < len(it.line) {
-			n, err := s.w.Write(it.line[s.partial:])
-			s.partial += n
-			if err != nil {
-				return i, err
-			}
-			if n == 0 {
-				return i, io.ErrShortWrite
-			}
+func (s *writerSink) Put(b *resultBatch, from int) (int, error) {
+	for from < len(b.buf) {
+		n, err := s.w.Write(b.buf[from:])
+		from += n
+		if err != nil {
+			return from, err
 		}
-		s.partial = 0
+		if n == 0 {
+			return from, io.ErrShortWrite
+		}
 	}
-	return len(items), nil
+	return from, nil
 }
 
-func (s *writerSink) Abandon() {
+func (s *writerSink) Abandon(b *resultBatch, at int) {
+	partial := 0
+	for i, end := range b.ends {
+		start := 0
+		if i > 0 {
+			start = b.ends[i-1]
+		}
+		if at > start && at < end {
+			partial = at - start
+		}
+	}
 	f, ok := s.w.(*os.File)
-	if !ok || s.partial == 0 {
+	if !ok || partial == 0 {
 		return
 	}
 	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-		if f.Truncate(st.Size()-int64(s.partial)) == nil {
-			s.partial = 0
-		}
+		_ = f.Truncate(st.Size() - int64(partial))
 	}
 }
 
-// resultWriter owns the result output for the loop: the loop queues lines
-// (add) and hands them as a batch to a goroutine that writes them with the
-// sink, retrying failed writes with a growing pause. While a batch is out
-// or lines wait, the loop pauses reading input when the backlog is large
-// (full), so a stuck output throttles the input, never the loop.
+// resultWriter owns the result output for the loop: the loop adds lines
+// to a pending batch and hands it to a goroutine that writes it with the
+// sink, retrying failed writes with a growing pause; the two batches swap.
+// While results back up (limit lines pending, or writes failing), the loop
+// pauses reading input (full), so a stuck output throttles the input, never
+// the loop.
 type resultWriter struct {
 	r         *run
 	sink      resultSink
-	pending   []sinkItem
-	batch     []sinkItem // with the goroutine while busy
-	busy      bool
+	pending   *resultBatch
+	spare     *resultBatch // the batch last written, for reuse
+	busy      bool         // a batch is with the goroutine
 	limit     int
 	failing   bool
-	toW       chan []sinkItem
-	written   chan error // nil: a batch is done; else a failure (retrying)
+	toW       chan *resultBatch
+	written   chan error // nil: the batch is written; else a failure (retrying)
 	abandon   chan struct{}
 	done      chan struct{}
 	errSeen   bool
@@ -201,8 +215,8 @@ type resultWriter struct {
 
 func newResultWriter(r *run, sink resultSink, limit int) *resultWriter {
 	w := &resultWriter{
-		r: r, sink: sink, limit: limit,
-		toW: make(chan []sinkItem), written: make(chan error),
+		r: r, sink: sink, limit: limit, pending: &resultBatch{},
+		toW: make(chan *resultBatch), written: make(chan error),
 		abandon: make(chan struct{}), done: make(chan struct{}),
 	}
 	go w.loop()
@@ -211,24 +225,24 @@ func newResultWriter(r *run, sink resultSink, limit int) *resultWriter {
 
 func (w *resultWriter) loop() {
 	defer close(w.done)
-	for items := range w.toW {
+	for b := range w.toW {
 		pause := 10 * time.Millisecond
-		for len(items) > 0 {
-			n, err := w.sink.Put(items)
-			items = items[n:]
+		for off := 0; off < len(b.buf); {
+			var err error
+			off, err = w.sink.Put(b, off)
 			if err == nil {
-				break
+				continue
 			}
 			select {
 			case w.written <- err:
 			case <-w.abandon:
-				w.sink.Abandon()
+				w.sink.Abandon(b, off)
 				return
 			}
 			select {
 			case <-time.After(pause):
 			case <-w.abandon:
-				w.sink.Abandon()
+				w.sink.Abandon(b, off)
 				return
 			}
 			pause = min(2*pause, time.Second)
@@ -241,25 +255,32 @@ func (w *resultWriter) loop() {
 	}
 }
 
-// add queues one result line.
-func (w *resultWriter) add(line []byte, handle any) {
-	w.pending = append(w.pending, sinkItem{line: line, handle: handle})
+// add queues one result line, appended by appendLine.
+func (w *resultWriter) add(appendLine func([]byte) []byte, handle any) {
+	b := w.pending
+	b.buf = appendLine(b.buf)
+	b.ends = append(b.ends, len(b.buf))
+	b.handles = append(b.handles, handle)
 }
 
 // full reports whether reading input should pause.
-func (w *resultWriter) full() bool { return len(w.pending) >= w.limit || w.failing }
+func (w *resultWriter) full() bool { return w.pending.len() >= w.limit || w.failing }
 
 // offer returns the channel and batch the loop may send, or nil.
-func (w *resultWriter) offer() (chan<- []sinkItem, []sinkItem) {
-	if w.busy || len(w.pending) == 0 {
+func (w *resultWriter) offer() (chan<- *resultBatch, *resultBatch) {
+	if w.busy || w.pending.len() == 0 {
 		return nil, nil
 	}
 	return w.toW, w.pending
 }
 
-// sent is called when the goroutine took the pending lines.
+// sent is called when the goroutine took the pending batch.
 func (w *resultWriter) sent() {
-	w.batch, w.pending, w.busy = w.pending, nil, true
+	next := w.spare
+	if next == nil {
+		next = &resultBatch{}
+	}
+	w.spare, w.pending, w.busy = w.pending, next, true
 }
 
 // onWritten is a report of the goroutine: err nil when the batch is
@@ -276,14 +297,15 @@ func (w *resultWriter) onWritten(err error) {
 	if w.failing {
 		w.r.log.Info("writing results works again")
 	}
-	w.failing, w.busy, w.batch = false, false, nil
+	w.failing, w.busy = false, false
+	w.spare.reset()
 }
 
 // idle reports whether every queued line is written.
-func (w *resultWriter) idle() bool { return !w.busy && len(w.pending) == 0 }
+func (w *resultWriter) idle() bool { return !w.busy && w.pending.len() == 0 }
 
 // finish writes what is left once the loop is over, and ends the
-// goroutine. A second stop signal, or stop_grace of failing writes, gives
+// goroutine. A further stop signal, or stop_grace of failing writes, gives
 // up on the rest.
 func (w *resultWriter) finish(signals <-chan os.Signal) {
 	var giveUp <-chan time.Time
@@ -300,20 +322,22 @@ func (w *resultWriter) finish(signals <-chan os.Signal) {
 		case sig := <-signals:
 			if isStopSignal(sig) {
 				w.r.log.Warn("received a stop signal while writing the last results; not writing the rest")
-				w.abandoned = true
-				close(w.abandon)
-				<-w.done
+				w.giveUp()
 				return
 			}
 		case <-giveUp:
-			w.r.log.Error("writing results keeps failing; not writing the rest", "results", len(w.pending)+len(w.batch))
-			w.abandoned = true
-			close(w.abandon)
-			<-w.done
+			w.r.log.Error("writing results keeps failing; not writing the rest")
+			w.giveUp()
 			return
 		}
 	}
 	close(w.toW)
+	<-w.done
+}
+
+func (w *resultWriter) giveUp() {
+	w.abandoned = true
+	close(w.abandon)
 	<-w.done
 }
 

@@ -24,7 +24,7 @@ func (r *run) beginStop(requested bool) {
 		}
 		s.start = ""
 		if s.w != nil {
-			r.stopWorker(s, r.tasks != nil && !r.stopAsked && len(s.inflight) == 0)
+			r.stopWorker(s, !r.stopAsked && len(s.inflight) == 0)
 		} else {
 			r.remove(s)
 		}

@@ -121,8 +121,8 @@ type taskChannels struct {
 	reads    <-chan readEvent
 	drained  <-chan struct{}
 	replies  <-chan replyEvent
-	toWriter chan<- []sinkItem
-	batch    []sinkItem
+	toWriter chan<- *resultBatch
+	batch    *resultBatch
 	written  <-chan error
 }
 
@@ -388,11 +388,11 @@ func (tr *taskRun) writeResult(ts *taskState, status taskproto.Status, msg strin
 	if !ts.first.IsZero() {
 		d = time.Since(ts.first)
 	}
-	line := taskproto.AppendResult(make([]byte, 0, 160+len(ts.t.ID)+len(msg)+len(result)), taskproto.Result{
+	res := taskproto.Result{
 		ID: ts.t.ID, Status: status, Attempts: ts.attempts, Duration: d,
 		TraceID: ts.traceID, Worker: ts.worker, Error: msg, Result: result,
-	})
-	tr.out.add(line, ts.handle)
+	}
+	tr.out.add(func(b []byte) []byte { return taskproto.AppendResult(b, res) }, ts.handle)
 }
 
 // cancel ends a task that never started because the launcher stops: it
