@@ -326,7 +326,11 @@ func TestResultWriteRetriedAfterDiskFull(t *testing.T) {
 	disk := &fullDisk{room: 4000, freed: make(chan struct{})}
 	h := startLauncher(t, nil, launcher.WithTasks(strings.NewReader(lines(n, func(int) string { return "x" })), disk),
 		launcher.WithEnviron(helperEnviron("taskworker")))
-	<-disk.freed // three failed writes
+	select {
+	case <-disk.freed: // three failed writes
+	case <-time.After(patience):
+		t.Fatalf("no retry of the failed result write within %s", patience)
+	}
 	disk.free()
 	status := h.wait()
 	disk.mu.Lock()
