@@ -75,9 +75,12 @@ func TestTaskLineTimeoutReplacesTheWorker(t *testing.T) {
 }
 
 // The late reply of a timed-out attempt is never credited to the next
-// attempt: the worker replies on its way out (it traps the stop signal).
+// attempt. This worker answers the first task line only once it has read a
+// second one (the retry, when the launcher keeps the worker), and answers
+// on its way out when it gets the stop signal: both replies are late.
 func TestLateReplyIsNeverCredited(t *testing.T) {
-	worker := `trap 'echo "{\"id\":\"a\",\"ok\":true}" >&3; exit 0' TERM; while read -r l; do sleep 60 & wait; done`
+	late := `echo "{\"id\":\"a\",\"ok\":true}" >&3`
+	worker := `trap '` + late + `; exit 0' TERM; read -r l1; read -r l2; ` + late + `; while read -r l; do :; done`
 	th := startTasksCmd(t, sh(worker), strings.NewReader(`{"id":"a"}`+"\n"), shEnv(),
 		launcher.WithTaskTimeout(200*time.Millisecond), launcher.WithMaxAttempts(3))
 	status, res := th.all(t)
