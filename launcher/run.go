@@ -112,10 +112,8 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 			r.tasks.onDrained()
 		case ev := <-tc.replies:
 			r.mode.(*persistentMode).onReply(ev)
-		case tc.toWriter <- tc.batch:
-			r.tasks.out.sent()
-		case err := <-tc.written:
-			r.tasks.out.onWritten(err)
+		case <-tc.progress:
+			// the result writer caught up (or failed): see channels
 		}
 		r.settle()
 	}

@@ -46,10 +46,13 @@ func newSim(t *testing.T, opts ...Option) *sim {
 	r.spawn = func(spawnRequest) (int, error) { s.pid++; return s.pid, nil }
 	r.begin()
 	s.tr, s.m = r.tasks, r.mode.(*persistentMode)
+	// Results stay in the pending batch, where results() reads them: the
+	// writer's goroutine is ended and replaced by an inert writer.
+	s.tr.out.giveUp()
+	s.tr.out = &resultWriter{r: r, limit: 1 << 30, pending: &resultBatch{},
+		kick: make(chan struct{}, 1), progress: make(chan struct{}, 1)}
 	t.Cleanup(func() {
 		close(r.quit)
-		close(s.tr.out.toW)
-		<-s.tr.out.done
 		r.devNull.Close()
 	})
 	s.settle()

@@ -192,131 +192,145 @@ func (s *writerSink) Abandon(b *resultBatch, at int) {
 }
 
 // resultWriter owns the result output for the loop: the loop adds lines
-// to a pending batch and hands it to a goroutine that writes it with the
-// sink, retrying failed writes with a growing pause; the two batches swap.
-// While results back up (limit lines pending, or writes failing), the loop
-// pauses reading input (full), so a stuck output throttles the input, never
-// the loop.
+// to a pending batch, and a goroutine takes the batch (swapping it with a
+// spare) and writes it with the sink whenever it is idle, so lines that end
+// while a write is under way go out together in the next one. A failed
+// write is retried with a growing pause. While results back up (limit lines
+// pending, or writes failing) the loop pauses reading input (full) and
+// waits on progress, so a stuck output throttles the input, never the loop.
 type resultWriter struct {
-	r         *run
-	sink      resultSink
-	pending   *resultBatch
-	spare     *resultBatch // the batch last written, for reuse
-	busy      bool         // a batch is with the goroutine
-	limit     int
-	failing   bool
-	toW       chan *resultBatch
-	written   chan error // nil: the batch is written; else a failure (retrying)
-	abandon   chan struct{}
-	done      chan struct{}
+	r     *run
+	sink  resultSink
+	limit int
+
+	mu        sync.Mutex
+	pending   *resultBatch // lines the goroutine has not taken yet
+	spare     *resultBatch // a written batch, for reuse
+	writing   bool         // the goroutine holds a batch
+	failing   bool         // the last write failed
 	errSeen   bool
 	abandoned bool // results were given up on
+	closing   bool // no more lines: end once everything is written
+
+	kick     chan struct{} // cap 1: there are lines to write
+	progress chan struct{} // cap 1: a batch was written, or a write failed
+	abandon  chan struct{}
+	done     chan struct{}
 }
 
 func newResultWriter(r *run, sink resultSink, limit int) *resultWriter {
 	w := &resultWriter{
-		r: r, sink: sink, limit: limit, pending: &resultBatch{},
-		toW: make(chan *resultBatch), written: make(chan error),
+		r: r, sink: sink, limit: limit, pending: &resultBatch{}, spare: &resultBatch{},
+		kick: make(chan struct{}, 1), progress: make(chan struct{}, 1),
 		abandon: make(chan struct{}), done: make(chan struct{}),
 	}
 	go w.loop()
 	return w
 }
 
+func signal1(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
 func (w *resultWriter) loop() {
 	defer close(w.done)
-	for b := range w.toW {
-		pause := 10 * time.Millisecond
-		for off := 0; off < len(b.buf); {
-			var err error
-			off, err = w.sink.Put(b, off)
-			if err == nil {
-				continue
-			}
-			select {
-			case w.written <- err:
-			case <-w.abandon:
-				w.sink.Abandon(b, off)
+	for {
+		w.mu.Lock()
+		for w.pending.len() == 0 {
+			if w.closing {
+				w.mu.Unlock()
 				return
 			}
+			w.mu.Unlock()
 			select {
-			case <-time.After(pause):
+			case <-w.kick:
 			case <-w.abandon:
-				w.sink.Abandon(b, off)
 				return
 			}
-			pause = min(2*pause, time.Second)
+			w.mu.Lock()
 		}
-		select {
-		case w.written <- nil:
-		case <-w.abandon:
+		b := w.pending
+		w.pending, w.spare, w.writing = w.spare, nil, true
+		w.mu.Unlock()
+		if !w.write(b) {
 			return
 		}
+		b.reset()
+		w.mu.Lock()
+		w.spare, w.writing, w.failing = b, false, false
+		w.mu.Unlock()
+		signal1(w.progress)
 	}
+}
+
+// write writes b, retrying failures; false when the launcher gave up.
+func (w *resultWriter) write(b *resultBatch) bool {
+	pause := 10 * time.Millisecond
+	for off := 0; off < len(b.buf); {
+		var err error
+		off, err = w.sink.Put(b, off)
+		if err == nil {
+			continue
+		}
+		w.mu.Lock()
+		w.failing = true
+		first := !w.errSeen
+		w.errSeen = true
+		w.mu.Unlock()
+		if first {
+			w.r.log.Error("writing results failed; retrying", "error", err)
+		}
+		signal1(w.progress)
+		select {
+		case <-time.After(pause):
+		case <-w.abandon:
+			w.sink.Abandon(b, off)
+			return false
+		}
+		pause = min(2*pause, time.Second)
+	}
+	return true
 }
 
 // add queues one result line, appended by appendLine.
 func (w *resultWriter) add(appendLine func([]byte) []byte, handle any) {
+	w.mu.Lock()
 	b := w.pending
 	b.buf = appendLine(b.buf)
 	b.ends = append(b.ends, len(b.buf))
 	b.handles = append(b.handles, handle)
+	w.mu.Unlock()
+	signal1(w.kick)
 }
 
-// full reports whether reading input should pause.
-func (w *resultWriter) full() bool { return w.pending.len() >= w.limit || w.failing }
-
-// offer returns the channel and batch the loop may send, or nil.
-func (w *resultWriter) offer() (chan<- *resultBatch, *resultBatch) {
-	if w.busy || w.pending.len() == 0 {
-		return nil, nil
-	}
-	return w.toW, w.pending
+// full reports whether reading input should pause; the loop then waits on
+// progress too.
+func (w *resultWriter) full() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pending.len() >= w.limit || w.failing
 }
 
-// sent is called when the goroutine took the pending batch.
-func (w *resultWriter) sent() {
-	next := w.spare
-	if next == nil {
-		next = &resultBatch{}
-	}
-	w.spare, w.pending, w.busy = w.pending, next, true
-}
-
-// onWritten is a report of the goroutine: err nil when the batch is
-// written, else a failure it retries.
-func (w *resultWriter) onWritten(err error) {
-	if err != nil {
-		w.failing = true
-		if !w.errSeen {
-			w.errSeen = true
-			w.r.log.Error("writing results failed; retrying", "error", err)
-		}
-		return
-	}
-	if w.failing {
-		w.r.log.Info("writing results works again")
-	}
-	w.failing, w.busy = false, false
-	w.spare.reset()
-}
-
-// idle reports whether every queued line is written.
-func (w *resultWriter) idle() bool { return !w.busy && w.pending.len() == 0 }
-
-// finish writes what is left once the loop is over, and ends the
-// goroutine. A further stop signal, or stop_grace of failing writes, gives
-// up on the rest.
+// finish lets the goroutine write what is left once the loop is over. A
+// stop signal, or stop_grace of failing writes, gives up on the rest.
 func (w *resultWriter) finish(signals <-chan os.Signal) {
+	w.mu.Lock()
+	w.closing = true
+	w.mu.Unlock()
+	signal1(w.kick)
 	var giveUp <-chan time.Time
-	for !w.idle() {
-		out, batch := w.offer()
+	for {
 		select {
-		case out <- batch:
-			w.sent()
-		case err := <-w.written:
-			w.onWritten(err)
-			if err != nil && giveUp == nil {
+		case <-w.done:
+			return
+		case <-w.progress:
+			w.mu.Lock()
+			failing := w.failing
+			w.mu.Unlock()
+			if failing && giveUp == nil {
 				giveUp = time.After(w.r.cfg.stopGrace)
 			}
 		case sig := <-signals:
@@ -331,14 +345,21 @@ func (w *resultWriter) finish(signals <-chan os.Signal) {
 			return
 		}
 	}
-	close(w.toW)
-	<-w.done
 }
 
 func (w *resultWriter) giveUp() {
+	w.mu.Lock()
 	w.abandoned = true
+	w.mu.Unlock()
 	close(w.abandon)
 	<-w.done
+}
+
+// lost reports whether results were given up on.
+func (w *resultWriter) lost() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.abandoned
 }
 
 func isStopSignal(sig os.Signal) bool {

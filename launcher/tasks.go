@@ -121,23 +121,22 @@ type taskChannels struct {
 	reads    <-chan readEvent
 	drained  <-chan struct{}
 	replies  <-chan replyEvent
-	toWriter chan<- *resultBatch
-	batch    *resultBatch
-	written  <-chan error
+	progress <-chan struct{}
 }
 
 func (tr *taskRun) channels() taskChannels {
 	if tr == nil {
 		return taskChannels{}
 	}
-	c := taskChannels{replies: tr.replies, written: tr.out.written}
+	c := taskChannels{replies: tr.replies}
 	if !tr.srcDone {
 		c.drained = tr.drained
 	}
-	if !tr.out.full() {
+	if tr.out.full() {
+		c.progress = tr.out.progress
+	} else {
 		c.reads = tr.reads
 	}
-	c.toWriter, c.batch = tr.out.offer()
 	return c
 }
 
@@ -460,7 +459,7 @@ func (tr *taskRun) stop() {
 func (tr *taskRun) abandonInput() { tr.srcAway = true }
 
 func (tr *taskRun) status() int {
-	if tr.failed || tr.out.abandoned {
+	if tr.failed || tr.out.lost() {
 		return 1
 	}
 	return 0
