@@ -295,11 +295,11 @@ func (w *resultWriter) write(b *resultBatch) bool {
 	return true
 }
 
-// add queues one result line, appended by appendLine.
-func (w *resultWriter) add(appendLine func([]byte) []byte, handle any) {
+// add queues the result line of res.
+func (w *resultWriter) add(res *taskproto.Result, handle any) {
 	w.mu.Lock()
 	b := w.pending
-	b.buf = appendLine(b.buf)
+	b.buf = taskproto.AppendResult(b.buf, *res)
 	b.ends = append(b.ends, len(b.buf))
 	b.handles = append(b.handles, handle)
 	w.mu.Unlock()

@@ -391,7 +391,7 @@ func (tr *taskRun) writeResult(ts *taskState, status taskproto.Status, msg strin
 		ID: ts.t.ID, Status: status, Attempts: ts.attempts, Duration: d,
 		TraceID: ts.traceID, Worker: ts.worker, Error: msg, Result: result,
 	}
-	tr.out.add(func(b []byte) []byte { return taskproto.AppendResult(b, res) }, ts.handle)
+	tr.out.add(&res, ts.handle)
 }
 
 // cancel ends a task that never started because the launcher stops: it
