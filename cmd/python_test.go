@@ -536,7 +536,7 @@ func TestPythonCeleryPrefork(t *testing.T) {
 // {"ready":true} of persistent workers (issue 11), which otel_qrun.serve
 // sends by default; "0" keeps it out of the test worker's replies where it
 // does not.
-const pyTestReady = "0"
+const pyTestReady = "1"
 
 // pyOldSDKSitecustomize is an application's own sitecustomize, found after
 // otel-qrun's on PYTHONPATH (the working directory): the bootstrap must run

@@ -285,6 +285,7 @@ func taskOptions(cfg *envconfig.Config, stdio [3]*os.File) ([]launcher.Option, f
 		launcher.WithTasks(in, results),
 		launcher.WithPerTask(cfg.PerTask),
 		launcher.WithTaskTimeout(cfg.Timeout),
+		launcher.WithStartTimeout(cfg.StartTimeout),
 		launcher.WithRecycle(cfg.Recycle),
 		launcher.WithMaxAttempts(cfg.MaxAttempts),
 		launcher.WithQueueLimit(cfg.QueueLimit),

@@ -94,6 +94,7 @@ type Config struct {
 	StopSignal      syscall.Signal // key stop_signal
 	StopGrace       time.Duration  // key stop_grace
 	Timeout         time.Duration  // key timeout; 0 means none
+	StartTimeout    time.Duration  // key start_timeout; 0 means no bound
 	Recycle         int            // key recycle; 0 means off
 	MaxRSS          int64          // key max_rss, in KiB; 0 means off
 	CPUAffinity     int            // key cpu_affinity; 0 means off

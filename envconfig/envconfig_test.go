@@ -117,7 +117,7 @@ func TestKeys(t *testing.T) {
 		}
 	}
 	want := []string{"name", "workers", "max_workers", "restart", "max_restarts", "min_uptime",
-		"stop_signal", "stop_grace", "timeout", "recycle", "max_rss", "cpu_affinity",
+		"stop_signal", "stop_grace", "timeout", "start_timeout", "recycle", "max_rss", "cpu_affinity",
 		"guard_cycle", "tasks", "per_task", "results", "max_attempts", "queue_limit",
 		"max_line", "claim_interval", "shutdown_timeout", "subreaper", "instrument", "javaagent"}
 	if !slices.Equal(names, want) {
@@ -188,6 +188,7 @@ var layerSamples = map[string][4]sample{
 	"stop_signal":      {{"INT", "INT"}, {"sighup", "HUP"}, {"9", "KILL"}, {"SIGUSR1", "USR1"}},
 	"stop_grace":       {{"0", "0s"}, {"1.5", "1.5s"}, {"30", "30s"}, {"1h", "1h0m0s"}},
 	"timeout":          {{"5", "5s"}, {"1m", "1m0s"}, {"90", "1m30s"}, {"0.25", "250ms"}},
+	"start_timeout":    {{"30", "30s"}, {"1m", "1m0s"}, {"0", "0s"}, {"2.5", "2.5s"}},
 	"recycle":          {{"1", "1"}, {"2", "2"}, {"3", "3"}, {"4", "4"}},
 	"max_rss":          {{"100", "100"}, {"200", "200"}, {"300", "300"}, {"400", "400"}},
 	"cpu_affinity":     {{"1", "1"}, {"2", "2"}, {"3", "3"}, {"4", "4"}},
@@ -553,6 +554,7 @@ var badValues = []struct{ key, value string }{
 	{"stop_signal", "FOO"}, {"stop_signal", "0"}, {"stop_signal", "SIGFOO"}, {"stop_signal", "-15"}, {"stop_signal", "999"},
 	{"stop_grace", "-0.5"}, {"stop_grace", "2562047h"},
 	{"timeout", "-1s"}, {"timeout", "never"}, {"timeout", "31536001"},
+	{"start_timeout", "-1"}, {"start_timeout", "none"}, {"start_timeout", "1x"}, {"start_timeout", "8761h"},
 	{"recycle", "-1"},
 	{"max_rss", "1.5"}, {"max_rss", "-1"},
 	{"cpu_affinity", "-1"}, {"cpu_affinity", "1025"},

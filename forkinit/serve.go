@@ -85,8 +85,11 @@ func WithServeLogger(l *slog.Logger) ServeOption { return func(c *serveConfig) {
 // without per_task). It reads one task line at a time from stdin, calls h
 // with a context continuing the task's carrier, and writes one reply line,
 // {"id":…,"ok":…,"error":…,"result":…}, to the file descriptor named by
-// QRUN_RESULT_FD, before it reads the next task. The worker's stdout and
-// stderr stay free for its logs.
+// QRUN_RESULT_FD, before it reads the next task; the reply echoes the
+// task line's "attempt". Before the first task it writes the readiness line
+// {"ready":true}, so the launcher charges none of the worker's start-up (the
+// work done before Serve is called) to a task's timeout. The worker's stdout
+// and stderr stay free for its logs.
 //
 // The handler's context is ctx with its trace context replaced by the
 // task's: the span context and baggage of ctx (the worker's own, from
@@ -136,6 +139,11 @@ func Serve(ctx context.Context, h Handler, opts ...ServeOption) error {
 		return err
 	}
 	s := &server{cfg: cfg, h: h}
+	// The readiness line: the worker's start-up is over, so the launcher
+	// starts the clock of its tasks' timeouts from now on.
+	if err := s.reply(taskproto.Reply{Ready: true}); err != nil {
+		return err
+	}
 	return s.loop(ctx)
 }
 
@@ -246,7 +254,7 @@ func (s *server) handleLine(ctx context.Context, b []byte) error {
 
 // run calls the handler for one task and returns its reply.
 func (s *server) run(ctx context.Context, wt taskproto.WorkerTask) (r taskproto.Reply) {
-	r.ID = wt.ID
+	r.ID, r.Attempt = wt.ID, wt.Attempt
 	ctx = baggage.ContextWithoutBaggage(trace.ContextWithSpanContext(ctx, trace.SpanContext{}))
 	ctx, xerr := propagate.ExtractMap(ctx, s.cfg.prop, wt.Carrier)
 	if xerr != nil {

@@ -52,6 +52,7 @@ func ExampleServe() {
 	fmt.Print(replies.String())
 	// Output:
 	// send t1 in trace 4bf92f3577b34da6a3ce929d0e0e4736
-	// {"id":"t1","ok":true,"result":{"sent":"a@b"}}
-	// {"id":"t2","ok":false,"error":"no recipient"}
+	// {"ready":true}
+	// {"id":"t1","ok":true,"result":{"sent":"a@b"},"attempt":1}
+	// {"id":"t2","ok":false,"error":"no recipient","attempt":1}
 }

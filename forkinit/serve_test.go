@@ -61,16 +61,23 @@ func serve(t *testing.T, ctx context.Context, input string, h Handler, opts ...S
 	return parseReplies(t, out.Bytes()), log.String(), err
 }
 
+// parseReplies parses what Serve wrote: the readiness line first, then
+// the replies, which it returns. Every reply echoes its task's attempt.
 func parseReplies(t *testing.T, b []byte) []taskproto.Reply {
 	t.Helper()
 	var replies []taskproto.Reply
 	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
+	for i := 0; sc.Scan(); i++ {
 		r, err := taskproto.ParseReply(sc.Bytes())
 		if err != nil {
 			t.Fatalf("reply %q: %v", sc.Text(), err)
 		}
-		replies = append(replies, r)
+		if r.Ready != (i == 0) {
+			t.Fatalf("line %d %q: the readiness line must come first, once", i+1, sc.Text())
+		}
+		if i > 0 {
+			replies = append(replies, r)
+		}
 	}
 	return replies
 }
@@ -141,8 +148,8 @@ func TestServeWritesOneLinePerReply(t *testing.T) {
 	if err := Serve(context.Background(), byPayload, WithInput(strings.NewReader(input)), WithReplies(w)); err != nil {
 		t.Fatal(err)
 	}
-	if len(w.got) != 2 {
-		t.Fatalf("%d writes, want one per reply: %q", len(w.got), w.got)
+	if len(w.got) != 3 || w.got[0] != taskproto.ReadyLine {
+		t.Fatalf("%d writes, want the readiness line and one per reply: %q", len(w.got), w.got)
 	}
 	for _, b := range w.got {
 		if strings.Count(b, "\n") != 1 || !strings.HasSuffix(b, "\n") {
@@ -391,8 +398,8 @@ func TestServeReplyWriteError(t *testing.T) {
 	err := Serve(context.Background(), byPayload,
 		WithInput(strings.NewReader(taskLine(t, "a", `"nil"`, nil)+taskLine(t, "b", `"nil"`, nil))),
 		WithReplies(failWriter{broken}))
-	if !errors.Is(err, broken) || !strings.Contains(err.Error(), `"a"`) {
-		t.Errorf("Serve: %v, want the write error for task a", err)
+	if !errors.Is(err, broken) {
+		t.Errorf("Serve: %v, want the write error of the readiness line", err)
 	}
 }
 

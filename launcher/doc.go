@@ -18,6 +18,61 @@
 // OS thread for the launcher's lifetime, so PR_SET_PDEATHSIG (which follows
 // the creating thread, not the process) fires only when the launcher dies.
 //
+// # Supervision loop
+//
+// One goroutine owns a run (run.go). It waits on one select for events:
+// process exits, signals, the context, timers (each timer hands a function
+// to the loop, which checks that what it names is still current), task
+// reads, worker replies and the result writer. A handler only updates
+// state; after every event the loop calls settle, the one decision point,
+// which decides in a fixed order:
+//
+//  1. replacements: a worker marked to stop (timeout, bad reply, closed
+//     fd 3, start_timeout) stops now; one marked to go after its task
+//     (recycle, max_rss, scale-down) stops once it holds none; an empty
+//     slot that is due gets its worker;
+//  2. dispatch: queued tasks go to free slots, oldest first;
+//  3. finish: with no task left (or the stop's grace over), the workers
+//     are stopped; the loop ends when no process is left.
+//
+// So a worker to replace is stopped before any task could go to it, and no
+// handler dispatches or finishes on its own. What differs between plain
+// workers, persistent task workers and per-task processes is behind the
+// mode interface (mode.go, persistent.go, pertask.go); the exit decision
+// (status) is one function for all modes.
+//
+// # Slot states
+//
+// Each slot (a QRUN_WORKER_INDEX) is in one state (slot.go):
+//
+//	empty ──start──► starting ──readiness line or first reply──► ready
+//	  ▲                 │                                          │  ▲
+//	  │                 │ task (while the run does not know        │  │ the attempt ends:
+//	  │                 │ that its workers announce readiness)     │  │ reply, timeout,
+//	  │                 └───────────────► busy ◄──────── task ─────┘  │ bad reply, fd 3 EOF
+//	  │ exit                               └──────────────────────────┘
+//	stopping ◄── stop (timeout, replace, retire, end of input, SIGTERM):
+//	             from starting, ready or busy
+//
+// A per-task slot goes empty → ready (process started for a task) → busy →
+// empty at its exit. A slot holds an ordered queue of attempts in flight
+// (at most one today). An attempt is named by (task id, attempt number,
+// run-wide serial); a reply is credited only to the head attempt of its own
+// process, matching the task id (and the attempt, when the worker echoes
+// it), and a timer only to the clock it was armed for. Any other reply or
+// timer is stale: dropped and counted (qrun.task.stale_events).
+//
+// Stopping a persistent worker is cooperative first: its stdin is closed
+// (the protocol's "finish, flush, exit"), stop_grace later the stop signal,
+// stop_grace after that SIGKILL. A timeout or a broken protocol skips the
+// first step; a launcher stop (SIGTERM) keeps its contract: the tasks in
+// flight get stop_grace, then the stop signal, then SIGKILL, and a second
+// SIGTERM kills at once.
+//
+// Task input comes through a taskSource and results leave through a
+// resultSink, written by their own goroutine: a stuck output pauses the
+// reading of input, never the loop.
+//
 // The package knows nothing of flags or configuration files; the caller maps
 // its configuration onto [Option] values.
 package launcher

@@ -78,3 +78,8 @@ func (r *run) drainTree(w *worker) {
 		t.waitGone(time.Now().Add(5 * time.Second))
 	}()
 }
+
+// inertTree is a tree for pid that follows no process: it has no members,
+// so signals, kills and liveness checks never reach a process. The loop's
+// tests drive workers with pids that name no process through it.
+func inertTree(pid int) *tree { return newInertTree(pid) }

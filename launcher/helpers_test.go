@@ -33,6 +33,11 @@ func TestMain(m *testing.M) {
 
 type record = workertest.Record
 
+// patience bounds every wait of a test as a last resort: tests wait on
+// events (a record, a result line, a log record, the end of Run), and the
+// bound only turns a hang into a failure on a heavily loaded machine.
+const patience = 2 * time.Minute
+
 var (
 	helperEnviron = workertest.Environ
 	gone          = workertest.Gone
@@ -105,7 +110,7 @@ func (s logSink) WithGroup(string) slog.Handler      { return s }
 // attributes include attrs.
 func (h *harness) waitLog(msg string, attrs map[string]string) {
 	h.t.Helper()
-	timeout := time.After(20 * time.Second)
+	timeout := time.After(patience)
 	for {
 		select {
 		case m := <-h.logs:
@@ -117,7 +122,7 @@ func (h *harness) waitLog(msg string, attrs map[string]string) {
 				return
 			}
 		case <-timeout:
-			h.t.Fatalf("no log %q %v within 20s", msg, attrs)
+			h.t.Fatalf("no log %q %v within %s", msg, attrs, patience)
 		}
 	}
 }
@@ -183,7 +188,7 @@ func startLauncherWith(t *testing.T, parent context.Context, argv []string, opts
 		cancel()
 		select {
 		case <-h.done:
-		case <-time.After(30 * time.Second):
+		case <-time.After(patience):
 			t.Error("launcher did not stop")
 		}
 	})
@@ -196,8 +201,8 @@ func (h *harness) next() record {
 	select {
 	case r := <-h.records:
 		return r
-	case <-time.After(20 * time.Second):
-		h.t.Fatal("no record from a worker within 20s")
+	case <-time.After(patience):
+		h.t.Fatalf("no record from a worker within %s", patience)
 	}
 	return record{}
 }
@@ -219,8 +224,8 @@ func (h *harness) wait() int {
 	h.t.Helper()
 	select {
 	case <-h.done:
-	case <-time.After(30 * time.Second):
-		h.t.Fatal("launcher did not finish within 30s")
+	case <-time.After(patience):
+		h.t.Fatalf("launcher did not finish within %s", patience)
 	}
 	if h.err != nil {
 		h.t.Fatalf("Run: %v", h.err)

@@ -1,7 +1,6 @@
 package launcher
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,10 +12,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // Exit statuses of the launcher that are not a worker's own.
@@ -39,13 +34,7 @@ type Launcher struct {
 	path string // resolved executable
 	argv []string
 
-	tracer    trace.Tracer
-	active    metric.Int64UpDownCounter
-	starts    metric.Int64Counter
-	exits     metric.Int64Counter
-	devNull   *os.File
-	cpus      []int
-	nextPlace int // round-robin position for cpu affinity
+	tel *telemetry
 }
 
 // New checks the options and resolves argv[0] through the PATH of the
@@ -68,15 +57,7 @@ func New(argv []string, opts ...Option) (*Launcher, error) {
 		return nil, err
 	}
 	l := &Launcher{cfg: cfg, path: path, argv: append([]string(nil), argv...)}
-	l.tracer = cfg.tracer.Tracer("github.com/otel-qrun/otel-qrun/launcher")
-	meter := cfg.meter.Meter("github.com/otel-qrun/otel-qrun/launcher")
-	// Instrument creation only fails for invalid names; these are constants.
-	l.active, _ = meter.Int64UpDownCounter("qrun.workers.active",
-		metric.WithDescription("Worker processes running."), metric.WithUnit("{process}"))
-	l.starts, _ = meter.Int64Counter("qrun.worker.starts",
-		metric.WithDescription("Worker processes started, by reason."), metric.WithUnit("{process}"))
-	l.exits, _ = meter.Int64Counter("qrun.worker.exits",
-		metric.WithDescription("Worker processes that exited, by outcome."), metric.WithUnit("{process}"))
+	l.tel = newTelemetry(&l.cfg)
 	return l, nil
 }
 
@@ -151,55 +132,5 @@ func (l *Launcher) backoff(n int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// cpusFor picks the CPUs of the next worker start, round-robin over the CPUs
-// the launcher may use.
-func (l *Launcher) cpusFor() []int {
-	n := l.cfg.cpuAffinity
-	if n == 0 || len(l.cpus) == 0 {
-		return nil
-	}
-	if n >= len(l.cpus) {
-		return l.cpus
-	}
-	out := make([]int, n)
-	for i := range out {
-		out[i] = l.cpus[(l.nextPlace+i)%len(l.cpus)]
-	}
-	l.nextPlace = (l.nextPlace + n) % len(l.cpus)
-	return out
-}
-
 // newInstanceID returns a fresh service.instance.id.
 func newInstanceID() string { return uuid.NewString() }
-
-// workerSpan starts the INTERNAL span whose context a worker receives.
-func (l *Launcher) workerSpan(ctx context.Context, index int, reason Reason) (context.Context, trace.Span) {
-	return l.tracer.Start(ctx, "run "+filepath.Base(l.path),
-		trace.WithSpanKind(trace.SpanKindInternal),
-		trace.WithAttributes(
-			attribute.String("process.executable.name", filepath.Base(l.path)),
-			attribute.Int(AttrWorkerIndex, index),
-			attribute.String("qrun.worker.start.reason", string(reason)),
-		))
-}
-
-func endWorkerSpan(span trace.Span, ws syscall.WaitStatus, failed bool) {
-	span.SetAttributes(attribute.Int("process.exit.code", exitStatus(ws)))
-	if ws.Signaled() {
-		span.SetAttributes(attribute.String("process.exit.signal", signalName(ws.Signal())))
-	}
-	if failed {
-		span.SetStatus(codes.Error, describeStatus(ws))
-	}
-	span.End()
-}
-
-func outcome(ws syscall.WaitStatus) string {
-	switch {
-	case ws.Signaled():
-		return "signal"
-	case ws.ExitStatus() == 0:
-		return "ok"
-	}
-	return "error"
-}

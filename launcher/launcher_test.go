@@ -394,8 +394,8 @@ func TestMaxRSSRecyclesTheWorker(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("max_rss needs /proc")
 	}
-	h := startLauncher(t, nil, launcher.WithEnviron(helperEnviron("memory", "HELPER_MB=400", "HELPER_EXIT=0")),
-		launcher.WithMaxRSS(300*1024), launcher.WithGuardCycle(50*time.Millisecond))
+	h := startLauncher(t, nil, launcher.WithEnviron(helperEnviron("memory", "HELPER_MB=96", "HELPER_EXIT=0")),
+		launcher.WithMaxRSS(48*1024), launcher.WithGuardCycle(20*time.Millisecond))
 	first := h.ready(1)[0]
 	second := h.ready(1)[0]
 	if second.PID == first.PID || second.Index != "0" {

@@ -38,37 +38,38 @@ const (
 )
 
 type config struct {
-	workers     int
-	restart     RestartPolicy
-	maxRestarts int
-	minUptime   time.Duration
-	stopSignal  syscall.Signal
-	stopGrace   time.Duration
-	maxRSS      int64
-	cpuAffinity int
-	guardCycle  time.Duration
-	cluster     string
-	environ     []string
-	stdin       *os.File
-	stdout      *os.File
-	stderr      *os.File
-	subreaper   bool
-	backoffBase time.Duration
-	backoffMax  time.Duration
-	logger      *slog.Logger
-	taskIn      io.Reader
-	taskResults io.Writer
-	perTask     bool
-	taskTimeout time.Duration
-	recycle     int
-	maxAttempts int
-	queueLimit  int
-	maxLine     int
-	tracer      trace.TracerProvider
-	meter       metric.MeterProvider
-	propagator  propagation.TextMapPropagator
-	bootstrap   func(Exec) Exec
-	keeper      string
+	workers      int
+	restart      RestartPolicy
+	maxRestarts  int
+	minUptime    time.Duration
+	stopSignal   syscall.Signal
+	stopGrace    time.Duration
+	maxRSS       int64
+	cpuAffinity  int
+	guardCycle   time.Duration
+	cluster      string
+	environ      []string
+	stdin        *os.File
+	stdout       *os.File
+	stderr       *os.File
+	subreaper    bool
+	backoffBase  time.Duration
+	backoffMax   time.Duration
+	logger       *slog.Logger
+	taskIn       io.Reader
+	taskResults  io.Writer
+	perTask      bool
+	taskTimeout  time.Duration
+	startTimeout time.Duration
+	recycle      int
+	maxAttempts  int
+	queueLimit   int
+	maxLine      int
+	tracer       trace.TracerProvider
+	meter        metric.MeterProvider
+	propagator   propagation.TextMapPropagator
+	bootstrap    func(Exec) Exec
+	keeper       string
 }
 
 func defaults() config {
@@ -121,8 +122,8 @@ func (c *config) validate() error {
 		if c.queueLimit == 0 {
 			c.queueLimit = c.workers * c.workers
 		}
-		if c.queueLimit < 1 || c.maxLine < 1 || c.maxAttempts < 0 || c.recycle < 0 || c.taskTimeout < 0 {
-			errs = append(errs, errors.New("queue limit and max line must be >= 1; max attempts, recycle and timeout not negative"))
+		if c.queueLimit < 1 || c.maxLine < 1 || c.maxAttempts < 0 || c.recycle < 0 || c.taskTimeout < 0 || c.startTimeout < 0 {
+			errs = append(errs, errors.New("queue limit and max line must be >= 1; max attempts, recycle, timeout and start timeout not negative"))
 		}
 	}
 	if c.backoffBase <= 0 || c.backoffMax < c.backoffBase {
@@ -209,6 +210,15 @@ func WithPerTask(on bool) Option { return func(c *config) { c.perTask = on } }
 // WithTaskTimeout stops a task that runs longer than d (0: no timeout); a
 // task line's own timeout wins.
 func WithTaskTimeout(d time.Duration) Option { return func(c *config) { c.taskTimeout = d } }
+
+// WithStartTimeout bounds the start-up of a persistent task worker (0, the
+// default: no bound). A worker that has written neither its readiness line
+// ({"ready":true} on QRUN_RESULT_FD) nor a reply within d is replaced, and
+// counted as a failed start under the restart rules (backoff, then the
+// give-up of max_restarts); a task it held is queued again without being
+// charged an attempt. Within d, a task's timeout does not run against a
+// worker that has not spoken yet.
+func WithStartTimeout(d time.Duration) Option { return func(c *config) { c.startTimeout = d } }
 
 // WithRecycle replaces a persistent worker after n tasks (0: never).
 func WithRecycle(n int) Option { return func(c *config) { c.recycle = n } }

@@ -1,20 +1,15 @@
 package launcher
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"os"
 	"strconv"
-	"syscall"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otel-qrun/otel-qrun/internal/taskproto"
@@ -31,6 +26,7 @@ const (
 // taskState is one task read from the input, across its attempts.
 type taskState struct {
 	t          taskproto.Task
+	handle     any             // the source's mark of the task
 	parent     context.Context // the task carrier's context; nil for a new root
 	attempts   int
 	first      time.Time
@@ -40,109 +36,76 @@ type taskState struct {
 	lastErr    string
 }
 
-// attempt is one try of a task on one worker.
-type attempt struct {
-	ts    *taskState
-	slot  *slot
-	ctx   context.Context
-	span  trace.Span
-	start time.Time
-	timer *time.Timer
-	over  bool
-}
-
 type readEvent struct {
-	task taskproto.Task
-	err  error
+	task   taskproto.Task
+	handle any
+	err    error
 }
 
+// replyEvent is one line a persistent worker wrote on its result
+// descriptor, or the end of that descriptor (err).
 type replyEvent struct {
-	pid  int
+	w    *worker
 	line []byte
 	err  error // the reply pipe ended or a reply was too long
 }
 
-// taskRun is the task mode part of a run; like run, it is owned by the
-// goroutine in Run.
+// taskRun is the task mode part of a run: the queue, the attempts, the
+// input and the results. Like run, it is owned by the goroutine in Run.
 type taskRun struct {
-	r        *run
-	reads    chan readEvent
-	replies  chan replyEvent
-	tokens   chan struct{} // one per task read and not yet dispatched: queue_limit
-	stopRead chan struct{}
-	reading  bool
-	eof      bool
-	failed   bool // a task ended other than ok, or the input could not be read
-	draining bool
-	queue    []*taskState
-	inflight int
-	buf      []byte
-	name     string
-	tracer   trace.Tracer
-	out      *bufio.Writer // the result stream; see flush
-	outErr   bool          // a result write failed (reported once)
-
-	duration  metric.Float64Histogram
-	consumed  metric.Int64Counter
-	queued    metric.Int64UpDownCounter
-	retries   metric.Int64Counter
-	baseAttrs metric.MeasurementOption
-	// attrsBy holds the attributes of an attempt's duration by status,
-	// built once: error.type on failure.
-	attrsBy map[taskproto.Status]metric.MeasurementOption
+	r         *run
+	src       taskSource
+	out       *resultWriter
+	reads     chan readEvent
+	replies   chan replyEvent
+	tokens    chan struct{} // one per task read and not yet dispatched: queue_limit
+	stopRead  chan struct{}
+	drained   chan struct{} // closed when the reading goroutine is done
+	reading   bool
+	srcDone   bool // the reading goroutine is done
+	srcAway   bool // at the stop, the source was blocked on input it had not consumed
+	eof       bool
+	failed    bool // a task ended other than ok, or the input could not be read
+	draining  bool
+	graceOver bool // the stop_grace of a drain is over
+	queue     []*taskState
+	inflight  int
+	seq       uint64
+	name      string
 }
 
 func newTaskRun(r *run) *taskRun {
-	l := r.l
+	cfg := r.cfg
 	tr := &taskRun{
 		r:        r,
+		src:      newLineSource(cfg.taskIn, cfg.maxLine),
 		reads:    make(chan readEvent),
 		replies:  make(chan replyEvent),
-		tokens:   make(chan struct{}, l.cfg.queueLimit),
+		tokens:   make(chan struct{}, cfg.queueLimit),
 		stopRead: make(chan struct{}),
+		drained:  make(chan struct{}),
 		reading:  true,
-		name:     l.cfg.cluster,
-		tracer:   l.cfg.tracer.Tracer("github.com/otel-qrun/otel-qrun/launcher"),
-		out:      bufio.NewWriterSize(l.cfg.taskResults, 64*1024),
+		name:     cfg.cluster,
 	}
-	meter := l.cfg.meter.Meter("github.com/otel-qrun/otel-qrun/launcher")
-	tr.duration, _ = meter.Float64Histogram("messaging.process.duration",
-		metric.WithDescription("Duration of processing operation."), metric.WithUnit("s"))
-	tr.consumed, _ = meter.Int64Counter("messaging.client.consumed.messages",
-		metric.WithDescription("Number of messages that were delivered to the application."), metric.WithUnit("{message}"))
-	tr.queued, _ = meter.Int64UpDownCounter("qrun.tasks.queued",
-		metric.WithDescription("Tasks read and not yet started."), metric.WithUnit("{task}"))
-	tr.retries, _ = meter.Int64Counter("qrun.task.retries",
-		metric.WithDescription("Task attempts retried after error, timeout or loss."), metric.WithUnit("{attempt}"))
-	base := []attribute.KeyValue{
-		attribute.String("messaging.system", "otel_qrun"),
-		attribute.String("messaging.destination.name", tr.name),
-		attribute.String("messaging.operation.name", "process"),
-	}
-	tr.baseAttrs = metric.WithAttributeSet(attribute.NewSet(base...))
-	tr.attrsBy = map[taskproto.Status]metric.MeasurementOption{taskproto.StatusOK: tr.baseAttrs}
-	for _, st := range []taskproto.Status{taskproto.StatusError, taskproto.StatusTimeout, taskproto.StatusLost} {
-		kv := append(append([]attribute.KeyValue(nil), base...), attribute.String("error.type", string(st)))
-		tr.attrsBy[st] = metric.WithAttributeSet(attribute.NewSet(kv...))
-	}
-	go tr.read(taskproto.NewReader(l.cfg.taskIn, l.cfg.maxLine))
+	tr.out = newResultWriter(r, &writerSink{w: cfg.taskResults}, max(cfg.queueLimit, 64))
+	go tr.read()
 	return tr
 }
 
 // read runs in its own goroutine: it reads a task when a token says there
-// is room in the queue, and hands it to the loop. A read blocked on an
-// input that never ends outlives Run; the process exits anyway.
-func (tr *taskRun) read(rd *taskproto.Reader) {
+// is room in the queue, and hands it to the loop. After a stop it hands on
+// what the source had consumed (each gets its result), then ends.
+func (tr *taskRun) read() {
+	defer close(tr.drained)
 	for {
 		select {
 		case tr.tokens <- struct{}{}:
 		case <-tr.stopRead:
-			return
 		}
-		t, err := rd.Next()
+		t, h, err := tr.src.Next()
 		select {
-		case tr.reads <- readEvent{task: t, err: err}:
-		case <-tr.stopRead:
+		case tr.reads <- readEvent{task: t, handle: h, err: err}:
+		case <-tr.r.quit:
 			return
 		}
 		var le *taskproto.LineError
@@ -150,6 +113,31 @@ func (tr *taskRun) read(rd *taskproto.Reader) {
 			return
 		}
 	}
+}
+
+// taskChannels are the channels of task mode the loop selects on; a nil
+// channel is not ready (reading input pauses while results back up).
+type taskChannels struct {
+	reads    <-chan readEvent
+	drained  <-chan struct{}
+	replies  <-chan replyEvent
+	progress <-chan struct{}
+}
+
+func (tr *taskRun) channels() taskChannels {
+	if tr == nil {
+		return taskChannels{}
+	}
+	c := taskChannels{replies: tr.replies}
+	if !tr.srcDone {
+		c.drained = tr.drained
+	}
+	if tr.out.full() {
+		c.progress = tr.out.progress
+	} else {
+		c.reads = tr.reads
+	}
+	return c
 }
 
 func (tr *taskRun) release() {
@@ -161,41 +149,50 @@ func (tr *taskRun) release() {
 
 func (tr *taskRun) onRead(ev readEvent) {
 	var le *taskproto.LineError
+	var cut *cutLineError
 	switch {
+	case errors.As(ev.err, &cut):
+		tr.release()
+		tr.cancel(&taskState{t: taskproto.Task{ID: cut.id}, handle: ev.handle, worker: -1})
 	case ev.err == nil:
-		ts := &taskState{t: ev.task, worker: -1}
+		ts := &taskState{t: ev.task, handle: ev.handle, worker: -1}
 		ts.parent = tr.carrierContext(ev.task.Carrier)
-		if tr.draining || tr.r.stopping {
+		if !tr.reading {
 			tr.release()
-			tr.writeResult(ts, taskproto.StatusCancelled, "cancelled: the launcher is stopping", nil)
+			tr.cancel(ts)
 			return
 		}
-		tr.queued.Add(tr.r.ctx, 1)
+		tr.r.tel.queued.Add(tr.r.ctx, 1)
 		tr.queue = append(tr.queue, ts)
-		tr.dispatch()
 	case errors.As(ev.err, &le):
 		tr.release()
-		tr.writeResult(&taskState{t: taskproto.Task{ID: le.ID}, worker: -1}, taskproto.StatusInvalid, le.Error(), nil)
+		tr.writeResult(&taskState{t: taskproto.Task{ID: le.ID}, handle: ev.handle, worker: -1}, taskproto.StatusInvalid, le.Error(), nil)
 	default:
 		tr.eof = true
 		if !errors.Is(ev.err, io.EOF) {
 			tr.failed = true
-			tr.r.l.cfg.logger.Error("reading tasks failed; no more tasks are read", "error", ev.err)
+			tr.r.log.Error("reading tasks failed; no more tasks are read", "error", ev.err)
 		}
-		tr.maybeFinish()
 	}
 }
+
+// onDrained: the reading goroutine is done.
+func (tr *taskRun) onDrained() { tr.srcDone = true }
+
+// inputDone reports whether every task the source consumed has been
+// handed to the loop.
+func (tr *taskRun) inputDone() bool { return tr.srcDone || tr.srcAway }
 
 // carrierContext is the context of a task's carrier when it holds a valid
 // span context, else nil (the task span is then a new root).
 func (tr *taskRun) carrierContext(c propagate.MapCarrier) context.Context {
-	p := tr.r.l.cfg.propagator
+	p := tr.r.cfg.propagator
 	if c == nil || p == nil {
 		return nil
 	}
 	ctx, err := propagate.ExtractMap(context.Background(), p, c)
 	if err != nil {
-		tr.r.l.cfg.logger.Debug("ignoring an invalid task carrier", "error", err)
+		tr.r.log.Debug("ignoring an invalid task carrier", "error", err)
 	}
 	if !trace.SpanContextFromContext(ctx).IsValid() {
 		return nil
@@ -203,11 +200,12 @@ func (tr *taskRun) carrierContext(c propagate.MapCarrier) context.Context {
 	return ctx
 }
 
-// dispatch starts queued tasks while a worker can take one.
+// dispatch starts queued tasks while a slot can take one (step 2 of
+// settle).
 func (tr *taskRun) dispatch() {
 	r := tr.r
 	for len(tr.queue) > 0 && !r.stopping && !tr.draining {
-		s := tr.freeSlot()
+		s := r.mode.freeSlot()
 		if s == nil {
 			return
 		}
@@ -215,32 +213,18 @@ func (tr *taskRun) dispatch() {
 		tr.queue = tr.queue[1:]
 		if ts.attempts == 0 {
 			tr.release()
-			tr.queued.Add(r.ctx, -1)
+			r.tel.queued.Add(r.ctx, -1)
 		}
-		tr.startAttempt(ts, s)
+		if !tr.startAttempt(ts, s) {
+			return // a start failed: try again at the next event
+		}
 	}
 }
 
-// freeSlot returns a slot that can take a task: an idle persistent worker,
-// or, per task, a slot with no process.
-func (tr *taskRun) freeSlot() *slot {
-	for _, s := range tr.r.slots {
-		if s.retiring || s.done {
-			continue
-		}
-		if tr.r.l.cfg.perTask {
-			if s.w == nil && !s.pending {
-				return s
-			}
-		} else if s.w != nil && s.w.in != nil && !s.w.stopping && s.w.cur == nil && s.replace == "" {
-			return s
-		}
-	}
-	return nil
-}
-
-func (tr *taskRun) startAttempt(ts *taskState, s *slot) {
-	r, l := tr.r, tr.r.l
+// startAttempt starts the next attempt of ts on s; false when it could not
+// be given to a process.
+func (tr *taskRun) startAttempt(ts *taskState, s *slot) bool {
+	r := tr.r
 	ts.attempts++
 	if ts.attempts == 1 {
 		ts.first = time.Now()
@@ -265,272 +249,134 @@ func (tr *taskRun) startAttempt(ts *taskState, s *slot) {
 	} else {
 		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: trace.SpanContextFromContext(parent)}))
 	}
-	ctx, span := tr.tracer.Start(parent, "process "+tr.name, opts...)
+	ctx, span := r.tel.tracer.Start(parent, "process "+tr.name, opts...)
 	if sc := span.SpanContext(); sc.IsValid() {
 		ts.traceID = sc.TraceID().String()
 	}
-	att := &attempt{ts: ts, slot: s, ctx: ctx, span: span, start: time.Now()}
+	tr.seq++
+	a := &attempt{key: attemptKey{task: ts.t.ID, attempt: ts.attempts, seq: tr.seq}, ts: ts, slot: s,
+		ctx: ctx, span: span, begun: time.Now()}
 	tr.inflight++
-	timeout := ts.t.Timeout
-	if timeout <= 0 {
-		timeout = l.cfg.taskTimeout
+	if err := r.mode.give(s, a); err != nil {
+		r.log.Error("cannot start the task", "task", ts.t.ID, "error", err)
+		tr.endAttempt(a, taskproto.StatusError, err.Error(), nil)
+		return false
 	}
-	if timeout > 0 {
-		att.timer = time.AfterFunc(timeout, func() { r.deliver(timerEvent{att: att}) })
-	}
-	if l.cfg.perTask {
-		if err := tr.startProcess(att); err != nil {
-			l.cfg.logger.Error("cannot start the task's process", "task", ts.t.ID, "error", err)
-			tr.endAttempt(att, taskproto.StatusError, err.Error(), nil)
-		}
-		return
-	}
-	s.w.cur = att
-	carrier := ts.t.Carrier
-	if l.cfg.propagator != nil {
-		carrier = propagate.InjectMap(ctx, l.cfg.propagator)
-	}
-	line := taskproto.AppendWorkerTask(nil, taskproto.WorkerTask{
-		ID: ts.t.ID, Payload: ts.t.Payload, Carrier: carrier, Attempt: ts.attempts,
-	})
-	// With one task in flight the worker has read everything before: a
-	// line up to PIPE_BUF fits the empty pipe and is written at once. A
-	// longer one could fill it, and the loop never waits on a worker. A
-	// failed write shows up as the worker's exit.
-	if len(line) <= pipeBuf {
-		_, _ = s.w.in.Write(line)
-		return
-	}
-	go func(in *os.File) { _, _ = in.Write(line) }(s.w.in)
+	return true
 }
 
-// pipeBuf is POSIX's PIPE_BUF, the size of a write a pipe takes whole.
-const pipeBuf = 4096
-
-// startProcess starts a fresh process for one attempt (per_task).
-func (tr *taskRun) startProcess(att *attempt) error {
-	ts, l := att.ts, tr.r.l
-	in, out, err := os.Pipe()
-	if err != nil {
-		return fmt.Errorf("stdin pipe: %w", err)
+// timeout is the time a task may run; 0 for none.
+func (tr *taskRun) timeout(ts *taskState) time.Duration {
+	if ts.t.Timeout > 0 {
+		return ts.t.Timeout
 	}
-	ctx := att.ctx
-	var env []string
-	if l.cfg.propagator == nil && ts.t.Carrier != nil {
-		// No SDK: the task's own carrier passes through.
-		c := propagate.NewEnvCarrier(nil)
-		for k, v := range ts.t.Carrier {
-			c.Set(k, v)
-		}
-		env = c.Environ()
-	}
-	env = append(env, EnvTaskID+"="+ts.t.ID, EnvTaskAttempt+"="+strconv.Itoa(ts.attempts))
-	err = tr.r.startWith(att.slot, ReasonInitial, startSpec{ctx: ctx, env: env, stdin: in})
-	in.Close()
-	if err != nil {
-		out.Close()
-		return err
-	}
-	att.slot.w.cur = att
-	payload := taskproto.PayloadBytes(ts.t.Payload)
-	go func() {
-		_, _ = out.Write(payload)
-		out.Close()
-	}()
-	return nil
+	return tr.r.cfg.taskTimeout
 }
 
-// startPersistent starts a persistent task worker with a task pipe on its
-// stdin and a reply pipe on fd 3.
-func (tr *taskRun) startPersistent(s *slot, reason Reason) error {
-	stdinR, stdinW, err := os.Pipe()
-	if err != nil {
-		return fmt.Errorf("stdin pipe: %w", err)
+// startClock starts (or restarts) the timeout clock of a from now.
+func (tr *taskRun) startClock(a *attempt) {
+	a.clock = time.Now()
+	if a.timer != nil {
+		a.timer.Stop()
+		a.timer = nil
 	}
-	replyR, replyW, err := os.Pipe()
-	if err != nil {
-		stdinR.Close()
-		stdinW.Close()
-		return fmt.Errorf("reply pipe: %w", err)
-	}
-	err = tr.r.startWith(s, reason, startSpec{env: []string{EnvResultFD + "=3"}, stdin: stdinR, fd3: replyW})
-	stdinR.Close()
-	replyW.Close()
-	if err != nil {
-		stdinW.Close()
-		replyR.Close()
-		return err
-	}
-	s.w.in = stdinW
-	go tr.readReplies(s.w.pid, replyR)
-	return nil
-}
-
-// readReplies hands a worker's reply lines to the loop until the pipe ends.
-func (tr *taskRun) readReplies(pid int, f *os.File) {
-	defer f.Close()
-	br := bufio.NewReaderSize(f, 64*1024)
-	max := tr.r.l.cfg.maxLine
-	for {
-		line, err := readLine(br, max)
-		ev := replyEvent{pid: pid, line: line, err: err}
-		select {
-		case tr.replies <- ev:
-		case <-tr.r.quit:
-			return
-		}
-		if err != nil && !errors.Is(err, errLongReply) {
-			return
-		}
+	if d := tr.timeout(a.ts); d > 0 {
+		tr.armTimer(a, d)
 	}
 }
 
-var errLongReply = errors.New("reply longer than max_line")
-
-// readLine reads one line of at most max bytes; a longer one is consumed
-// and reported as errLongReply.
-func readLine(br *bufio.Reader, max int) ([]byte, error) {
-	var line []byte
-	long := false
-	for {
-		chunk, err := br.ReadSlice('\n')
-		if !long {
-			if len(line)+len(chunk) > max+1 {
-				long, line = true, nil
-			} else {
-				line = append(line, chunk...)
-			}
-		}
-		switch {
-		case errors.Is(err, bufio.ErrBufferFull):
-			continue
-		case err != nil && len(line) == 0 && !long:
-			return nil, err
-		}
-		if long {
-			return nil, errLongReply
-		}
-		if n := len(line); n > 0 && line[n-1] == '\n' {
-			line = line[:n-1]
-		}
-		return line, nil
-	}
+func (tr *taskRun) armTimer(a *attempt, d time.Duration) {
+	clock := a.clock
+	a.timer = tr.r.after(d, func() { tr.onTimer(a, clock) })
 }
 
-func (tr *taskRun) onReply(ev replyEvent) {
-	s := tr.r.byPid[ev.pid]
-	if s == nil || s.w == nil {
-		return
-	}
-	log := tr.r.l.cfg.logger
-	att := s.w.cur
-	if ev.err != nil && !errors.Is(ev.err, errLongReply) {
-		return // fd 3 closed: the worker's exit will tell
-	}
-	if att == nil {
-		log.Warn("worker replied with no task in flight; replacing it", "worker", s.index)
-		tr.replaceWorker(s, ReasonRestart)
-		return
-	}
-	var rep taskproto.Reply
-	err := ev.err
-	if err == nil {
-		rep, err = taskproto.ParseReply(ev.line)
-	}
-	if err == nil && rep.ID != att.ts.t.ID {
-		err = fmt.Errorf("reply for task %q while task %q is in flight", rep.ID, att.ts.t.ID)
-	}
-	if err != nil {
-		log.Warn("worker broke the reply protocol; replacing it", "worker", s.index, "error", err)
-		tr.endAttempt(att, taskproto.StatusLost, "worker replied incorrectly: "+err.Error(), nil)
-		tr.replaceWorker(s, ReasonRestart)
-		return
-	}
-	s.w.done++
-	n := tr.r.l.cfg.recycle
-	recycle := n > 0 && s.w.done >= n
-	if recycle {
-		s.replace = ReasonRecycle // no new task for this worker
-	}
-	if rep.OK {
-		tr.endAttempt(att, taskproto.StatusOK, "", rep.Result)
-	} else {
-		tr.endAttempt(att, taskproto.StatusError, rep.Error, rep.Result)
-	}
-	if recycle {
-		log.Debug("recycling worker", "worker", s.index, "tasks", s.w.done)
-		s.replace = ""
-		tr.replaceWorker(s, ReasonRecycle)
-	}
-	tr.dispatch()
-}
-
-// replaceWorker stops a persistent worker gracefully; it is started again
-// for reason when it exits.
-func (tr *taskRun) replaceWorker(s *slot, reason Reason) {
-	if s.w == nil || s.w.stopping {
-		return
-	}
-	s.replace = reason
-	if s.w.in != nil {
-		s.w.in.Close()
-		s.w.in = nil
-	}
-	tr.r.stopWorker(s)
-}
-
-func (tr *taskRun) onTimeout(att *attempt) {
-	if att.over {
-		return
-	}
-	timeout := time.Since(att.start).Round(time.Millisecond)
-	tr.endAttempt(att, taskproto.StatusTimeout, "timed out after "+timeout.String(), nil)
-	s := att.slot
-	if s.w != nil && s.w.cur == nil {
-		if tr.r.l.cfg.perTask {
-			tr.r.stopWorker(s)
-		} else {
-			tr.replaceWorker(s, ReasonRestart)
-		}
-	}
-}
-
-// endAttempt concludes an attempt: its span and metrics, then a retry or
-// the task's result line.
-func (tr *taskRun) endAttempt(att *attempt, status taskproto.Status, msg string, result json.RawMessage) {
-	if att.over {
-		return
-	}
-	att.over = true
+// onTimer is the timeout timer of a, armed for the clock started at clock.
+func (tr *taskRun) onTimer(a *attempt, clock time.Time) {
 	r := tr.r
-	if att.timer != nil {
-		att.timer.Stop()
+	if a.over || !a.clock.Equal(clock) {
+		r.tel.staleEvent(r.ctx, "timer")
+		return
+	}
+	w, s := a.w, a.slot
+	if w != nil && w.span != nil && !w.heard && r.cfg.startTimeout > 0 {
+		// The worker has said nothing yet: its start-up is not charged
+		// to the task, within start_timeout.
+		if rest := r.cfg.startTimeout - time.Since(w.started); rest > 0 {
+			tr.armTimer(a, rest)
+			return
+		}
+		r.log.Warn("worker did not become ready within start_timeout; replacing it",
+			"worker", s.index, "pid", w.pid, "start_timeout", r.cfg.startTimeout)
+		w.startFailed, w.stopNow = true, true
+		tr.requeue(a)
+		return
+	}
+	tr.endAttempt(a, taskproto.StatusTimeout, "timed out after "+time.Since(a.clock).Round(time.Millisecond).String(), nil)
+	if w != nil && s.w == w {
+		w.stopNow = true
+		if r.mode.persistent() {
+			w.replace = ReasonRestart
+		}
+	}
+}
+
+// finishAttempt takes a out of its slot and ends its span; false when it
+// had already ended.
+func (tr *taskRun) finishAttempt(a *attempt, status taskproto.Status, msg string, charged bool) bool {
+	if a.over {
+		return false
+	}
+	a.over = true
+	a.slot.release(a)
+	if a.timer != nil {
+		a.timer.Stop()
 	}
 	tr.inflight--
-	if w := att.slot.w; w != nil && w.cur == att {
-		w.cur = nil
-	}
 	if status != taskproto.StatusOK {
-		att.span.SetStatus(codes.Error, msg)
-		att.span.SetAttributes(attribute.String("error.type", string(status)))
+		a.span.SetStatus(codes.Error, msg)
+		a.span.SetAttributes(attribute.String("error.type", string(status)))
 	}
-	att.span.End()
-	tr.duration.Record(r.ctx, time.Since(att.start).Seconds(), tr.attrsBy[status])
-	tr.consumed.Add(r.ctx, 1, tr.baseAttrs)
+	a.span.End()
+	if charged {
+		r := tr.r
+		r.tel.duration.Record(r.ctx, time.Since(a.begun).Seconds(), r.tel.attrsBy[status])
+		r.tel.consumed.Add(r.ctx, 1, r.tel.baseAttrs)
+	}
+	return true
+}
 
-	ts := att.ts
+// endAttempt concludes an attempt: its span and metrics, then a retry
+// (queued first) or the task's result line.
+func (tr *taskRun) endAttempt(a *attempt, status taskproto.Status, msg string, result json.RawMessage) {
+	if !tr.finishAttempt(a, status, msg, true) {
+		return
+	}
+	r, ts := tr.r, a.ts
 	ts.lastStatus, ts.lastErr = status, msg
 	retry := status == taskproto.StatusError || status == taskproto.StatusTimeout || status == taskproto.StatusLost
-	max := r.l.cfg.maxAttempts
+	max := r.cfg.maxAttempts
 	if retry && (max == 0 || ts.attempts < max) && !r.stopping && !tr.draining {
-		tr.retries.Add(r.ctx, 1, tr.baseAttrs)
-		r.l.cfg.logger.Debug("retrying task", "task", ts.t.ID, "status", status, "attempt", ts.attempts)
+		r.tel.retries.Add(r.ctx, 1, r.tel.baseAttrs)
+		r.log.Debug("retrying task", "task", ts.t.ID, "status", status, "attempt", ts.attempts)
 		tr.queue = append([]*taskState{ts}, tr.queue...)
-	} else {
-		tr.writeResult(ts, status, msg, result)
+		return
 	}
-	tr.dispatch()
-	tr.maybeFinish()
+	tr.writeResult(ts, status, msg, result)
+}
+
+// requeue ends an attempt that never got a working process (its worker
+// did not start) without charging it: the task is queued first again.
+func (tr *taskRun) requeue(a *attempt) {
+	if !tr.finishAttempt(a, taskproto.StatusLost, "the worker did not become ready", false) {
+		return
+	}
+	ts := a.ts
+	ts.attempts--
+	if tr.r.stopping || tr.draining {
+		tr.writeResult(ts, taskproto.StatusCancelled, "cancelled: the launcher is stopping", nil)
+		return
+	}
+	tr.queue = append([]*taskState{ts}, tr.queue...)
 }
 
 func (tr *taskRun) writeResult(ts *taskState, status taskproto.Status, msg string, result json.RawMessage) {
@@ -541,78 +387,32 @@ func (tr *taskRun) writeResult(ts *taskState, status taskproto.Status, msg strin
 	if !ts.first.IsZero() {
 		d = time.Since(ts.first)
 	}
-	tr.buf = taskproto.AppendResult(tr.buf[:0], taskproto.Result{
+	res := taskproto.Result{
 		ID: ts.t.ID, Status: status, Attempts: ts.attempts, Duration: d,
 		TraceID: ts.traceID, Worker: ts.worker, Error: msg, Result: result,
-	})
-	_, _ = tr.out.Write(tr.buf) // errors stick in the writer: see flush
+	}
+	tr.out.add(&res, ts.handle)
 }
 
-// pending reports whether result lines wait to be written.
-func (tr *taskRun) pending() bool { return tr.out.Buffered() > 0 }
-
-// flush writes the buffered result lines. The loop calls it whenever it has
-// nothing else ready, so a result never waits while the launcher is idle,
-// and results that end in one burst go out in one write.
-func (tr *taskRun) flush() {
-	if err := tr.out.Flush(); err != nil && !tr.r.outputClosed(err) && !tr.outErr {
-		tr.outErr = true
-		tr.failed = true
-		tr.r.l.cfg.logger.Error("writing results failed", "error", err)
-	}
-}
-
-// workerExited handles the exit of a task mode worker; it reports whether
-// the exit is fully handled (no restart policy applies).
-func (tr *taskRun) workerExited(s *slot, w *worker, ws syscall.WaitStatus, uptime time.Duration) bool {
-	r := tr.r
-	if w.in != nil {
-		w.in.Close()
-	}
-	att := w.cur
-	if tr.r.l.cfg.perTask {
-		if att != nil {
-			if ws.Exited() && ws.ExitStatus() == 0 {
-				tr.endAttempt(att, taskproto.StatusOK, "", nil)
-			} else {
-				tr.endAttempt(att, taskproto.StatusError, describeStatus(ws), nil)
-			}
+// cancel ends a task that never started because the launcher stops: it
+// goes back to a source that takes it, else its result is cancelled.
+func (tr *taskRun) cancel(ts *taskState) {
+	if ret, ok := tr.src.(taskReturner); ok && ts.attempts == 0 {
+		if err := ret.Return(ts.handle); err == nil {
+			return
 		}
-		tr.dispatch()
-		tr.maybeFinish()
-		return true
 	}
-	if att != nil {
-		tr.endAttempt(att, taskproto.StatusLost, "worker died during the task: "+describeStatus(ws), nil)
-	}
-	switch {
-	case r.stopping:
-		return false
-	case s.retiring:
-		return false
-	case s.replace != "":
-		reason := s.replace
-		s.replace = ""
-		r.startOrFail(s, reason)
-	case att != nil:
-		// The task took the blame (retried or lost); replace the worker now.
-		r.startOrFail(s, ReasonRestart)
-	default:
-		// Died idle: a crash loop is backed off and given up on as with
-		// restart "always".
-		r.applyPolicy(s, RestartAlways, exitStatus(ws), uptime)
-	}
-	tr.dispatch()
-	return true
+	tr.writeResult(ts, taskproto.StatusCancelled, "cancelled: the launcher is stopping", nil)
 }
 
-// maybeFinish stops the workers once no task is left to run.
+// maybeFinish is step 3 of settle: once no task is left to run, the
+// workers are stopped.
 func (tr *taskRun) maybeFinish() {
 	r := tr.r
-	if r.stopping || tr.inflight > 0 {
-		return
-	}
-	if tr.draining || (tr.eof && len(tr.queue) == 0) {
+	if (tr.draining && (tr.inflight == 0 || tr.graceOver)) || (tr.eof && len(tr.queue) == 0 && tr.inflight == 0) {
+		if tr.graceOver && tr.inflight > 0 {
+			r.log.Warn("tasks still in flight after stop_grace; stopping the workers")
+		}
 		r.beginStop(true)
 	}
 }
@@ -624,30 +424,29 @@ func (tr *taskRun) drain() {
 		return
 	}
 	tr.draining = true
-	tr.stopReading()
-	tr.cancelQueue()
+	tr.stop()
 	if tr.inflight > 0 {
-		tr.r.l.cfg.logger.Info("waiting for tasks in flight", "tasks", tr.inflight, "stop_grace", tr.r.l.cfg.stopGrace)
-		time.AfterFunc(tr.r.l.cfg.stopGrace, func() { tr.r.deliver(timerEvent{drain: true}) })
+		r := tr.r
+		r.log.Info("waiting for tasks in flight", "tasks", tr.inflight, "stop_grace", r.cfg.stopGrace)
+		r.after(r.cfg.stopGrace, func() { tr.graceOver = true })
 	}
-	tr.maybeFinish()
 }
 
-func (tr *taskRun) stopReading() {
+// stop stops reading and ends every queued task: cancelled when it never
+// started, else with the status of its last attempt.
+func (tr *taskRun) stop() {
 	if tr.reading {
 		tr.reading = false
 		close(tr.stopRead)
+		if tr.src.Stop() {
+			tr.srcAway = true
+		}
 	}
-}
-
-// cancelQueue writes the result of every queued task: cancelled when it
-// never started, else the status of its last attempt.
-func (tr *taskRun) cancelQueue() {
 	for _, ts := range tr.queue {
 		if ts.attempts == 0 {
 			tr.release()
-			tr.queued.Add(tr.r.ctx, -1)
-			tr.writeResult(ts, taskproto.StatusCancelled, "cancelled: the launcher is stopping", nil)
+			tr.r.tel.queued.Add(tr.r.ctx, -1)
+			tr.cancel(ts)
 		} else {
 			tr.writeResult(ts, ts.lastStatus, ts.lastErr, nil)
 		}
@@ -655,20 +454,12 @@ func (tr *taskRun) cancelQueue() {
 	tr.queue = nil
 }
 
-// stopping is called when the launcher begins to stop for any reason.
-func (tr *taskRun) stopping() {
-	tr.stopReading()
-	tr.cancelQueue()
-	for _, s := range tr.r.slots {
-		if s.w != nil && s.w.in != nil && s.w.cur == nil {
-			s.w.in.Close() // EOF: a well-behaved worker exits by itself
-			s.w.in = nil
-		}
-	}
-}
+// abandonInput gives up waiting for input the source consumed (a second
+// stop signal).
+func (tr *taskRun) abandonInput() { tr.srcAway = true }
 
 func (tr *taskRun) status() int {
-	if tr.failed {
+	if tr.failed || tr.out.lost() {
 		return 1
 	}
 	return 0

@@ -28,6 +28,12 @@ type taskHarness struct {
 
 func startTasks(t *testing.T, in io.Reader, opts ...launcher.Option) *taskHarness {
 	t.Helper()
+	return startTasksCmd(t, nil, in, opts...)
+}
+
+// startTasksCmd is startTasks with the workers running argv.
+func startTasksCmd(t *testing.T, argv []string, in io.Reader, opts ...launcher.Option) *taskHarness {
+	t.Helper()
 	rr, rw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +52,7 @@ func startTasks(t *testing.T, in io.Reader, opts ...launcher.Option) *taskHarnes
 		}
 		close(th.results)
 	}()
-	th.harness = startLauncher(t, nil, append([]launcher.Option{launcher.WithTasks(in, rw)}, opts...)...)
+	th.harness = startLauncher(t, argv, append([]launcher.Option{launcher.WithTasks(in, rw)}, opts...)...)
 	go func() { <-th.done; rw.Close() }()
 	return th
 }

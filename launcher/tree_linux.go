@@ -163,6 +163,11 @@ func (s *supervision) newTree(env []string, cgroup bool) (*tree, error) {
 	return t, nil
 }
 
+// newInertTree is inertTree on Linux.
+func newInertTree(pid int) *tree {
+	return &tree{sup: &supervision{}, pid: pid, ctty: -1, cgfd: -1, inert: true, known: make(map[int]uint64)}
+}
+
 // useProc switches to following trees through /proc after the kernel
 // refused to start a worker in a cgroup (err); it warns once.
 func (s *supervision) useProc(err error) {
@@ -258,6 +263,8 @@ type tree struct {
 	ctty int // the terminal whose foreground this worker's group got, or -1
 	// inCgroup is true when the worker is forked into its cgroup.
 	inCgroup bool
+	// inert: the tree follows no process (newInertTree).
+	inert bool
 
 	mu     sync.Mutex
 	dir    string         // cgroup mechanism: the worker's cgroup
@@ -275,6 +282,9 @@ type tree struct {
 func (t *tree) members() []int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.inert {
+		return nil
+	}
 	if t.dir != "" {
 		return readPids(filepath.Join(t.dir, "cgroup.procs"))
 	}
@@ -447,6 +457,10 @@ func (t *tree) rss() (int64, error) {
 	page := int64(os.Getpagesize()) / 1024
 	var total int64
 	t.mu.Lock()
+	if t.inert {
+		t.mu.Unlock()
+		return 0, nil
+	}
 	if t.dir == "" {
 		stats := make(map[int]procStat)
 		t.procMembers(stats)

@@ -54,6 +54,10 @@ type tree struct {
 	stopBy   time.Time
 }
 
+// newInertTree is inertTree outside Linux: signals to a pid that names no
+// process find nothing.
+func newInertTree(pid int) *tree { return &tree{pid: pid, ctty: -1} }
+
 func (t *tree) attr(*syscall.SysProcAttr) {}
 
 func (t *tree) started(pid int, forked bool) {

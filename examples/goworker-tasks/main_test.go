@@ -62,12 +62,17 @@ func TestGoTaskWorker(t *testing.T) {
 	w := startWorker(t, append(r.Env(), "OTEL_SERVICE_NAME=emails")...)
 
 	got := w.task(t, `{"id":"a","payload":{"to":"a@b"},"carrier":{"traceparent":"00-`+traceA+`-`+spanA+`-01"},"attempt":1}`)
-	if want := `{"id":"a","ok":true,"result":{"echo":{"to":"a@b"},"worker":"0"}}`; !sameJSON(t, got, want) {
+	if want := `{"id":"a","ok":true,"result":{"echo":{"to":"a@b"},"worker":"0"},"attempt":1}`; !sameJSON(t, got, want) {
 		t.Errorf("reply %s, want %s", got, want)
 	}
 	got = w.task(t, `{"id":"b","payload":{"fail":true},"carrier":{"traceparent":"00-`+traceB+`-`+spanB+`-01"},"attempt":2}`)
-	if want := `{"id":"b","ok":false,"error":"the payload asked to fail"}`; !sameJSON(t, got, want) {
+	if want := `{"id":"b","ok":false,"error":"the payload asked to fail","attempt":2}`; !sameJSON(t, got, want) {
 		t.Errorf("reply %s, want %s", got, want)
+	}
+	select {
+	case <-w.Ready:
+	default:
+		t.Error(`the worker wrote no readiness line {"ready":true} before its replies`)
 	}
 	w.Stdin.Close() // the launcher's way to stop a persistent worker
 	w.wait(t)

@@ -21,6 +21,10 @@ The protocol (otel-qrun DESIGN section 6):
   named by QRUN_RESULT_FD (3): {"id": "...", "ok": true, "result": ...} or
   {"id": "...", "ok": false, "error": "..."}. stdout and stderr stay free for
   logs; otel-qrun never reads them as replies.
+- Once started, the worker may write the readiness line {"ready": true} on
+  that descriptor: otel-qrun then starts the clock of a task's timeout when
+  the worker is ready, so a slow start-up (imports, connections) is never
+  charged to the first task.
 - The end of stdin means stop: finish, flush telemetry, exit 0.
 
 A payload {"fail": true} makes the task fail (ok: false), to see retries
@@ -92,9 +96,12 @@ def run_task(task):
         return handle(task)
 
 
-def reply(out, task_id, result=None, error=None):
-    """Writes one reply line; the launcher waits for it before the next task."""
+def reply(out, task_id, attempt, result=None, error=None):
+    """Writes one reply line; the launcher waits for it before the next task.
+    Echoing the attempt lets the launcher credit the reply to that attempt only."""
     message = {"id": task_id, "ok": error is None}
+    if isinstance(attempt, int):
+        message["attempt"] = attempt
     if error is not None:
         message["error"] = error
     elif result is not None:
@@ -102,7 +109,7 @@ def reply(out, task_id, result=None, error=None):
     try:
         line = json.dumps(message, separators=(",", ":"))
     except (TypeError, ValueError) as exc:  # a result JSON cannot hold
-        line = json.dumps({"id": task_id, "ok": False, "error": f"result is not JSON: {exc}"})
+        line = json.dumps({"id": task_id, "ok": False, "error": f"result is not JSON: {exc}", "attempt": attempt})
     out.write(line + "\n")  # line buffered: one write, flushed at once
 
 
@@ -132,6 +139,7 @@ def main():
         log("serving with otel_qrun")
         return otel_qrun.serve(handle_in_context)
     with os.fdopen(int(fd), "w", buffering=1, encoding="utf-8") as out:
+        out.write('{"ready":true}\n')  # start-up is over: take tasks
         for raw in iter(sys.stdin.buffer.readline, b""):
             line = raw.strip()
             if not line:
@@ -147,16 +155,16 @@ def main():
                 log(f"skipping a task line without a string id: {line[:200]!r}")
                 continue
             if not isinstance(task.get("carrier") or {}, dict):
-                reply(out, task_id, error="invalid task line: carrier is not an object")
+                reply(out, task_id, task.get("attempt"), error="invalid task line: carrier is not an object")
                 continue
             try:
                 result = run_task(task)
             except Exception as exc:  # the task fails, the worker carries on
                 log(f"task {task_id} (attempt {task.get('attempt')}) failed: {exc}")
-                reply(out, task_id, error=f"{type(exc).__name__}: {exc}")
+                reply(out, task_id, task.get("attempt"), error=f"{type(exc).__name__}: {exc}")
             else:
                 log(f"task {task_id} (attempt {task.get('attempt')}) done")
-                reply(out, task_id, result=result)
+                reply(out, task_id, task.get("attempt"), result=result)
     return 0  # stdin ended: otel-qrun is stopping this worker
 
 

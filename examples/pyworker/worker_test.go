@@ -64,17 +64,17 @@ func TestPythonWorker(t *testing.T) {
 		want       string // the reply, as JSON
 	}{
 		{"ok", `{"id":"a","payload":{"to":"a@b"},"carrier":{"traceparent":"` + traceparent + `"},"attempt":1}`,
-			`{"id":"a","ok":true,"result":{"echo":{"to":"a@b"},"worker":"0"}}`},
+			`{"id":"a","ok":true,"result":{"echo":{"to":"a@b"},"worker":"0"},"attempt":1}`},
 		{"string payload", `{"id":"b","payload":"hello","carrier":{},"attempt":2}`,
-			`{"id":"b","ok":true,"result":{"echo":"hello","worker":"0"}}`},
+			`{"id":"b","ok":true,"result":{"echo":"hello","worker":"0"},"attempt":2}`},
 		{"fail", `{"id":"c","payload":{"fail":true},"carrier":{},"attempt":1}`,
-			`{"id":"c","ok":false,"error":"ValueError: the payload asked to fail"}`},
+			`{"id":"c","ok":false,"error":"ValueError: the payload asked to fail","attempt":1}`},
 		{"bad carrier", `{"id":"d","payload":1,"carrier":"x","attempt":1}`,
-			`{"id":"d","ok":false,"error":"invalid task line: carrier is not an object"}`},
+			`{"id":"d","ok":false,"error":"invalid task line: carrier is not an object","attempt":1}`},
 		{"after a line that is not JSON", "not json\n" + `{"id":"e","payload":null,"carrier":{},"attempt":1}`,
-			`{"id":"e","ok":true,"result":{"echo":null,"worker":"0"}}`},
+			`{"id":"e","ok":true,"result":{"echo":null,"worker":"0"},"attempt":1}`},
 		{"after a line without an id", `{"payload":1}` + "\n\n" + `{"id":"f","payload":[1],"attempt":1}`,
-			`{"id":"f","ok":true,"result":{"echo":[1],"worker":"0"}}`},
+			`{"id":"f","ok":true,"result":{"echo":[1],"worker":"0"},"attempt":1}`},
 	}
 	// One task in flight at a time, as otel-qrun does: each reply must
 	// arrive before the next line is written.
@@ -90,6 +90,11 @@ func TestPythonWorker(t *testing.T) {
 				t.Errorf("reply %s, want %s", g, tt.want)
 			}
 		})
+	}
+	select {
+	case <-w.Ready:
+	default:
+		t.Error(`the worker wrote no readiness line {"ready":true} before its replies`)
 	}
 	// The end of stdin stops the worker with status 0.
 	w.stop(t)

@@ -121,6 +121,10 @@ func FuzzParseReply(f *testing.F) {
 	f.Add([]byte(`{"id":"a","ok":"true"}`))
 	f.Add([]byte(`{"id":"a","ok":true} x`))
 	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"ready":true}`))
+	f.Add([]byte(`{"ready":1}`))
+	f.Add([]byte(`{"id":"a","ok":true,"attempt":2}`))
+	f.Add([]byte(`{"id":"a","ok":true,"attempt":-1}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		r, err := ParseReply(line)
 		if err != nil {
@@ -138,7 +142,8 @@ func FuzzParseReply(f *testing.F) {
 		if err != nil {
 			t.Fatalf("ParseReply(%s): %v", enc, err)
 		}
-		if back.ID != r.ID || back.OK != r.OK || back.Error != r.Error || !bytes.Equal(back.Result, r.Result) {
+		if back.ID != r.ID || back.OK != r.OK || back.Error != r.Error || !bytes.Equal(back.Result, r.Result) ||
+			back.Attempt != r.Attempt || back.Ready != r.Ready {
 			t.Fatalf("reply round trip:\n got %+v\nwant %+v", back, r)
 		}
 	})

@@ -127,12 +127,27 @@ type Reply struct {
 	Error string `json:"error,omitempty"`
 	// Result is any JSON the worker returns; nil when it returns nothing.
 	Result json.RawMessage `json:"result,omitempty"`
+	// Attempt echoes the attempt number of the task line; 0 when the
+	// worker leaves it out. When given, the launcher credits the reply
+	// only to that attempt.
+	Attempt int `json:"attempt,omitempty"`
+	// Ready marks the readiness line {"ready":true}: the worker has started
+	// and takes tasks from now on. A readiness line has no id and no ok.
+	Ready bool `json:"ready,omitempty"`
 }
+
+// ReadyLine is the line a persistent worker may write once on
+// QRUN_RESULT_FD when its start-up is over, before its first reply. The
+// launcher then starts the clock of the worker's tasks (timeout) from that
+// moment, so start-up is never charged to a task.
+const ReadyLine = `{"ready":true}` + "\n"
 
 // ErrInvalidReply is wrapped by every error of ParseReply.
 var ErrInvalidReply = errors.New("invalid reply")
 
-// ParseReply parses one line a worker wrote on QRUN_RESULT_FD. The line must
+// ParseReply parses one line a worker wrote on QRUN_RESULT_FD: a reply or
+// the readiness line. A readiness line is an object with "ready":true and
+// neither "id" nor "ok"; it gives a Reply with only Ready set. Otherwise the line must
 // be a JSON object (surrounding whitespace and a trailing newline are
 // allowed, anything else after the object is not) with a string "id" and a
 // boolean "ok". "error" is optional: a string, null (no error) or, to keep
@@ -146,9 +161,16 @@ func ParseReply(line []byte) (Reply, error) {
 	if err != nil {
 		return Reply{}, fmt.Errorf("%w: %w", ErrInvalidReply, err)
 	}
-	var idVal, okVal, errVal, result []byte
-	pick(obj, field{"id", &idVal}, field{"ok", &okVal}, field{"error", &errVal}, field{"result", &result})
+	var idVal, okVal, errVal, result, attempt, ready []byte
+	pick(obj, field{"id", &idVal}, field{"ok", &okVal}, field{"error", &errVal}, field{"result", &result},
+		field{"attempt", &attempt}, field{"ready", &ready})
 	var r Reply
+	if idVal == nil && okVal == nil && ready != nil {
+		if string(ready) != "true" {
+			return Reply{}, fmt.Errorf(`%w: "ready" is %s, want true`, ErrInvalidReply, describe(ready))
+		}
+		return Reply{Ready: true}, nil
+	}
 	if idVal == nil {
 		return Reply{}, fmt.Errorf(`%w: no "id"`, ErrInvalidReply)
 	}
@@ -176,13 +198,24 @@ func ParseReply(line []byte) (Reply, error) {
 	if result != nil {
 		r.Result = normRaw(result)
 	}
+	if attempt != nil && string(attempt) != "null" {
+		n, ok := decodeInt(attempt)
+		if !ok || n < 0 {
+			return Reply{}, fmt.Errorf(`%w: "attempt" is %s, want an integer >= 0`, ErrInvalidReply, describe(attempt))
+		}
+		r.Attempt = n
+	}
 	return r, nil
 }
 
 // AppendReply appends r to dst as one JSON line ending in '\n', with the
 // members in the order id, ok, error (left out when empty), result (left out
-// when empty; written as appendRaw writes a payload).
+// when empty; written as appendRaw writes a payload), attempt (left out when
+// 0). A Reply with Ready set is written as ReadyLine.
 func AppendReply(dst []byte, r Reply) []byte {
+	if r.Ready {
+		return append(dst, ReadyLine...)
+	}
 	dst = append(dst, `{"id":`...)
 	dst = appendString(dst, r.ID)
 	if r.OK {
@@ -197,6 +230,10 @@ func AppendReply(dst []byte, r Reply) []byte {
 	if len(r.Result) > 0 {
 		dst = append(dst, `,"result":`...)
 		dst = appendRaw(dst, r.Result)
+	}
+	if r.Attempt != 0 {
+		dst = append(dst, `,"attempt":`...)
+		dst = appendInt(dst, r.Attempt)
 	}
 	return append(dst, '}', '\n')
 }

@@ -155,6 +155,11 @@ func TestParseReply(t *testing.T) {
 		{"unknown members ignored", `{"id":"a","ok":true,"extra":{"ok":false},"OK":false}`, taskproto.Reply{ID: "a", OK: true}},
 		{"escapes", `{"id":"a\u00e9\n","ok":true,"error":"\"x\""}`, taskproto.Reply{ID: "aé\n", OK: true, Error: `"x"`}},
 		{"invalid UTF-8", "{\"id\":\"a\xff\",\"ok\":true}", taskproto.Reply{ID: "a\uFFFD", OK: true}},
+		{"attempt echoed", `{"id":"a","ok":true,"attempt":3}`, taskproto.Reply{ID: "a", OK: true, Attempt: 3}},
+		{"attempt null", `{"id":"a","ok":true,"attempt":null}`, taskproto.Reply{ID: "a", OK: true}},
+		{"readiness line", `{"ready":true}`, taskproto.Reply{Ready: true}},
+		{"readiness line with extras", ` {"ready":true,"pid":7}` + "\n", taskproto.Reply{Ready: true}},
+		{"ready member on a reply is ignored", `{"id":"a","ok":true,"ready":true}`, taskproto.Reply{ID: "a", OK: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,7 +167,8 @@ func TestParseReply(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseReply(%q): %v", tt.line, err)
 			}
-			if got.ID != tt.want.ID || got.OK != tt.want.OK || got.Error != tt.want.Error || string(got.Result) != string(tt.want.Result) {
+			if got.ID != tt.want.ID || got.OK != tt.want.OK || got.Error != tt.want.Error || string(got.Result) != string(tt.want.Result) ||
+				got.Attempt != tt.want.Attempt || got.Ready != tt.want.Ready {
 				t.Errorf("ParseReply(%q)\n got %+v (result %s)\nwant %+v (result %s)", tt.line, got, got.Result, tt.want, tt.want.Result)
 			}
 		})
@@ -186,6 +192,10 @@ func TestParseReplyErrors(t *testing.T) {
 		{"id number", `{"id":1,"ok":true}`, `invalid reply: "id" is a JSON number, want a string`},
 		{"id null", `{"id":null,"ok":true}`, `invalid reply: "id" is a JSON null, want a string`},
 		{"no ok", `{"id":"a"}`, `invalid reply: no "ok"`},
+		{"ready false", `{"ready":false}`, `invalid reply: "ready" is a JSON boolean, want true`},
+		{"ready string", `{"ready":"yes"}`, `invalid reply: "ready" is a JSON string, want true`},
+		{"attempt string", `{"id":"a","ok":true,"attempt":"1"}`, `invalid reply: "attempt" is a JSON string, want an integer >= 0`},
+		{"attempt negative", `{"id":"a","ok":true,"attempt":-1}`, `invalid reply: "attempt" is the number -1, want an integer >= 0`},
 		{"ok string", `{"id":"a","ok":"true"}`, `invalid reply: "ok" is a JSON string, want a boolean`},
 		{"ok number", `{"id":"a","ok":1}`, `invalid reply: "ok" is a JSON number, want a boolean`},
 		{"ok null", `{"id":"a","ok":null}`, `invalid reply: "ok" is a JSON null, want a boolean`},

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,16 +18,19 @@ type TaskWorker struct {
 	Cmd *exec.Cmd
 	// Stdin is where task lines go; closing it asks the worker to stop.
 	Stdin *os.File
-	// Replies delivers each reply line; it is closed when fd 3 ends.
+	// Replies delivers each reply line; it is closed when fd 3 ends. A
+	// readiness line ({"ready":true}) is not a reply: it closes Ready.
 	Replies chan string
-	stderr  LockedBuffer
+	// Ready is closed when the worker wrote its readiness line.
+	Ready  chan struct{}
+	stderr LockedBuffer
 }
 
 // StartTaskWorker starts cmd as a persistent task worker; t.Cleanup kills
 // it if the test has not stopped it.
 func StartTaskWorker(t testing.TB, cmd *exec.Cmd) *TaskWorker {
 	t.Helper()
-	w := &TaskWorker{Cmd: cmd, Replies: make(chan string, 16)}
+	w := &TaskWorker{Cmd: cmd, Replies: make(chan string, 16), Ready: make(chan struct{})}
 	cmd.Env = append(cmd.Env, "QRUN_RESULT_FD=3")
 	cmd.Stderr = &w.stderr
 	stdinR, stdinW, err := os.Pipe()
@@ -50,7 +54,13 @@ func StartTaskWorker(t testing.TB, cmd *exec.Cmd) *TaskWorker {
 		defer replyR.Close()
 		sc := bufio.NewScanner(replyR)
 		sc.Buffer(make([]byte, 64*1024), 4<<20)
+		ready := false
 		for sc.Scan() {
+			if !ready && strings.TrimSpace(sc.Text()) == `{"ready":true}` {
+				ready = true
+				close(w.Ready)
+				continue
+			}
 			w.Replies <- sc.Text()
 		}
 	}()

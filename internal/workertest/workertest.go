@@ -305,7 +305,11 @@ type taskPayload struct {
 	Crash     bool `json:"crash"`
 	Garbage   bool `json:"garbage"`
 	WrongID   bool `json:"wrong_id"`
+	AllocMB   int  `json:"alloc_mb"` // touch this many MiB and keep them
 }
+
+// kept holds the memory of alloc_mb payloads for the worker's life.
+var kept [][]byte
 
 // taskWorker reads task lines on stdin and replies on fd 3. Its reply's
 // result echoes the attempt and the carrier it was handed.
@@ -325,6 +329,13 @@ func taskWorker() int {
 		if p.SleepMS > 0 {
 			time.Sleep(time.Duration(p.SleepMS) * time.Millisecond)
 		}
+		if p.AllocMB > 0 {
+			buf := make([]byte, p.AllocMB<<20)
+			for i := 0; i < len(buf); i += 4096 {
+				buf[i] = 1
+			}
+			kept = append(kept, buf)
+		}
 		result, _ := json.Marshal(map[string]any{"attempt": wt.Attempt, "traceparent": wt.Carrier.Get("traceparent")})
 		rep := taskproto.Reply{ID: wt.ID, OK: true, Result: result}
 		switch {
@@ -340,5 +351,6 @@ func taskWorker() int {
 		}
 		replies.Write(taskproto.AppendReply(nil, rep))
 	}
+	emit(Record{Event: "flushed"}) // stdin ended: what a worker flushes before it exits
 	return 0
 }

@@ -1,0 +1,133 @@
+package launcher
+
+import (
+	"fmt"
+	"syscall"
+	"time"
+)
+
+func (r *run) onExit(ev exitEvent) {
+	s := r.byPid[ev.pid]
+	if s == nil {
+		return
+	}
+	delete(r.byPid, ev.pid)
+	w := s.w
+	left := s.exited()
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	if w.in != nil {
+		w.in.Close()
+	}
+	uptime := time.Since(w.started)
+	clean := exitStatus(ev.status) == 0 || (w.phase != phaseRunning && r.stoppedCleanly(ev.status))
+	if w.span != nil {
+		r.tel.workerExited(r.ctx, w.span, ev.status, !clean)
+	}
+	r.logExit(s, w, ev.status, uptime)
+	r.drainTree(w)
+	r.mode.exited(s, w, ev.status, left)
+	r.afterExit(s, w, ev.status, uptime)
+}
+
+// afterExit decides what becomes of a slot whose process exited.
+func (r *run) afterExit(s *slot, w *worker, ws syscall.WaitStatus, uptime time.Duration) {
+	status := exitStatus(ws)
+	switch {
+	case r.stopping:
+		if r.requested && !r.stoppedCleanly(ws) && r.stopStatus == nil {
+			r.stopStatus = &status
+		}
+		r.remove(s)
+	case s.retiring:
+		r.remove(s)
+	case w.startFailed:
+		// A start that never got going is a quick failure, whatever
+		// min_uptime says.
+		if status == 0 {
+			status = 1
+		}
+		r.applyPolicy(s, RestartAlways, status, 0)
+	case w.replace != "" && (status == 0 || (w.phase != phaseRunning && r.stoppedCleanly(ws))):
+		s.start = w.replace
+	case w.replace != "":
+		// Replaced, but it died of something else first: a crash counts.
+		r.applyPolicy(s, RestartAlways, status, uptime)
+	default:
+		if policy, ok := r.mode.policy(); ok {
+			r.applyPolicy(s, policy, status, uptime)
+		}
+	}
+}
+
+// stoppedCleanly reports whether a worker asked to stop ended as a clean
+// stop: exit 0, death by the stop signal, or exit 128+stop signal.
+func (r *run) stoppedCleanly(ws syscall.WaitStatus) bool {
+	sig := r.cfg.stopSignal
+	return exitStatus(ws) == 0 || (ws.Signaled() && ws.Signal() == sig) || ws.ExitStatus() == 128+int(sig)
+}
+
+func (r *run) logExit(s *slot, w *worker, ws syscall.WaitStatus, uptime time.Duration) {
+	args := []any{"worker", s.index, "pid", w.pid, "status", describeStatus(ws), "uptime", uptime.Round(time.Millisecond)}
+	switch {
+	case w.span == nil: // a per-task process: its task result says how it went
+		r.log.Debug("task process exited", args...)
+	case ws.Signaled() && ws.Signal() == syscall.SIGKILL && !w.killed:
+		r.log.Warn("worker killed by SIGKILL, not by otel-qrun: it may have run out of memory (check the kernel log or the container's memory limit)", args...)
+	case exitStatus(ws) != 0 && w.phase == phaseRunning:
+		r.log.Warn("worker failed", args...)
+	default:
+		r.log.Info("worker exited", args...)
+	}
+}
+
+// applyPolicy applies the restart policy to a slot whose worker ended (or
+// could not start) outside a stop.
+func (r *run) applyPolicy(s *slot, policy RestartPolicy, status int, uptime time.Duration) {
+	cfg := r.cfg
+	failed := status != 0
+	if uptime >= cfg.minUptime {
+		s.quick, s.failures = 0, 0
+	}
+	switch {
+	case policy == RestartNever && failed:
+		r.fail(status)
+		return
+	case policy != RestartAlways && !failed:
+		s.done = true
+		return
+	}
+	quick := uptime < cfg.minUptime
+	if quick && failed {
+		if s.failures >= cfg.maxRestarts {
+			r.log.Error(fmt.Sprintf("worker %d keeps failing: %d restarts in a row each failed before min_uptime (%s); giving up",
+				s.index, s.failures, cfg.minUptime), "last_status", status)
+			r.fail(status)
+			return
+		}
+		s.failures++
+	}
+	var delay time.Duration
+	if quick {
+		s.quick++
+		delay = r.l.backoff(s.quick)
+	}
+	s.pending = true
+	s.gen++
+	gen := s.gen
+	r.log.Debug("restart scheduled", "worker", s.index, "delay", delay.Round(time.Millisecond))
+	r.after(delay, func() {
+		if s.pending && s.gen == gen && !r.stopping {
+			s.pending = false
+			s.start = ReasonRestart
+		}
+	})
+}
+
+// fail ends the launcher with status; settle stops the other workers.
+func (r *run) fail(status int) {
+	if r.failure == nil {
+		r.failure = &status
+	}
+}

@@ -1,0 +1,434 @@
+package launcher
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/otel-qrun/otel-qrun/internal/taskproto"
+)
+
+// sim drives the supervision loop's handlers and its settle step directly,
+// event by event, in the order a test chooses. Processes are not forked:
+// spawn hands out pids above PID_MAX_LIMIT (2^22), which no process can
+// have, so the loop's signals and liveness checks find no process. Timers
+// are fired by the test (fire), except the short restart backoff, which
+// arrives on r.events and is run by tick.
+type sim struct {
+	t        *testing.T
+	r        *run
+	tr       *taskRun
+	m        *persistentMode
+	pid      int
+	workers  []*worker
+	attempts []*attempt
+	read     int
+}
+
+func newSim(t *testing.T, opts ...Option) *sim {
+	t.Helper()
+	base := []Option{WithTasks(strings.NewReader(""), io.Discard), WithStopGrace(time.Hour), WithTaskTimeout(time.Hour),
+		WithBackoff(time.Nanosecond, time.Nanosecond), WithMaxRestarts(1000)}
+	l, err := New([]string{"/bin/true"}, append(base, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := newRun(l, context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sim{t: t, r: r, pid: 1 << 23}
+	r.spawn = func(spawnRequest) (*tree, error) { s.pid++; return inertTree(s.pid), nil }
+	r.begin()
+	s.tr, s.m = r.tasks, r.mode.(*persistentMode)
+	// Results stay in the pending batch, where results() reads them: the
+	// writer's goroutine is ended and replaced by an inert writer.
+	s.tr.out.giveUp()
+	s.tr.out = &resultWriter{r: r, limit: 1 << 30, pending: &resultBatch{},
+		kick: make(chan struct{}, 1), progress: make(chan struct{}, 1)}
+	t.Cleanup(func() {
+		close(r.quit)
+		r.devNull.Close()
+	})
+	s.settle()
+	return s
+}
+
+// settle runs the decision step and records new workers and attempts.
+func (s *sim) settle() {
+	s.r.settle()
+	for _, sl := range s.r.slots {
+		if w := sl.w; w != nil && (len(s.workers) == 0 || !containsW(s.workers, w)) {
+			s.workers = append(s.workers, w)
+		}
+		for _, a := range sl.inflight {
+			if !containsA(s.attempts, a) {
+				s.attempts = append(s.attempts, a)
+			}
+		}
+	}
+}
+
+func containsW(ws []*worker, w *worker) bool {
+	for _, x := range ws {
+		if x == w {
+			return true
+		}
+	}
+	return false
+}
+
+func containsA(as []*attempt, a *attempt) bool {
+	for _, x := range as {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// tick runs the restart timers that are scheduled (their backoff is 1ns).
+func (s *sim) tick() {
+	for {
+		pending := false
+		for _, sl := range s.r.slots {
+			pending = pending || sl.pending
+		}
+		if !pending {
+			return
+		}
+		f := <-s.r.events
+		f()
+		s.settle()
+	}
+}
+
+func (s *sim) readTask() {
+	s.read++
+	s.tr.onRead(readEvent{task: taskproto.Task{ID: fmt.Sprintf("t%d", s.read), Payload: []byte(`1`)}})
+	s.settle()
+}
+
+func (s *sim) eof() { s.tr.onRead(readEvent{err: io.EOF}); s.settle() }
+
+func (s *sim) reply(w *worker, line string) {
+	s.m.onReply(replyEvent{w: w, line: []byte(line)})
+	s.settle()
+}
+
+func (s *sim) replyEOF(w *worker) { s.m.onReply(replyEvent{w: w, err: io.EOF}); s.settle() }
+
+func (s *sim) exit(w *worker, ws syscall.WaitStatus) {
+	s.r.onExit(exitEvent{pid: w.pid, status: ws})
+	s.settle()
+}
+
+func (s *sim) fire(a *attempt) { s.tr.onTimer(a, a.clock); s.settle() }
+
+// results are the result lines written so far, by task id.
+func (s *sim) results() map[string][]taskproto.Result {
+	out := map[string][]taskproto.Result{}
+	b := s.tr.out.pending
+	for i, end := range b.ends {
+		start := 0
+		if i > 0 {
+			start = b.ends[i-1]
+		}
+		line := b.buf[start:end]
+		res, err := taskproto.ParseResult(line)
+		if err != nil {
+			s.t.Fatalf("result line %q: %v", line, err)
+		}
+		out[res.ID] = append(out[res.ID], res)
+	}
+	return out
+}
+
+func (s *sim) slot0() *slot { return s.r.slots[0] }
+
+// okLine is a worker's ok reply to a.
+func okLine(a *attempt) string { return `{"id":"` + a.key.task + `","ok":true}` }
+
+const (
+	exited0  = syscall.WaitStatus(0)
+	exited3  = syscall.WaitStatus(3 << 8)
+	killedBy = syscall.WaitStatus(syscall.SIGKILL)
+)
+
+// Each case is one order of events around one attempt on one worker.
+func TestSlotEventOrders(t *testing.T) {
+	tests := []struct {
+		name   string
+		run    func(s *sim, w *worker, a *attempt)
+		status taskproto.Status
+		state  slotState // of the slot at the end
+		stale  bool      // the last event was dropped as stale
+	}{
+		{"reply before the timeout timer", func(s *sim, w *worker, a *attempt) {
+			s.reply(w, okLine(a))
+			s.fire(a)
+		}, "ok", slotReady, true},
+		{"timeout timer before the reply", func(s *sim, w *worker, a *attempt) {
+			s.fire(a)
+			s.reply(w, okLine(a))
+		}, "timeout", slotStopping, true},
+		{"exit before the reply", func(s *sim, w *worker, a *attempt) {
+			s.exit(w, killedBy)
+			s.reply(w, okLine(a))
+		}, "lost", slotEmpty, true},
+		{"exit after the reply", func(s *sim, w *worker, a *attempt) {
+			s.reply(w, okLine(a))
+			s.exit(w, exited3)
+		}, "ok", slotEmpty, false},
+		{"result descriptor closed during the task", func(s *sim, w *worker, a *attempt) {
+			s.replyEOF(w)
+			s.reply(w, okLine(a))
+		}, "lost", slotStopping, true},
+		{"reply for another task", func(s *sim, w *worker, a *attempt) {
+			s.reply(w, `{"id":"other","ok":true}`)
+		}, "lost", slotStopping, false},
+		{"reply for another attempt", func(s *sim, w *worker, a *attempt) {
+			s.reply(w, `{"id":"t1","ok":true,"attempt":7}`)
+		}, "lost", slotStopping, false},
+		{"timer of a clock restarted at readiness", func(s *sim, w *worker, a *attempt) {
+			old := a.clock
+			time.Sleep(time.Millisecond) // a later clock
+			s.reply(w, `{"ready":true}`)
+			s.tr.onTimer(a, old)
+			s.settle()
+			s.reply(w, okLine(a))
+		}, "ok", slotReady, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSim(t)
+			w := s.slot0().w
+			if st := s.slot0().state; st != slotStarting {
+				t.Fatalf("new worker in state %s", st)
+			}
+			s.readTask()
+			a := s.slot0().head()
+			if a == nil || s.slot0().state != slotBusy {
+				t.Fatalf("task not given: state %s", s.slot0().state)
+			}
+			staleBefore := len(s.results())
+			tt.run(s, w, a)
+			res := s.results()
+			if len(res["t1"]) != 1 || res["t1"][0].Status != tt.status {
+				t.Errorf("results %+v, want one %s", res, tt.status)
+			}
+			if tt.stale && len(res) != max(staleBefore, 1) {
+				t.Errorf("a stale event changed the results: %+v", res)
+			}
+			if got := s.slot0().state; got != tt.state && !(tt.state == slotEmpty && got == slotStarting) {
+				t.Errorf("slot state %s, want %s", got, tt.state)
+			}
+		})
+	}
+}
+
+// A timed-out worker is never given the next task: it stops first, and
+// the task waits for its replacement.
+func TestSlotTimeoutStopsBeforeDispatch(t *testing.T) {
+	s := newSim(t)
+	w := s.slot0().w
+	s.readTask()
+	s.readTask()
+	a := s.slot0().head()
+	s.fire(a)
+	if s.slot0().state != slotStopping || len(s.slot0().inflight) != 0 || w.phase != phaseSignaled {
+		t.Fatalf("after the timeout: state %s, %d in flight, phase %d", s.slot0().state, len(s.slot0().inflight), w.phase)
+	}
+	s.exit(w, syscall.WaitStatus(syscall.SIGTERM))
+	nw := s.slot0().w
+	if nw == nil || nw == w || s.slot0().head() == nil || s.slot0().head().key.task != "t2" {
+		t.Fatalf("t2 not on a new worker: %+v", s.slot0())
+	}
+}
+
+// Stop during start-up: the worker gets EOF, then exits; nothing runs.
+func TestSlotStopDuringStartup(t *testing.T) {
+	s := newSim(t)
+	w := s.slot0().w
+	s.eof()
+	if s.slot0().state != slotStopping || w.phase != phaseEOF || w.in != nil {
+		t.Fatalf("state %s phase %d", s.slot0().state, w.phase)
+	}
+	s.exit(w, exited0)
+	s.tr.srcDone = true // the reading goroutine is done (it is not run here)
+	if !s.r.finished() || s.r.status() != 0 {
+		t.Errorf("finished %v status %d", s.r.finished(), s.r.status())
+	}
+}
+
+// For any sequence of events, each task read ends with exactly one
+// result, and an event about an attempt or a process that is no longer
+// current changes nothing.
+func TestSlotPropertyOneResultPerTask(t *testing.T) {
+	for seed := uint64(1); seed <= 300; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { propertyRun(t, seed) })
+	}
+}
+
+func propertyRun(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, seed*7919))
+	s := newSim(t, WithWorkers(1+rng.IntN(3)), WithMaxAttempts(1+rng.IntN(3)), WithRecycle(rng.IntN(3)))
+	const tasks = 12
+	pick := func() *worker {
+		var ws []*worker
+		for _, sl := range s.r.slots {
+			if sl.w != nil {
+				ws = append(ws, sl.w)
+			}
+		}
+		if len(ws) == 0 {
+			return nil
+		}
+		return ws[rng.IntN(len(ws))]
+	}
+	current := func(w *worker) *slot {
+		if sl := s.r.byPid[w.pid]; sl != nil && sl.w == w {
+			return sl
+		}
+		return nil
+	}
+	for step := 0; step < 60; step++ {
+		switch op := rng.IntN(13); {
+		case op == 0 && s.read < tasks && !s.tr.eof:
+			s.readTask()
+		case op == 1:
+			if w := pick(); w != nil {
+				if a := current(w).head(); a != nil {
+					s.reply(w, okLine(a))
+				}
+			}
+		case op == 2:
+			if w := pick(); w != nil {
+				if a := current(w).head(); a != nil {
+					s.reply(w, `{"id":"`+a.key.task+`","ok":false,"error":"e"}`)
+				}
+			}
+		case op == 3:
+			if w := pick(); w != nil {
+				s.reply(w, `{"ready":true}`)
+			}
+		case op == 4:
+			if w := pick(); w != nil {
+				s.reply(w, "garbage")
+			}
+		case op == 5:
+			if w := pick(); w != nil {
+				s.replyEOF(w)
+			}
+		case op == 6 && len(s.attempts) > 0:
+			a := s.attempts[rng.IntN(len(s.attempts))]
+			if a.over {
+				staleUnchanged(t, s, func() { s.fire(a) })
+			} else {
+				s.fire(a)
+			}
+		case op == 7:
+			if w := pick(); w != nil {
+				s.exit(w, []syscall.WaitStatus{exited0, exited3, killedBy}[rng.IntN(3)])
+			}
+		case op == 8 && len(s.workers) > 0:
+			w := s.workers[rng.IntN(len(s.workers))]
+			if current(w) == nil {
+				line := `{"id":"t1","ok":true}`
+				staleUnchanged(t, s, func() { s.reply(w, line); s.exit(w, exited0) })
+			}
+		case op == 9:
+			s.tick()
+		case op == 10 && rng.IntN(8) == 0:
+			s.r.onSignal(syscall.SIGTERM)
+			s.settle()
+		case op == 11:
+			s.r.onSignal([]syscall.Signal{syscall.SIGTTIN, syscall.SIGTTOU}[rng.IntN(2)])
+			s.settle()
+		case op == 12 && s.read >= tasks:
+			s.eof()
+		}
+		checkSlots(t, s)
+		for id, rs := range s.results() {
+			if len(rs) > 1 {
+				t.Fatalf("step %d: task %s has %d results: %+v", step, id, len(rs), rs)
+			}
+		}
+	}
+	// Let the run end: the input ends, workers answer and exit.
+	for s.read < tasks && !s.tr.eof && !s.r.stopping {
+		s.readTask()
+	}
+	s.eof()
+	for i := 0; !s.r.finished(); i++ {
+		if i > 200 {
+			var states []string
+			for _, sl := range s.r.slots {
+				states = append(states, fmt.Sprintf("%d:%s pending=%v start=%q retiring=%v", sl.index, sl.state, sl.pending, sl.start, sl.retiring))
+			}
+			t.Fatalf("the run does not end: slots %v, queue %d, in flight %d, stopping %v", states, len(s.tr.queue), s.tr.inflight, s.r.stopping)
+		}
+		for _, sl := range append([]*slot(nil), s.r.slots...) {
+			switch w := sl.w; {
+			case w == nil:
+			case sl.head() != nil:
+				s.reply(w, okLine(sl.head()))
+			case sl.state == slotStarting:
+				s.reply(w, `{"ready":true}`)
+			case sl.state == slotStopping || s.r.stopping:
+				s.exit(w, exited0)
+			}
+		}
+		s.tick()
+		s.r.tasks.srcDone = true
+	}
+	res := s.results()
+	for i := 1; i <= s.read; i++ {
+		if rs := res[fmt.Sprintf("t%d", i)]; len(rs) != 1 {
+			t.Errorf("task t%d: %d results %+v", i, len(rs), rs)
+		}
+	}
+}
+
+// staleUnchanged runs f, an event about something no longer current, and
+// fails if it changed a result, the queue or an attempt.
+func staleUnchanged(t *testing.T, s *sim, f func()) {
+	t.Helper()
+	before := fmt.Sprint(s.tr.out.pending.len(), len(s.tr.queue), s.tr.inflight, len(s.attempts))
+	f()
+	if after := fmt.Sprint(s.tr.out.pending.len(), len(s.tr.queue), s.tr.inflight, len(s.attempts)); after != before {
+		t.Fatalf("a stale event changed the run: %s -> %s", before, after)
+	}
+}
+
+// checkSlots checks the invariants of every slot.
+func checkSlots(t *testing.T, s *sim) {
+	t.Helper()
+	inflight := 0
+	for _, sl := range s.r.slots {
+		inflight += len(sl.inflight)
+		switch {
+		case (sl.w == nil) != (sl.state == slotEmpty):
+			t.Fatalf("slot %d: state %s with worker %v", sl.index, sl.state, sl.w)
+		case len(sl.inflight) > capacity:
+			t.Fatalf("slot %d: %d attempts in flight", sl.index, len(sl.inflight))
+		case sl.state == slotBusy && len(sl.inflight) == 0:
+			t.Fatalf("slot %d busy with nothing in flight", sl.index)
+		case (sl.state == slotReady || sl.state == slotStarting) && len(sl.inflight) > 0:
+			t.Fatalf("slot %d %s with an attempt in flight", sl.index, sl.state)
+		}
+		for _, a := range sl.inflight {
+			if a.over || a.w != sl.w {
+				t.Fatalf("slot %d holds an attempt that ended or belongs to another process", sl.index)
+			}
+		}
+	}
+	if inflight != s.tr.inflight {
+		t.Fatalf("%d attempts in slots, %d counted in flight", inflight, s.tr.inflight)
+	}
+}

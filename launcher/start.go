@@ -1,0 +1,133 @@
+package launcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// startSpec is what a start changes from a plain worker start.
+type startSpec struct {
+	ctx   context.Context // carrier context of a per-task process; nil: a new worker span
+	env   []string        // extra variables
+	stdin *os.File        // nil: the launcher's stdin (one worker) or /dev/null
+	fd3   *os.File        // task mode reply pipe
+}
+
+// startWith forks one process into the empty slot s.
+func (r *run) startWith(s *slot, reason Reason, spec startSpec) error {
+	cfg := r.cfg
+	ctx, span := spec.ctx, trace.Span(nil)
+	if ctx == nil {
+		ctx, span = r.tel.workerSpan(r.ctx, r.l.path, s.index, reason)
+	}
+	env := WorkerEnv(ctx, cfg.propagator, cfg.environ, WorkerIdentity{
+		Cluster:    cfg.cluster,
+		Index:      s.index,
+		Workers:    r.activeCount(),
+		InstanceID: newInstanceID(),
+	})
+	env = append(env, spec.env...)
+	stdin, ctty := spec.stdin, -1
+	if stdin == nil {
+		stdin = r.devNull
+		if cfg.workers == 1 && s.index == 0 && usable(cfg.stdin) {
+			stdin = cfg.stdin
+			if foregroundTTY(stdin) {
+				ctty = int(stdin.Fd())
+			}
+		}
+	}
+	files := []uintptr{stdin.Fd(), fdOr(cfg.stdout, r.devNull), fdOr(cfg.stderr, r.devNull)}
+	if spec.fd3 != nil {
+		files = append(files, spec.fd3.Fd())
+	}
+	ex := Exec{Path: r.l.path, Argv: r.l.argv, Env: env}
+	if cfg.bootstrap != nil {
+		ex = cfg.bootstrap(ex)
+	}
+	t, err := r.spawn(spawnRequest{path: ex.Path, argv: ex.Argv, env: ex.Env, files: files, cpus: r.cpusFor(), ctty: ctty})
+	if err != nil {
+		if span != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "start failed")
+			span.End()
+		}
+		return fmt.Errorf("start worker %d: %s: %w", s.index, ex.Path, err)
+	}
+	pid := t.pid
+	if span != nil {
+		span.SetAttributes(attribute.Int("process.pid", pid))
+		r.tel.workerStarted(r.ctx, reason)
+	}
+	r.serial++
+	s.launched(&worker{serial: r.serial, pid: pid, tree: t, started: time.Now(), span: span}, spec.fd3 != nil)
+	r.byPid[pid] = s
+	r.log.Debug("worker started", "worker", s.index, "pid", pid, "reason", reason)
+	return nil
+}
+
+// cpusFor picks the CPUs of the next worker start, round-robin over the CPUs
+// the launcher may use.
+func (r *run) cpusFor() []int {
+	n := r.cfg.cpuAffinity
+	if n == 0 || len(r.cpus) == 0 {
+		return nil
+	}
+	if n >= len(r.cpus) {
+		return r.cpus
+	}
+	out := make([]int, n)
+	for i := range out {
+		out[i] = r.cpus[(r.nextPlace+i)%len(r.cpus)]
+	}
+	r.nextPlace = (r.nextPlace + n) % len(r.cpus)
+	return out
+}
+
+func usable(f *os.File) bool {
+	if f == nil {
+		return false
+	}
+	_, err := f.Stat()
+	return err == nil
+}
+
+func fdOr(f, fallback *os.File) uintptr {
+	if usable(f) {
+		return f.Fd()
+	}
+	return fallback.Fd()
+}
+
+// spawnStatus maps a fork/exec error to the status a shell would give.
+func spawnStatus(err error) int {
+	switch {
+	case errors.Is(err, syscall.ENOENT):
+		return ExitNotFound
+	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.ENOEXEC),
+		errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.EPERM):
+		return ExitNotExecutable
+	}
+	return 1
+}
+
+// startOrFail starts a worker; a start that fails counts as a worker that
+// failed at once, under the restart policy.
+func (r *run) startOrFail(s *slot, reason Reason) {
+	err := r.mode.startWorker(s, reason)
+	if err == nil {
+		return
+	}
+	r.log.Error("cannot start worker", "worker", s.index, "error", err)
+	if policy, ok := r.mode.policy(); ok {
+		r.applyPolicy(s, policy, spawnStatus(err), 0)
+	}
+}
