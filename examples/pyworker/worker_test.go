@@ -213,9 +213,7 @@ func TestPythonWorkerServesWithOtelQrun(t *testing.T) {
 	// library only here (no OpenTelemetry installed), from the source that
 	// otel-qrun embeds.
 	w := startWorker(t, "PYTHONPATH="+filepath.Join("..", "..", "instrument", "python"))
-	if line := w.Reply(t); line != `{"ready":true}` {
-		t.Fatalf("first line %q, want the readiness line", line)
-	}
+	w.WaitReady(t)
 	for _, tt := range []struct{ line, want string }{
 		{`{"id":"a","payload":{"to":"a@b"},"carrier":{"traceparent":"` + traceparent + `"},"attempt":1}`,
 			`{"id":"a","ok":true,"result":{"echo":{"to":"a@b"},"worker":"0"}}`},

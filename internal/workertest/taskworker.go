@@ -80,6 +80,26 @@ func (w *TaskWorker) Send(t testing.TB, line string) {
 	}
 }
 
+// WaitReady waits for the worker's readiness line; it fails the test when
+// fd 3 ends first or the line does not come (a last-resort bound).
+func (w *TaskWorker) WaitReady(t testing.TB) {
+	t.Helper()
+	select {
+	case <-w.Ready:
+	case r, ok := <-w.Replies:
+		if ok {
+			t.Fatalf("reply %q before the readiness line; stderr:\n%s", r, w.Stderr())
+		}
+		t.Fatalf("the worker closed its reply channel before its readiness line; stderr:\n%s", w.Stderr())
+	case <-time.After(patience):
+		t.Fatalf("no readiness line within %s; stderr:\n%s", patience, w.Stderr())
+	}
+}
+
+// patience bounds each wait on the worker, as a last resort on a loaded
+// machine: every wait ends at the event it waits for.
+const patience = 2 * time.Minute
+
 // Reply waits for the next reply line.
 func (w *TaskWorker) Reply(t testing.TB) string {
 	t.Helper()
@@ -89,8 +109,8 @@ func (w *TaskWorker) Reply(t testing.TB) string {
 			t.Fatalf("the worker closed its reply channel; stderr:\n%s", w.Stderr())
 		}
 		return r
-	case <-time.After(20 * time.Second):
-		t.Fatalf("no reply within 20s; stderr:\n%s", w.Stderr())
+	case <-time.After(patience):
+		t.Fatalf("no reply within %s; stderr:\n%s", patience, w.Stderr())
 	}
 	return ""
 }
@@ -103,8 +123,8 @@ func (w *TaskWorker) Wait(t testing.TB) error {
 	select {
 	case err := <-done:
 		return err
-	case <-time.After(20 * time.Second):
-		t.Fatalf("the worker did not exit; stderr:\n%s", w.Stderr())
+	case <-time.After(patience):
+		t.Fatalf("the worker did not exit within %s; stderr:\n%s", patience, w.Stderr())
 	}
 	return nil
 }
