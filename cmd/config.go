@@ -88,11 +88,11 @@ func (o *configOptions) run(c *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprintln(out, "(none given)")
 	} else {
-		l, err := launcher.New(args, launcher.WithEnviron(environ))
+		p, err := launcher.LookPath(args[0], lookupEnv(environ, "PATH"))
 		if err != nil {
 			fmt.Fprintf(out, "%s\n  error: %v\n", strings.Join(args, " "), err)
 		} else {
-			path = l.Path()
+			path = p
 			fmt.Fprintf(out, "%s (%s)\n", strings.Join(args, " "), path)
 		}
 	}
