@@ -46,4 +46,3 @@ func loadConfig(c *cobra.Command, environ []string) (*envconfig.Config, error) {
 	}
 	return cfg, nil
 }
-

@@ -53,4 +53,3 @@ object, a --config file and defaults, in that order of precedence.`,
 	)
 	return silence(c)
 }
-
