@@ -3,7 +3,6 @@ package cmd
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -13,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otel-qrun/otel-qrun/envconfig"
+	"github.com/otel-qrun/otel-qrun/internal/taskproto"
 	"github.com/otel-qrun/otel-qrun/internal/telemetry"
 	"github.com/otel-qrun/otel-qrun/propagate"
 )
@@ -65,13 +65,6 @@ stderr and the span starts a new trace.`,
 	return silence(c)
 }
 
-// enqueuedTask is the task line enqueue prints.
-type enqueuedTask struct {
-	ID      string               `json:"id"`
-	Payload json.RawMessage      `json:"payload"`
-	Carrier propagate.MapCarrier `json:"carrier"`
-}
-
 func (o *enqueueOptions) run(ctx context.Context, c *cobra.Command, args []string) error {
 	if c.Flags().Changed("name") && o.name == "" {
 		return usageError("invalid value \"\" for --name: must not be empty")
@@ -101,10 +94,7 @@ func (o *enqueueOptions) run(ctx context.Context, c *cobra.Command, args []strin
 		}
 		raw = bytes.TrimSuffix(bytes.TrimSuffix(raw, []byte("\n")), []byte("\r"))
 	}
-	payload, err := taskPayload(raw)
-	if err != nil {
-		return err
-	}
+	payload := taskproto.PayloadFromBytes(raw)
 
 	log := newLogger(o.f.IO.ErrOut, false, environ)
 	sdk, ctx, shutdown, err := startTelemetry(ctx, o.f, environ, log,
@@ -127,30 +117,7 @@ func (o *enqueueOptions) run(ctx context.Context, c *cobra.Command, args []strin
 		span.End()
 	}
 
-	var line bytes.Buffer
-	enc := json.NewEncoder(&line)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(enqueuedTask{ID: id, Payload: payload, Carrier: propagate.InjectMap(ctx, sdk.Propagator)}); err != nil {
-		return fmt.Errorf("encode the task line: %w", err)
-	}
-	_, err = o.f.IO.Out.Write(line.Bytes())
+	line := taskproto.AppendTask(nil, taskproto.Task{ID: id, Payload: payload, Carrier: propagate.InjectMap(ctx, sdk.Propagator)})
+	_, err = o.f.IO.Out.Write(line)
 	return err
-}
-
-// taskPayload returns raw as one line of JSON: compacted when it is valid
-// JSON, else as a JSON string.
-func taskPayload(raw []byte) (json.RawMessage, error) {
-	var b bytes.Buffer
-	if json.Valid(raw) {
-		if err := json.Compact(&b, raw); err != nil {
-			return nil, fmt.Errorf("compact the payload: %w", err)
-		}
-		return b.Bytes(), nil
-	}
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(string(raw)); err != nil {
-		return nil, fmt.Errorf("encode the payload: %w", err)
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/otel-qrun/otel-qrun/internal/jsonkind"
 	"github.com/otel-qrun/otel-qrun/propagate"
 )
 
@@ -87,7 +88,7 @@ func ParseWorkerTask(line []byte) (WorkerTask, error) {
 	}
 	id, ok := decodeString(idVal)
 	if !ok {
-		return WorkerTask{}, fmt.Errorf(`parse worker task: "id" is a JSON %s, want a string`, kind(idVal))
+		return WorkerTask{}, fmt.Errorf(`parse worker task: "id" is a JSON %s, want a string`, jsonkind.Of(idVal))
 	}
 	t.ID = id
 	if payload != nil {
@@ -154,7 +155,7 @@ func ParseReply(line []byte) (Reply, error) {
 	}
 	id, ok := decodeString(idVal)
 	if !ok {
-		return Reply{}, fmt.Errorf(`%w: "id" is a JSON %s, want a string`, ErrInvalidReply, kind(idVal))
+		return Reply{}, fmt.Errorf(`%w: "id" is a JSON %s, want a string`, ErrInvalidReply, jsonkind.Of(idVal))
 	}
 	r.ID = id
 	switch string(okVal) {
@@ -164,7 +165,7 @@ func ParseReply(line []byte) (Reply, error) {
 	case "":
 		return Reply{}, fmt.Errorf(`%w: no "ok"`, ErrInvalidReply)
 	default:
-		return Reply{}, fmt.Errorf(`%w: "ok" is a JSON %s, want a boolean`, ErrInvalidReply, kind(okVal))
+		return Reply{}, fmt.Errorf(`%w: "ok" is a JSON %s, want a boolean`, ErrInvalidReply, jsonkind.Of(okVal))
 	}
 	if errVal != nil {
 		if s, ok := decodeString(errVal); ok {
@@ -213,7 +214,7 @@ func parseObject(line []byte) ([]byte, error) {
 	}
 	obj := trimSpace(validUTF8(line))
 	if obj[0] != '{' {
-		return nil, fmt.Errorf("got a JSON %s, want an object", kind(obj))
+		return nil, fmt.Errorf("got a JSON %s, want an object", jsonkind.Of(obj))
 	}
 	return obj, nil
 }
@@ -221,7 +222,7 @@ func parseObject(line []byte) ([]byte, error) {
 // describe names the valid JSON value v for an error message: its kind, and
 // its text when it is a number.
 func describe(v []byte) string {
-	if k := kind(v); k != "number" {
+	if k := jsonkind.Of(v); k != "number" {
 		return "a JSON " + k
 	}
 	return "the number " + string(v)
