@@ -286,6 +286,7 @@ func checkCommandLines(snippet string) error {
 
 // TestShellTokens checks the tokenizer of the static check.
 func TestShellTokens(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   string
 		want [][]string

@@ -428,6 +428,7 @@ func readReadme(t *testing.T) markdownDoc {
 // TestDocExamples runs every example of README.md and of the man pages;
 // see the comment at the top of this file.
 func TestDocExamples(t *testing.T) {
+	t.Parallel()
 	doc := readReadme(t)
 	for _, err := range doc.errs {
 		t.Error(err)
@@ -481,6 +482,7 @@ func TestDocExamples(t *testing.T) {
 // code of README.md (`otel-qrun config`, `--workers 4` is not one) against
 // the command tree. They are not run: they are often fragments.
 func TestDocInlineCommands(t *testing.T) {
+	t.Parallel()
 	doc := readReadme(t)
 	if len(doc.inline) == 0 {
 		t.Fatal("no inline otel-qrun command in README.md: the extraction is broken")
@@ -495,6 +497,7 @@ func TestDocInlineCommands(t *testing.T) {
 // TestDocExampleCheckCatchesDrift feeds the documentation test examples
 // that must fail, so that it cannot pass by accident.
 func TestDocExampleCheckCatchesDrift(t *testing.T) {
+	t.Parallel()
 	for _, snippet := range []string{
 		`otel-qrun --no-such-flag -- ./worker`,
 		`otel-qrun --workers four -- ./worker`,
@@ -557,6 +560,7 @@ func TestDocExampleCheckCatchesDrift(t *testing.T) {
 
 // TestParseMarkdown checks how README.md's blocks and directives are read.
 func TestParseMarkdown(t *testing.T) {
+	t.Parallel()
 	src := strings.Join([]string{
 		"Run `otel-qrun --workers 2 -- ./worker`, or",
 		"`otel-qrun config`.",
@@ -626,6 +630,7 @@ func TestParseMarkdown(t *testing.T) {
 
 // TestUnroff checks the roff unescaping of man page code blocks.
 func TestUnroff(t *testing.T) {
+	t.Parallel()
 	got, err := unroff(`otel\-qrun \-\-workers 2 \(aqx\(aq \\n\&`)
 	if want := `otel-qrun --workers 2 'x' \n`; err != nil || got != want {
 		t.Errorf("unroff = %q, %v; want %q", got, err, want)

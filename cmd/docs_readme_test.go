@@ -15,6 +15,7 @@ import (
 // and right after them the README says how to put the clone's otel-qrun on
 // PATH, which everything below calls.
 func TestReadmeTopGetsOtelQrunOnPath(t *testing.T) {
+	t.Parallel()
 	doc := readReadme(t)
 	src, err := os.ReadFile("../README.md")
 	if err != nil {
@@ -47,6 +48,7 @@ func TestReadmeTopGetsOtelQrunOnPath(t *testing.T) {
 // TestReadmeDefinesItsPlaceholders: a program the examples call that does
 // not exist in a clone is said to stand for the reader's own.
 func TestReadmeDefinesItsPlaceholders(t *testing.T) {
+	t.Parallel()
 	doc := readReadme(t)
 	src, err := os.ReadFile("../README.md")
 	if err != nil {
@@ -77,6 +79,7 @@ func TestReadmeDefinesItsPlaceholders(t *testing.T) {
 // and checks the sentence after it names every key that does not come
 // from its default, with its value and source.
 func TestReadmeConfigExampleSources(t *testing.T) {
+	t.Parallel()
 	src, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -119,6 +122,7 @@ func TestReadmeConfigExampleSources(t *testing.T) {
 // TestGuardCycleHelpAgreesWithReadme: the flag's help and the README's
 // table say the same thing: the memory checks of max_rss, none without it.
 func TestGuardCycleHelpAgreesWithReadme(t *testing.T) {
+	t.Parallel()
 	src, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)

@@ -77,21 +77,11 @@ func newSandbox(t *testing.T, files []docFile, receiver *otlptest.Receiver) *san
 	}
 	dir := t.TempDir()
 	s := &sandbox{bin: filepath.Join(dir, "bin"), files: files, examples: filepath.Join(root, "examples")}
-	built := filepath.Join(dir, "built")
-	for _, d := range []string{s.bin, built, filepath.Join(dir, "home")} {
+	built := exampleBin // the Go example workers, built by TestMain
+	for _, d := range []string{s.bin, filepath.Join(dir, "home")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
-	}
-	// The Go example workers, built like qrunBin so the build cache serves them.
-	args := []string{"build", "-o", built + string(filepath.Separator)}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	build := exec.Command("go", append(args, "./examples/goworker", "./examples/goworker-tasks")...)
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build the example workers: %v\n%s", err, out)
 	}
 
 	fake := filepath.Join(s.bin, "fake")

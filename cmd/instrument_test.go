@@ -62,6 +62,7 @@ func sortedRecords(t *testing.T, stdout string) []workertest.Record {
 }
 
 func TestInstrumentPythonThroughTheBinary(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	venv := filepath.Join(dir, "venv", "bin")
 	python := fakePython(t, venv)
@@ -179,6 +180,7 @@ func TestInstrumentPythonThroughTheBinary(t *testing.T) {
 }
 
 func TestInstrumentJavaThroughTheBinary(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	java := writeScript(t, filepath.Join(dir, "jdk", "bin", "java"), `exec "`+os.Args[0]+`" "$0" "$@"`+"\n")
 	agent := filepath.Join(dir, "otel", "opentelemetry-javaagent.jar")
@@ -252,6 +254,7 @@ func TestInstrumentJavaThroughTheBinary(t *testing.T) {
 }
 
 func TestInstrumentUsageErrors(t *testing.T) {
+	t.Parallel()
 	env := []string{"PATH=" + os.Getenv("PATH")}
 	for _, tt := range []struct {
 		args []string

@@ -21,6 +21,10 @@ import (
 // qrunBin is the otel-qrun binary built once for the end-to-end tests.
 var qrunBin string
 
+// exampleBin is the directory of qrunBin, where the Go example workers
+// (goworker, goworker-tasks) were built with it.
+var exampleBin string
+
 func TestMain(m *testing.M) {
 	if code, ok := workertest.Run(nil); ok {
 		os.Exit(code)
@@ -35,12 +39,15 @@ func buildAndRun(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// One go build for every binary the tests run: the packages they share
+	// are compiled once, and no test waits for a build of its own.
 	qrunBin = filepath.Join(dir, "otel-qrun")
-	args := []string{"build", "-o", qrunBin}
+	exampleBin = dir
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
 	if raceEnabled {
 		args = append(args, "-race")
 	}
-	build := exec.Command("go", append(args, "..")...)
+	build := exec.Command("go", append(args, "..", "../examples/goworker", "../examples/goworker-tasks")...)
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		return 1
