@@ -73,10 +73,12 @@ func usageError(format string, args ...any) error {
 // Main runs otel-qrun with the process's arguments and returns the exit
 // status. Nothing below it calls os.Exit.
 func Main() int {
-	return run(context.Background(), newFactory(), os.Args[1:])
+	return execute(context.Background(), newFactory(), os.Args[1:])
 }
 
-func run(ctx context.Context, f *factory, args []string) int {
+// execute runs the command tree on args with f and returns the exit
+// status, printing an error once.
+func execute(ctx context.Context, f *factory, args []string) int {
 	root := newRootCmd(f)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

@@ -65,14 +65,14 @@ func buildAndRun(m *testing.M) int {
 // quietTelemetry keeps the launcher's own SDK from exporting anywhere.
 var quietTelemetry = []string{"OTEL_TRACES_EXPORTER=none", "OTEL_METRICS_EXPORTER=none", "OTEL_LOGS_EXPORTER=none"}
 
-// result is what one run of the binary produced.
-type result struct {
+// processRun is what one run of the binary produced (not a task result).
+type processRun struct {
 	stdout, stderr string
 	code           int
 }
 
 // runQrun runs the built binary to completion with env and args.
-func runQrun(t *testing.T, env []string, args ...string) result {
+func runQrun(t *testing.T, env []string, args ...string) processRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -87,7 +87,7 @@ func runQrun(t *testing.T, env []string, args ...string) result {
 	} else if err != nil {
 		t.Fatalf("run otel-qrun: %v", err)
 	}
-	return result{out.String(), errb.String(), code}
+	return processRun{out.String(), errb.String(), code}
 }
 
 // records parses the helper records in a worker's stdout.

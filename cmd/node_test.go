@@ -162,7 +162,7 @@ func nodeEnv(r *otlptest.Receiver, target string, extra ...string) []string {
 }
 
 // runQrunIn runs the built binary in dir with stdin as its input.
-func runQrunIn(t *testing.T, dir string, env []string, stdin string, args ...string) result {
+func runQrunIn(t *testing.T, dir string, env []string, stdin string, args ...string) processRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -172,7 +172,7 @@ func runQrunIn(t *testing.T, dir string, env []string, stdin string, args ...str
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
 	err := c.Run()
-	res := result{stdout: out.String(), stderr: errb.String()}
+	res := processRun{stdout: out.String(), stderr: errb.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
 		res.code = ee.ExitCode()
 	} else if err != nil {

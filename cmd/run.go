@@ -127,8 +127,8 @@ func (o *runOptions) run(ctx context.Context) error {
 		return err
 	}
 	sigs := make(chan os.Signal, 16)
-	stop := o.f.Notify(sigs, forwardedSignals...)
-	defer stop()
+	unsubscribe := o.f.Notify(sigs, forwardedSignals...)
+	defer unsubscribe()
 	status, err := l.Run(ctx, sigs)
 	if err != nil {
 		return &exitError{code: 1, err: err}

@@ -18,7 +18,7 @@ import (
 
 // runTasks runs the binary in task mode with input on its stdin and returns
 // the parsed result lines, failing on any other line on stdout.
-func runTasks(t *testing.T, env []string, input string, args ...string) (map[string]taskproto.Result, result) {
+func runTasks(t *testing.T, env []string, input string, args ...string) (map[string]taskproto.Result, processRun) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -28,7 +28,7 @@ func runTasks(t *testing.T, env []string, input string, args ...string) (map[str
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
 	err := c.Run()
-	res := result{stdout: out.String(), stderr: errb.String()}
+	res := processRun{stdout: out.String(), stderr: errb.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
 		res.code = ee.ExitCode()
 	} else if err != nil {

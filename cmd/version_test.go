@@ -39,7 +39,7 @@ func runInProcess(t *testing.T, args ...string) (stdout, stderr string, code int
 		Notify:  func(chan<- os.Signal, ...os.Signal) func() { return func() {} },
 		Getpid:  func() int { return 4242 },
 	}
-	code = run(context.Background(), f, args)
+	code = execute(context.Background(), f, args)
 	return out.String(), errOut.String(), code
 }
 
