@@ -36,7 +36,7 @@ func ManExamples(pages []docgen.Page) ([]Example, error) {
 				ex := Example{Where: fmt.Sprintf("%s, example %d", p.Name, n), Code: code}
 				if strings.HasPrefix(p.Name, "otel-qrun-completion") {
 					ex.NoRun = "cobra's instructions for loading completions into a shell"
-				} else if err := ApplyDirective(&ex, tests[strings.TrimSpace(code)]); err != nil {
+				} else if err := applyDirective(&ex, tests[strings.TrimSpace(code)]); err != nil {
 					return nil, fmt.Errorf("%s: docgen.Examples: %w", ex.Where, err)
 				}
 				out = append(out, ex)

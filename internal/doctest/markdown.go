@@ -48,9 +48,9 @@ type Example struct {
 // every example.
 type File struct{ Name, Content string }
 
-// ApplyDirective applies one directive to ex; file directives are handled
+// applyDirective applies one directive to ex; file directives are handled
 // by the caller.
-func ApplyDirective(ex *Example, d string) error {
+func applyDirective(ex *Example, d string) error {
 	d = strings.TrimSpace(d)
 	switch {
 	case d == "":
@@ -182,7 +182,7 @@ func (doc *Doc) addBlock(where string, info []string, code string, directives []
 				doc.Errs = append(doc.Errs, fmt.Errorf("%s: a file directive belongs on a yaml, json, toml or text block", where))
 				continue
 			}
-			if err := ApplyDirective(&ex, d); err != nil {
+			if err := applyDirective(&ex, d); err != nil {
 				doc.Errs = append(doc.Errs, fmt.Errorf("%s: %w", where, err))
 			}
 		}
