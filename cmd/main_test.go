@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -29,7 +32,22 @@ func TestMain(m *testing.M) {
 	if code, ok := workertest.Run(nil); ok {
 		os.Exit(code)
 	}
+	flag.Parse()
+	waitBoundParallelism()
 	os.Exit(buildAndRun(m))
+}
+
+// waitBoundParallelism raises go test's -parallel (GOMAXPROCS by default)
+// to 4×GOMAXPROCS unless it was given: this package's tests spend their
+// time waiting on the processes they start (the binary, workers, shells),
+// not computing, so on a 2-core machine two at a time leaves the cores
+// idle while the suite takes minutes.
+func waitBoundParallelism() {
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		_ = flag.Set("test.parallel", strconv.Itoa(4*runtime.GOMAXPROCS(0)))
+	}
 }
 
 func buildAndRun(m *testing.M) int {
