@@ -219,12 +219,7 @@ func PayloadBytes(payload json.RawMessage) []byte {
 // PayloadFromBytes is), t.Carrier's values are non-empty, and t.Timeout is
 // 0 or positive.
 func AppendTask(dst []byte, t Task) []byte {
-	dst = append(dst, `{"id":`...)
-	dst = appendString(dst, t.ID)
-	dst = append(dst, `,"payload":`...)
-	dst = appendRaw(dst, t.Payload)
-	dst = append(dst, `,"carrier":`...)
-	dst = appendCarrier(dst, t.Carrier)
+	dst = appendTaskMembers(dst, t.ID, t.Payload, t.Carrier)
 	if t.Timeout > 0 {
 		dst = append(dst, `,"timeout":`...)
 		dst = appendSeconds(dst, t.Timeout)

@@ -34,15 +34,22 @@ type WorkerTask struct {
 // not valid JSON is written as a JSON string of its bytes, so the line is
 // always valid JSON.
 func AppendWorkerTask(dst []byte, t WorkerTask) []byte {
-	dst = append(dst, `{"id":`...)
-	dst = appendString(dst, t.ID)
-	dst = append(dst, `,"payload":`...)
-	dst = appendRaw(dst, t.Payload)
-	dst = append(dst, `,"carrier":`...)
-	dst = appendCarrier(dst, t.Carrier)
+	dst = appendTaskMembers(dst, t.ID, t.Payload, t.Carrier)
 	dst = append(dst, `,"attempt":`...)
 	dst = appendInt(dst, t.Attempt)
 	return append(dst, '}', '\n')
+}
+
+// appendTaskMembers appends the start of a task object that task lines and
+// worker lines share: {"id":…,"payload":…,"carrier":…, without the closing
+// brace.
+func appendTaskMembers(dst []byte, id string, payload json.RawMessage, carrier propagate.MapCarrier) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = appendString(dst, id)
+	dst = append(dst, `,"payload":`...)
+	dst = appendRaw(dst, payload)
+	dst = append(dst, `,"carrier":`...)
+	return appendCarrier(dst, carrier)
 }
 
 // appendCarrier appends c as a JSON object of strings with sorted keys; nil
