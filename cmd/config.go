@@ -124,11 +124,11 @@ func (o *configOptions) write(c *cobra.Command, out io.Writer, cfg *envconfig.Co
 	if len(args) == 0 {
 		fmt.Fprintln(out, "(none given)")
 	} else {
-		l, err := launcher.New(args, launcher.WithEnviron(environ))
+		p, err := launcher.LookPath(args[0], lookupEnv(environ, "PATH"))
 		if err != nil {
 			fmt.Fprintf(out, "%s\n  error: %v\n", strings.Join(args, " "), err)
 		} else {
-			path = l.Path()
+			path = p
 			fmt.Fprintf(out, "%s (%s)\n", strings.Join(args, " "), path)
 		}
 	}

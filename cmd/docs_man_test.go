@@ -14,6 +14,7 @@ import (
 // synopsis) that runs past the margin; an invalid character is text that
 // needs escaping.
 func TestManPagesBreakCleanly(t *testing.T) {
+	t.Parallel()
 	groff, err := exec.LookPath("groff")
 	if err != nil {
 		t.Skip("groff is not installed")

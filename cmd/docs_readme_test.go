@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/otel-qrun/otel-qrun/internal/doctest"
 )
 
 // The README's first hour: what a newcomer reads first must work as
@@ -15,6 +17,7 @@ import (
 // and right after them the README says how to put the clone's otel-qrun on
 // PATH, which everything below calls.
 func TestReadmeTopGetsOtelQrunOnPath(t *testing.T) {
+	t.Parallel()
 	doc := readReadme(t)
 	src, err := os.ReadFile("../README.md")
 	if err != nil {
@@ -26,14 +29,14 @@ func TestReadmeTopGetsOtelQrunOnPath(t *testing.T) {
 	if !ok {
 		t.Fatal("README.md has no Try it section followed by a Contents line")
 	}
-	var topBlocks []docExample
-	for _, ex := range doc.examples {
-		if strings.Contains(top, ex.code) {
+	var topBlocks []doctest.Example
+	for _, ex := range doc.Examples {
+		if strings.Contains(top, ex.Code) {
 			topBlocks = append(topBlocks, ex)
 		}
 	}
-	if len(topBlocks) != 2 || !strings.Contains(topBlocks[0].code, "OTEL_TRACES_EXPORTER=console") ||
-		!strings.Contains(topBlocks[0].code, "go run . ") || strings.TrimSpace(topBlocks[1].code) != "go test -race ./..." {
+	if len(topBlocks) != 2 || !strings.Contains(topBlocks[0].Code, "OTEL_TRACES_EXPORTER=console") ||
+		!strings.Contains(topBlocks[0].Code, "go run . ") || strings.TrimSpace(topBlocks[1].Code) != "go test -race ./..." {
 		t.Fatalf("the README's top has %d command blocks, want the console run with go run . and the test command:\n%v", len(topBlocks), topBlocks)
 	}
 	_, after, _ := strings.Cut(top, "go test -race ./...\n```")
@@ -47,6 +50,7 @@ func TestReadmeTopGetsOtelQrunOnPath(t *testing.T) {
 // TestReadmeDefinesItsPlaceholders: a program the examples call that does
 // not exist in a clone is said to stand for the reader's own.
 func TestReadmeDefinesItsPlaceholders(t *testing.T) {
+	t.Parallel()
 	doc := readReadme(t)
 	src, err := os.ReadFile("../README.md")
 	if err != nil {
@@ -54,8 +58,8 @@ func TestReadmeDefinesItsPlaceholders(t *testing.T) {
 	}
 	used := map[string]bool{}
 	re := regexp.MustCompile(`(?:^|[\s'"])(\./[A-Za-z][\w.-]*)`)
-	for _, ex := range doc.examples {
-		for _, m := range re.FindAllStringSubmatch(ex.code, -1) {
+	for _, ex := range doc.Examples {
+		for _, m := range re.FindAllStringSubmatch(ex.Code, -1) {
 			if _, err := os.Stat("../" + m[1]); err != nil { // not a file of the clone
 				used[m[1]] = true
 			}
@@ -77,6 +81,7 @@ func TestReadmeDefinesItsPlaceholders(t *testing.T) {
 // and checks the sentence after it names every key that does not come
 // from its default, with its value and source.
 func TestReadmeConfigExampleSources(t *testing.T) {
+	t.Parallel()
 	src, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -119,6 +124,7 @@ func TestReadmeConfigExampleSources(t *testing.T) {
 // TestGuardCycleHelpAgreesWithReadme: the flag's help and the README's
 // table say the same thing: the memory checks of max_rss, none without it.
 func TestGuardCycleHelpAgreesWithReadme(t *testing.T) {
+	t.Parallel()
 	src, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)

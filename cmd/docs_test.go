@@ -22,6 +22,7 @@ const committedManDir = "../man"
 // committed ones in man/: a change to a command, a flag or a key must come
 // with regenerated pages.
 func TestManPagesFresh(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	// The committed pages carry the fixed default date, whatever
 	// SOURCE_DATE_EPOCH a release or the environment sets.
@@ -58,6 +59,7 @@ func TestManPagesFresh(t *testing.T) {
 // TestRootManPageSections checks that the root page documents what cobra's
 // flag list does not: keys, precedence, environment, exit statuses, signals.
 func TestRootManPageSections(t *testing.T) {
+	t.Parallel()
 	pages, err := docgen.ManPages(Command(), time.Unix(docgen.DefaultEpoch, 0).UTC())
 	if err != nil {
 		t.Fatal(err)
@@ -102,6 +104,7 @@ func TestRootManPageSections(t *testing.T) {
 // TestManPagesReproducible checks that the pages depend on the date given
 // and on nothing else that changes between runs.
 func TestManPagesReproducible(t *testing.T) {
+	t.Parallel()
 	render := func(date time.Time) map[string][]byte {
 		pages, err := docgen.ManPages(Command(), date)
 		if err != nil {
@@ -127,6 +130,7 @@ func TestManPagesReproducible(t *testing.T) {
 }
 
 func TestSourceDateEpoch(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		env     string
 		want    time.Time

@@ -3,7 +3,6 @@ package cmd
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/otel-qrun/otel-qrun/envconfig"
 	"github.com/otel-qrun/otel-qrun/internal/redisq"
+	"github.com/otel-qrun/otel-qrun/internal/taskproto"
 	"github.com/otel-qrun/otel-qrun/internal/telemetry"
 	"github.com/otel-qrun/otel-qrun/propagate"
 )
@@ -77,13 +77,6 @@ stderr and the span starts a new trace.`,
 	return silence(c)
 }
 
-// enqueuedTask is the task line enqueue prints.
-type enqueuedTask struct {
-	ID      string               `json:"id"`
-	Payload json.RawMessage      `json:"payload"`
-	Carrier propagate.MapCarrier `json:"carrier"`
-}
-
 func (o *enqueueOptions) run(ctx context.Context, c *cobra.Command, args []string) error {
 	if c.Flags().Changed("name") && o.name == "" {
 		return usageError("invalid value \"\" for --name: must not be empty")
@@ -122,10 +115,7 @@ func (o *enqueueOptions) run(ctx context.Context, c *cobra.Command, args []strin
 		}
 		raw = bytes.TrimSuffix(bytes.TrimSuffix(raw, []byte("\n")), []byte("\r"))
 	}
-	payload, err := taskPayload(raw)
-	if err != nil {
-		return err
-	}
+	payload := taskproto.PayloadFromBytes(raw)
 
 	log := newLogger(o.f.IO.ErrOut, false, environ)
 	sdk, ctx, shutdown, err := startTelemetry(ctx, o.f, environ, log,
@@ -154,20 +144,14 @@ func (o *enqueueOptions) run(ctx context.Context, c *cobra.Command, args []strin
 			trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...))
 	}
 
-	var line bytes.Buffer
-	enc := json.NewEncoder(&line)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(enqueuedTask{ID: id, Payload: payload, Carrier: propagate.InjectMap(ctx, sdk.Propagator)}); err != nil {
-		span.End()
-		return fmt.Errorf("encode the task line: %w", err)
-	}
+	line := taskproto.AppendTask(nil, taskproto.Task{ID: id, Payload: payload, Carrier: propagate.InjectMap(ctx, sdk.Propagator)})
 	if to == nil {
 		span.End()
-		_, err = o.f.IO.Out.Write(line.Bytes())
+		_, err = o.f.IO.Out.Write(line)
 		return err
 	}
 	redisq.SetGoRedisLogger(log) // its per-dial lines at debug level: the error says it once
-	entryID, err := appendTask(ctx, to, line.Bytes())
+	entryID, err := appendTask(ctx, to, line)
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 		span.SetAttributes(attribute.String("error.type", "redis"))
@@ -192,22 +176,4 @@ func appendTask(ctx context.Context, u *redisq.URL, line []byte) (string, error)
 	c := redisq.Dial(u)
 	defer c.Close()
 	return c.AddTask(ctx, u.Stream, line)
-}
-
-// taskPayload returns raw as one line of JSON: compacted when it is valid
-// JSON, else as a JSON string.
-func taskPayload(raw []byte) (json.RawMessage, error) {
-	var b bytes.Buffer
-	if json.Valid(raw) {
-		if err := json.Compact(&b, raw); err != nil {
-			return nil, fmt.Errorf("compact the payload: %w", err)
-		}
-		return b.Bytes(), nil
-	}
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(string(raw)); err != nil {
-		return nil, fmt.Errorf("encode the payload: %w", err)
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

@@ -93,6 +93,7 @@ func enqueueEnv(extra ...string) []string {
 }
 
 func TestEnqueuePayload(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		args  []string
@@ -132,6 +133,7 @@ func TestEnqueuePayload(t *testing.T) {
 }
 
 func TestEnqueueIDsAreUnique(t *testing.T) {
+	t.Parallel()
 	a := parseEnqueueLine(t, runEnqueue(t, enqueueEnv(), "", "x").stdout)
 	b := parseEnqueueLine(t, runEnqueue(t, enqueueEnv(), "", "x").stdout)
 	if a.ID == b.ID {
@@ -140,6 +142,7 @@ func TestEnqueueIDsAreUnique(t *testing.T) {
 }
 
 func TestEnqueueCarrier(t *testing.T) {
+	t.Parallel()
 	t.Run("child of TRACEPARENT", func(t *testing.T) {
 		res := runEnqueue(t, enqueueEnv("TRACEPARENT="+inheritedTP, "TRACESTATE=vendor=x", "BAGGAGE=tenant=acme"), "", "--id", "mail-1", "x")
 		if res.code != 0 {
@@ -193,6 +196,7 @@ func TestEnqueueCarrier(t *testing.T) {
 }
 
 func TestEnqueueUsageErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		env  []string
@@ -252,6 +256,7 @@ func checkProducerSpan(t *testing.T, spans []otlptest.Span, l enqueueLine) {
 	}
 }
 
+// Not parallel: the SDK's exporters read the process environment.
 func TestEnqueueProducerSpanInProcess(t *testing.T) {
 	receivers(t, func(t *testing.T, r *otlptest.Receiver) {
 		r.Setenv(t) // the SDK's exporters read the process environment
@@ -272,6 +277,7 @@ func TestEnqueueProducerSpanInProcess(t *testing.T) {
 // TestEnqueueOverTheWire runs the built binary, so it needs enqueue
 // registered in the root command.
 func TestEnqueueOverTheWire(t *testing.T) {
+	t.Parallel()
 	receivers(t, func(t *testing.T, r *otlptest.Receiver) {
 		env := append([]string{"PATH=" + os.Getenv("PATH"), "GORACE=atexit_sleep_ms=0", "TRACEPARENT=" + inheritedTP,
 			`Q_CLUSTER={"name":"emails","workers":2}`}, r.Env()...)
@@ -302,6 +308,7 @@ func TestEnqueueOverTheWire(t *testing.T) {
 // of each task is a child of the PRODUCER span that enqueued it. It runs the
 // built binary, so it needs enqueue registered in the root command.
 func TestEnqueueThenProcess(t *testing.T) {
+	t.Parallel()
 	r := otlptest.NewHTTP(t)
 	var lines strings.Builder
 	for _, payload := range []string{`{"n":1}`, `{"fail":true}`} {

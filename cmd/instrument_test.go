@@ -64,6 +64,7 @@ func sortedRecords(t *testing.T, stdout string) []workertest.Record {
 }
 
 func TestInstrumentPythonThroughTheBinary(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat("/usr/bin/python3"); err != nil {
 		t.Skip("/usr/bin/python3 is not installed")
 	}
@@ -188,6 +189,7 @@ func TestInstrumentPythonThroughTheBinary(t *testing.T) {
 }
 
 func TestInstrumentJavaThroughTheBinary(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	java := writeScript(t, filepath.Join(dir, "jdk", "bin", "java"), `exec "`+os.Args[0]+`" "$0" "$@"`+"\n")
 	agent := filepath.Join(dir, "otel", "opentelemetry-javaagent.jar")
@@ -261,6 +263,7 @@ func TestInstrumentJavaThroughTheBinary(t *testing.T) {
 }
 
 func TestInstrumentUsageErrors(t *testing.T) {
+	t.Parallel()
 	env := []string{"PATH=" + os.Getenv("PATH")}
 	for _, tt := range []struct {
 		args []string

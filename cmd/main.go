@@ -78,10 +78,12 @@ func Main() int {
 	if status, ok := launcher.KeeperMain(); ok {
 		return status
 	}
-	return run(context.Background(), newFactory(), os.Args[1:])
+	return execute(context.Background(), newFactory(), os.Args[1:])
 }
 
-func run(ctx context.Context, f *factory, args []string) int {
+// execute runs the command tree on args with f and returns the exit
+// status, printing an error once.
+func execute(ctx context.Context, f *factory, args []string) int {
 	root := newRootCmd(f)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

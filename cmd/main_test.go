@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -22,11 +25,30 @@ import (
 // qrunBin is the otel-qrun binary built once for the end-to-end tests.
 var qrunBin string
 
+// exampleBin is the directory of qrunBin, where the Go example workers
+// (goworker, goworker-tasks) were built with it.
+var exampleBin string
+
 func TestMain(m *testing.M) {
 	if code, ok := workertest.Run(nil); ok {
 		os.Exit(code)
 	}
+	flag.Parse()
+	waitBoundParallelism()
 	os.Exit(buildAndRun(m))
+}
+
+// waitBoundParallelism raises go test's -parallel (GOMAXPROCS by default)
+// to 4×GOMAXPROCS unless it was given: this package's tests spend their
+// time waiting on the processes they start (the binary, workers, shells),
+// not computing, so on a 2-core machine two at a time leaves the cores
+// idle while the suite takes minutes.
+func waitBoundParallelism() {
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		_ = flag.Set("test.parallel", strconv.Itoa(4*runtime.GOMAXPROCS(0)))
+	}
 }
 
 func buildAndRun(m *testing.M) int {
@@ -36,12 +58,15 @@ func buildAndRun(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// One go build for every binary the tests run: the packages they share
+	// are compiled once, and no test waits for a build of its own.
 	qrunBin = filepath.Join(dir, "otel-qrun")
-	args := []string{"build", "-o", qrunBin}
+	exampleBin = dir
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
 	if raceEnabled {
 		args = append(args, "-race")
 	}
-	build := exec.Command("go", append(args, "..")...)
+	build := exec.Command("go", append(args, "..", "../examples/goworker", "../examples/goworker-tasks")...)
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		return 1
@@ -63,14 +88,14 @@ func buildAndRun(m *testing.M) int {
 // quietTelemetry keeps the launcher's own SDK from exporting anywhere.
 var quietTelemetry = []string{"OTEL_TRACES_EXPORTER=none", "OTEL_METRICS_EXPORTER=none", "OTEL_LOGS_EXPORTER=none"}
 
-// result is what one run of the binary produced.
-type result struct {
+// processRun is what one run of the binary produced (not a task result).
+type processRun struct {
 	stdout, stderr string
 	code           int
 }
 
 // runQrun runs the built binary to completion with env and args.
-func runQrun(t *testing.T, env []string, args ...string) result {
+func runQrun(t *testing.T, env []string, args ...string) processRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -85,7 +110,7 @@ func runQrun(t *testing.T, env []string, args ...string) result {
 	} else if err != nil {
 		t.Fatalf("run otel-qrun: %v", err)
 	}
-	return result{out.String(), errb.String(), code}
+	return processRun{out.String(), errb.String(), code}
 }
 
 // records parses the helper records in a worker's stdout.

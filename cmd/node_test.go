@@ -162,7 +162,7 @@ func nodeEnv(r *otlptest.Receiver, target string, extra ...string) []string {
 }
 
 // runQrunIn runs the built binary in dir with stdin as its input.
-func runQrunIn(t *testing.T, dir string, env []string, stdin string, args ...string) result {
+func runQrunIn(t *testing.T, dir string, env []string, stdin string, args ...string) processRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -172,7 +172,7 @@ func runQrunIn(t *testing.T, dir string, env []string, stdin string, args ...str
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
 	err := c.Run()
-	res := result{stdout: out.String(), stderr: errb.String()}
+	res := processRun{stdout: out.String(), stderr: errb.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
 		res.code = ee.ExitCode()
 	} else if err != nil {
@@ -200,6 +200,7 @@ http.get(process.env.TARGET_URL + '/worker-' + process.env.QRUN_WORKER_INDEX, (r
 `
 
 func TestNodeWorkersStartTheirOwnSDK(t *testing.T) {
+	t.Parallel()
 	dir := nodeApp(t, map[string]string{"app.js": appJS})
 	r := otlptest.NewHTTP(t)
 	server := newRequestLog(t)
@@ -258,6 +259,7 @@ process.stdin.on('end', () => {
 `
 
 func TestNodePerTaskProcessesContinueTheTaskTrace(t *testing.T) {
+	t.Parallel()
 	dir := nodeApp(t, map[string]string{"task.js": taskJS})
 	r := otlptest.NewHTTP(t)
 	server := newRequestLog(t)
@@ -315,6 +317,7 @@ func TestNodePerTaskProcessesContinueTheTaskTrace(t *testing.T) {
 }
 
 func TestNodeBootstrapErrorsAndConfig(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Skip("node is not installed")
 	}
@@ -421,6 +424,7 @@ http.createServer((req, res) => res.end()).listen(0, () => {
 `
 
 func TestNodeWorkerUnderTheRegisterStopsOnSIGTERM(t *testing.T) {
+	t.Parallel()
 	dir := nodeApp(t, map[string]string{"server.js": serverJS})
 	r := otlptest.NewHTTP(t)
 	server := newRequestLog(t)

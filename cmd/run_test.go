@@ -20,6 +20,7 @@ func helperEnv(name string, extra ...string) []string {
 }
 
 func TestUsageErrorsExitTwo(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		env  []string
@@ -53,6 +54,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 }
 
 func TestCommandNotFoundOrNotExecutable(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	plain := filepath.Join(dir, "plain")
 	if err := os.WriteFile(plain, []byte("echo hi\n"), 0o644); err != nil {
@@ -70,6 +72,7 @@ func TestCommandNotFoundOrNotExecutable(t *testing.T) {
 }
 
 func TestFlagsStopAtTheCommand(t *testing.T) {
+	t.Parallel()
 	// Everything after the first non-flag belongs to the worker, even flags
 	// otel-qrun itself knows; argv is passed exactly, with no shell.
 	args := []string{"--workers", "3", "two words", "$HOME", ""}
@@ -84,6 +87,7 @@ func TestFlagsStopAtTheCommand(t *testing.T) {
 }
 
 func TestPrecedenceThroughTheBinary(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		env  []string
@@ -115,6 +119,7 @@ func TestPrecedenceThroughTheBinary(t *testing.T) {
 }
 
 func TestExitStatusOfWorkers(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		env  []string
@@ -137,6 +142,7 @@ func TestExitStatusOfWorkers(t *testing.T) {
 }
 
 func TestSignalsReachTheWorkers(t *testing.T) {
+	t.Parallel()
 	p := startQrun(t, helperEnv("signals"), "--workers", "2", os.Args[0])
 	p.next(t)
 	p.next(t)
@@ -152,6 +158,7 @@ func TestSignalsReachTheWorkers(t *testing.T) {
 }
 
 func TestSIGKILLOfTheLauncherLeavesNoWorker(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS != "linux" {
 		t.Skip("pdeathsig is Linux only")
 	}
@@ -163,6 +170,7 @@ func TestSIGKILLOfTheLauncherLeavesNoWorker(t *testing.T) {
 }
 
 func TestAsPID1ReapsOrphans(t *testing.T) {
+	t.Parallel()
 	unshare, err := exec.LookPath("unshare")
 	if err != nil || runtime.GOOS != "linux" || os.Geteuid() != 0 {
 		t.Skip("needs Linux, root and unshare to run otel-qrun as PID 1")
@@ -186,6 +194,7 @@ func TestAsPID1ReapsOrphans(t *testing.T) {
 }
 
 func TestLauncherMessagesGoToStderr(t *testing.T) {
+	t.Parallel()
 	r := runQrun(t, helperEnv("exit", "HELPER_EXIT=0"), "--verbose", "--workers", "2", os.Args[0])
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
@@ -199,6 +208,7 @@ func TestLauncherMessagesGoToStderr(t *testing.T) {
 }
 
 func TestConfigCommand(t *testing.T) {
+	t.Parallel()
 	env := helperEnv("env",
 		`Q_CLUSTER={"workers":2,"name":"emails"}`,
 		"OTEL_EXPORTER_OTLP_HEADERS=authorization=Bearer s3cret",
@@ -233,6 +243,7 @@ func TestConfigCommand(t *testing.T) {
 }
 
 func TestScaleThroughTheBinary(t *testing.T) {
+	t.Parallel()
 	p := startQrun(t, helperEnv("signals"), os.Args[0])
 	first := p.next(t)
 	p.cmd.Process.Signal(syscall.SIGTTIN)

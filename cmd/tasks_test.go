@@ -18,7 +18,7 @@ import (
 
 // runTasks runs the binary in task mode with input on its stdin and returns
 // the parsed result lines, failing on any other line on stdout.
-func runTasks(t *testing.T, env []string, input string, args ...string) (map[string]taskproto.Result, result) {
+func runTasks(t *testing.T, env []string, input string, args ...string) (map[string]taskproto.Result, processRun) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -28,7 +28,7 @@ func runTasks(t *testing.T, env []string, input string, args ...string) (map[str
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
 	err := c.Run()
-	res := result{stdout: out.String(), stderr: errb.String()}
+	res := processRun{stdout: out.String(), stderr: errb.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
 		res.code = ee.ExitCode()
 	} else if err != nil {
@@ -55,6 +55,7 @@ func parseResults(t *testing.T, stdout string) map[string]taskproto.Result {
 }
 
 func TestTaskModeOverTheWire(t *testing.T) {
+	t.Parallel()
 	receivers(t, func(t *testing.T, r *otlptest.Receiver) {
 		input := `{"id":"a","payload":{"n":1},"carrier":{"traceparent":"` + inheritedTP + `"}}` + "\n" +
 			`{"id":"b","payload":{"fail":true}}` + "\n" +
@@ -122,6 +123,7 @@ func TestTaskModeOverTheWire(t *testing.T) {
 }
 
 func TestTaskModeFromAFIFOOutlivesItsProducers(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	fifo, out := filepath.Join(dir, "tasks.fifo"), filepath.Join(dir, "results.jsonl")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
@@ -177,6 +179,7 @@ func TestTaskModeFromAFIFOOutlivesItsProducers(t *testing.T) {
 }
 
 func TestTaskModeBadSources(t *testing.T) {
+	t.Parallel()
 	env := helperEnv("taskworker")
 	if r := runQrun(t, env, "--tasks", "/nonexistent/tasks", os.Args[0]); r.code != 2 || !strings.Contains(r.stderr, "--tasks") {
 		t.Errorf("missing task file: exit %d, stderr %q", r.code, r.stderr)

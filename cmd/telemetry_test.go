@@ -50,6 +50,7 @@ func lastSum(metrics []otlptest.Metric, name, key, want string) (float64, bool) 
 }
 
 func TestWorkersContinueTheTraceOverTheWire(t *testing.T) {
+	t.Parallel()
 	receivers(t, func(t *testing.T, r *otlptest.Receiver) {
 		env := helperEnv("otelworker", append(r.Env(),
 			"TRACEPARENT="+inheritedTP, "TRACESTATE=vendor=x", "BAGGAGE=tenant=acme",
@@ -112,6 +113,7 @@ func TestWorkersContinueTheTraceOverTheWire(t *testing.T) {
 }
 
 func TestWorkerExitsAreCountedByOutcome(t *testing.T) {
+	t.Parallel()
 	r := otlptest.NewHTTP(t)
 	env := helperEnv("byindex", append(r.Env(), "HELPER_0=exit", "HELPER_1=selfkill", "HELPER_SIGNAL=10", "HELPER_EXIT=0",
 		// Worker 0 exits 0 long before worker 1 dies and the others are stopped.
@@ -142,6 +144,7 @@ func TestWorkerExitsAreCountedByOutcome(t *testing.T) {
 }
 
 func TestDisabledSDKPassesTheCarrierThrough(t *testing.T) {
+	t.Parallel()
 	r := otlptest.NewGRPC(t)
 	env := helperEnv("env", append(r.Env(), "OTEL_SDK_DISABLED=true", "TRACEPARENT="+inheritedTP, "TRACESTATE=vendor=x")...)
 	res := runQrun(t, env, os.Args[0])
@@ -158,6 +161,7 @@ func TestDisabledSDKPassesTheCarrierThrough(t *testing.T) {
 }
 
 func TestInvalidInheritedTraceparentStartsANewTrace(t *testing.T) {
+	t.Parallel()
 	r := otlptest.NewHTTP(t)
 	env := helperEnv("env", append(r.Env(), "TRACEPARENT=00-garbage-01")...)
 	res := runQrun(t, env, os.Args[0])
@@ -175,6 +179,7 @@ func TestInvalidInheritedTraceparentStartsANewTrace(t *testing.T) {
 }
 
 func TestB3ThroughOTELPropagators(t *testing.T) {
+	t.Parallel()
 	env := helperEnv("env", "OTEL_PROPAGATORS=b3multi", "X_B3_TRACEID="+inheritedTrace, "X_B3_SPANID="+inheritedSpan, "X_B3_SAMPLED=1")
 	res := runQrun(t, env, os.Args[0])
 	if res.code != 0 {
@@ -187,6 +192,7 @@ func TestB3ThroughOTELPropagators(t *testing.T) {
 }
 
 func TestUnreachableCollectorNeverBlocksOrChangesTheStatus(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name, protocol string
 		endpoint       func(testing.TB) string
@@ -221,6 +227,7 @@ func TestUnreachableCollectorNeverBlocksOrChangesTheStatus(t *testing.T) {
 }
 
 func TestConsoleExporterWritesToStderrOnly(t *testing.T) {
+	t.Parallel()
 	env := helperEnv("env", "OTEL_TRACES_EXPORTER=console", "OTEL_METRICS_EXPORTER=console")
 	res := runQrun(t, env, "--workers", "2", os.Args[0])
 	if res.code != 0 {
@@ -235,6 +242,7 @@ func TestConsoleExporterWritesToStderrOnly(t *testing.T) {
 }
 
 func TestCarrierCommand(t *testing.T) {
+	t.Parallel()
 	base := append([]string{"PATH=" + os.Getenv("PATH")}, quietTelemetry...)
 	tests := []struct {
 		name string
@@ -269,6 +277,7 @@ func TestCarrierCommand(t *testing.T) {
 }
 
 func TestCarrierSpanIsExported(t *testing.T) {
+	t.Parallel()
 	receivers(t, func(t *testing.T, r *otlptest.Receiver) {
 		env := append([]string{"PATH=" + os.Getenv("PATH"), "TRACEPARENT=" + inheritedTP}, r.Env()...)
 		res := runQrun(t, env, "carrier", "--span", "backup")
@@ -289,6 +298,7 @@ func TestCarrierSpanIsExported(t *testing.T) {
 func baseName(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }
 
 func TestTelemetryFlushedOnCrashLoopGiveUp(t *testing.T) {
+	t.Parallel()
 	r := otlptest.NewHTTP(t)
 	env := helperEnv("exit", append(r.Env(), "HELPER_EXIT=3")...)
 	res := runQrun(t, env, "--restart", "on-failure", "--max-restarts", "2", os.Args[0])

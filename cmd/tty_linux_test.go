@@ -72,6 +72,7 @@ func runQrunOnTerminal(t *testing.T, env []string, args ...string) (stdout, term
 // The "Try it" run on a terminal: the workers' output, then one readable
 // line per span and a metrics summary, no JSON.
 func TestConsoleOnTerminalIsReadable(t *testing.T) {
+	t.Parallel()
 	env := append(os.Environ(), "OTEL_TRACES_EXPORTER=console", "OTEL_METRICS_EXPORTER=console", "OTEL_SERVICE_NAME=", "OTEL_QRUN_CONSOLE_FORMAT=")
 	stdout, tty, code := runQrunOnTerminal(t, env, "--workers", "2", "--", "sh", "-c", `echo "$QRUN_WORKER_INDEX $TRACEPARENT"`)
 	if code != 0 {
@@ -110,6 +111,7 @@ func TestConsoleOnTerminalIsReadable(t *testing.T) {
 // otel-qrun carrier with no context prints nothing; on a terminal, stderr
 // says so.
 func TestCarrierWithoutContextSaysSoOnATerminal(t *testing.T) {
+	t.Parallel()
 	env := []string{"PATH=" + os.Getenv("PATH"), "OTEL_TRACES_EXPORTER=none", "OTEL_METRICS_EXPORTER=none"}
 	stdout, tty, code := runQrunOnTerminal(t, env, "carrier")
 	if code != 0 || stdout != "" {

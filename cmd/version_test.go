@@ -11,6 +11,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/otel-qrun/otel-qrun/internal/testenv"
 )
 
 // The -X flags of the release (goreleaser.yaml); the linker silently ignores
@@ -37,10 +39,11 @@ func runInProcess(t *testing.T, args ...string) (stdout, stderr string, code int
 		Notify:  func(chan<- os.Signal, ...os.Signal) func() { return func() {} },
 		Getpid:  func() int { return 4242 },
 	}
-	code = run(context.Background(), f, args)
+	code = execute(context.Background(), f, args)
 	return out.String(), errOut.String(), code
 }
 
+// Not parallel: it sets the package's version variables.
 func TestVersionCommandReportsLdflags(t *testing.T) {
 	setVersionVars(t, "v1.2.3", "0123456789abcdef0123456789abcdef01234567", "2026-02-03T04:05:06Z")
 
@@ -69,6 +72,7 @@ func TestVersionCommandReportsLdflags(t *testing.T) {
 	}
 }
 
+// Not parallel: it sets the package's version variables.
 func TestVersionCommandFallsBackToBuildInfo(t *testing.T) {
 	setVersionVars(t, "", "", "")
 
@@ -101,9 +105,8 @@ func TestVersionCommandFallsBackToBuildInfo(t *testing.T) {
 // does, with -X flags and VCS stamping where a repository is available, and
 // checks that the -X values are reported instead of the stamped ones.
 func TestVersionLdflagsWinOverBuildInfo(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
+	t.Parallel()
+	testenv.Long(t, "builds the binary again, with -ldflags")
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("no go command:", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/otel-qrun/otel-qrun/internal/jsonkind"
 	"github.com/otel-qrun/otel-qrun/internal/safefile"
 )
 
@@ -183,7 +184,7 @@ func parseQCluster(s string) (map[string]any, error) {
 	}
 	top = bytes.TrimLeft(top, " \t\r\n")
 	if top[0] != '{' {
-		return nil, invalidf("%s is not a valid JSON object: it is %s", qclusterVar, jsonKind(top[0]))
+		return nil, invalidf("%s is not a valid JSON object: it is %s", qclusterVar, jsonkind.WithArticle(top))
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(top, &fields); err != nil {
@@ -208,21 +209,6 @@ func parseQCluster(s string) (map[string]any, error) {
 		}
 	}
 	return out, nil
-}
-
-// jsonKind names the kind of JSON value that starts with the byte b.
-func jsonKind(b byte) string {
-	switch b {
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	}
-	return "a number"
 }
 
 // FileLimit is the size limit of the --config file: 1 MiB.

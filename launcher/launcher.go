@@ -52,7 +52,7 @@ func New(argv []string, opts ...Option) (*Launcher, error) {
 	if len(argv) == 0 || argv[0] == "" {
 		return nil, errors.New("no command given")
 	}
-	path, err := lookPath(argv[0], getenv(cfg.environ, "PATH"))
+	path, err := LookPath(argv[0], getenv(cfg.environ, "PATH"))
 	if err != nil {
 		return nil, err
 	}
@@ -64,11 +64,22 @@ func New(argv []string, opts ...Option) (*Launcher, error) {
 // Path is the resolved executable that workers run.
 func (l *Launcher) Path() string { return l.path }
 
-// lookPath resolves file like execvp does, against pathList instead of the
-// launcher's own PATH.
-func lookPath(file, pathList string) (string, error) {
+// LookPath resolves file as execvp(3) does, against pathList (a PATH
+// value: directories separated by ':', an empty entry meaning the current
+// directory) instead of the launcher's own PATH, so a caller finds the
+// executable exactly as a worker with that PATH would. A file containing a
+// '/' is used as given. It returns the path, or an error wrapping
+// [ErrNotFound] when no entry exists or [ErrNotExecutable] when one
+// exists but cannot be executed (a directory, no execute bit, stat error);
+// a non-executable match is reported only when no later entry is
+// executable. The launcher's exit statuses for these errors are
+// [ExitNotFound] and [ExitNotExecutable].
+func LookPath(file, pathList string) (string, error) {
 	if strings.Contains(file, "/") {
-		return file, checkExecutable(file)
+		if err := checkExecutable(file); err != nil {
+			return "", err
+		}
+		return file, nil
 	}
 	var notExec error
 	for _, dir := range filepath.SplitList(pathList) {

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/otel-qrun/otel-qrun/internal/jsonkind"
 )
 
 // MapCarrier is the "carrier" object of a task line: a
@@ -105,7 +107,7 @@ func ParseMapCarrier(raw []byte) (MapCarrier, error) {
 		return MapCarrier{}, nil
 	case '{':
 	default:
-		return nil, fmt.Errorf("parse carrier: got a JSON %s, want an object of strings", jsonKind(raw))
+		return nil, fmt.Errorf("parse carrier: got a JSON %s, want an object of strings", jsonkind.Of(raw))
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil {
@@ -120,7 +122,7 @@ func ParseMapCarrier(raw []byte) (MapCarrier, error) {
 	for _, k := range keys {
 		v := trimJSONSpace(fields[k])
 		if len(v) == 0 || v[0] != '"' {
-			return nil, fmt.Errorf("parse carrier: value of key %q is a JSON %s, want a string", k, jsonKind(v))
+			return nil, fmt.Errorf("parse carrier: value of key %q is a JSON %s, want a string", k, jsonkind.Of(v))
 		}
 		var s string
 		if err := json.Unmarshal(v, &s); err != nil {
@@ -149,25 +151,4 @@ func trimJSONSpace(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
-}
-
-// jsonKind names the kind of the valid JSON value v.
-func jsonKind(v []byte) string {
-	if len(v) == 0 {
-		return "nothing"
-	}
-	switch v[0] {
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	case '"':
-		return "string"
-	case 't', 'f':
-		return "boolean"
-	case 'n':
-		return "null"
-	default:
-		return "number"
-	}
 }

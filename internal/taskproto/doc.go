@@ -2,7 +2,11 @@
 // design): the task lines the launcher reads, the lines it writes to a
 // persistent worker's stdin, the replies a worker writes on QRUN_RESULT_FD,
 // and the result stream. The launcher uses all four; a Go worker uses
-// ParseWorkerTask and AppendReply.
+// ParseWorkerTask and AppendReply; a producer (otel-qrun enqueue) writes
+// task lines with AppendTask and PayloadFromBytes. Every encoder here has
+// its parser, and the package is the only place that encodes or decodes
+// these lines. LineReader implements the max_line bound once, for task
+// input (Reader) and for the reply streams of workers.
 //
 // The package is pure: no goroutines and no I/O beyond the reader it is
 // given. Encoders append to a caller's buffer (strconv style) so that a

@@ -351,27 +351,6 @@ func decodeInt(val []byte) (n int, ok bool) {
 	return 0, false
 }
 
-// kind names the kind of the valid JSON value v, for error messages.
-func kind(v []byte) string {
-	if len(v) == 0 {
-		return "nothing"
-	}
-	switch v[0] {
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	case '"':
-		return "string"
-	case 't', 'f':
-		return "boolean"
-	case 'n':
-		return "null"
-	default:
-		return "number"
-	}
-}
-
 // appendSeconds appends d as an exact decimal number of seconds: "0",
 // "1.5", "0.000000001", "-2.25".
 func appendSeconds(dst []byte, d time.Duration) []byte {

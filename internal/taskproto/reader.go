@@ -1,8 +1,8 @@
 package taskproto
 
 import (
-	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -25,12 +25,9 @@ var utf8BOM = []byte("\xEF\xBB\xBF")
 // "\n" or "\r\n"; the last line needs no newline. It is not safe for
 // concurrent use.
 type Reader struct {
-	br      *bufio.Reader
+	lr      *LineReader // limit maxLine+4: room for a BOM and a CR
 	maxLine int
-	buf     []byte // a line that spans several reads, up to maxLine+4 bytes
-	lineNo  int    // number of the last line read
-	err     error  // sticky: io.EOF or the read error
-	atEOF   bool   // the input has ended; never read again
+	lineNo  int // number of the last line read
 }
 
 // NewReader returns a Reader of the lines of r that accepts lines of up to
@@ -48,7 +45,7 @@ func newReaderSize(r io.Reader, maxLine, bufSize int) *Reader {
 	if maxLine <= 0 {
 		maxLine = DefaultMaxLine
 	}
-	return &Reader{br: bufio.NewReaderSize(r, bufSize), maxLine: maxLine}
+	return &Reader{lr: newLineReaderSize(r, maxLine+4, bufSize), maxLine: maxLine}
 }
 
 // Next returns the next task.
@@ -67,20 +64,15 @@ func newReaderSize(r io.Reader, maxLine, bufSize int) *Reader {
 // calls return them again without reading.
 func (r *Reader) Next() (Task, error) {
 	for {
-		if r.err != nil {
-			return Task{}, r.err
-		}
-		line, n, err := r.readLine()
-		if err != nil {
-			r.err = err
+		line, _, err := r.lr.ReadLine()
+		if err != nil && !errors.Is(err, ErrLineTooLong) {
 			return Task{}, err
 		}
 		r.lineNo++
 		if r.lineNo == 1 && bytes.HasPrefix(line, utf8BOM) {
 			line = line[len(utf8BOM):]
-			n -= len(utf8BOM)
 		}
-		if n-4 > r.maxLine || len(bytes.TrimSuffix(line, []byte{'\r'})) > r.maxLine {
+		if err != nil || len(bytes.TrimSuffix(line, []byte{'\r'})) > r.maxLine {
 			return Task{}, &LineError{
 				Line: r.lineNo,
 				ID:   strconv.Itoa(r.lineNo),
@@ -91,43 +83,5 @@ func (r *Reader) Next() (Task, error) {
 			continue
 		}
 		return ParseLine(line, r.lineNo)
-	}
-}
-
-// readLine reads one line. It returns its first bytes without the "\n" (all
-// of them when the line has at most maxLine+4 bytes; the slice is valid
-// until the next read) and n, the length of the whole line without the
-// "\n". err is io.EOF only when the input ended before a line began.
-func (r *Reader) readLine() (line []byte, n int, err error) {
-	r.buf = r.buf[:0]
-	if r.atEOF {
-		return nil, 0, io.EOF
-	}
-	for {
-		chunk, err := r.br.ReadSlice('\n')
-		switch err {
-		case nil:
-			chunk = chunk[:len(chunk)-1]
-		case bufio.ErrBufferFull:
-		case io.EOF:
-			r.atEOF = true
-			if n == 0 && len(chunk) == 0 {
-				return nil, 0, io.EOF
-			}
-		default:
-			return nil, 0, err
-		}
-		first := n == 0
-		n += len(chunk)
-		switch {
-		case first && err != bufio.ErrBufferFull:
-			line = chunk // the whole line in one read: no copy
-		case n-4 <= r.maxLine:
-			r.buf = append(r.buf, chunk...)
-			line = r.buf
-		}
-		if err != bufio.ErrBufferFull {
-			return line, n, nil
-		}
 	}
 }

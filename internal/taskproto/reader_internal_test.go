@@ -82,8 +82,8 @@ func checkReader(t *testing.T, input string, maxLine, bufSize int) {
 	if tasks+invalid != len(want) || tasks+invalid+blank != lines {
 		t.Fatalf("%d tasks + %d invalid + %d blank lines, want %d items and %d lines", tasks, invalid, blank, len(want), lines)
 	}
-	if limit := max(maxLine+4, 64); cap(r.buf) > 2*limit {
-		t.Fatalf("line buffer grew to %d bytes with max_line %d", cap(r.buf), maxLine)
+	if limit := max(maxLine+4, 64); cap(r.lr.buf) > 2*limit {
+		t.Fatalf("line buffer grew to %d bytes with max_line %d", cap(r.lr.buf), maxLine)
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/otel-qrun/otel-qrun/internal/jsonkind"
 )
 
 // Status is how a task ended, the "status" of its result line.
@@ -112,14 +114,14 @@ func ParseResult(line []byte) (Result, error) {
 		return Result{}, errors.New(`parse result: no "id"`)
 	}
 	if r.ID, ok = decodeString(id); !ok {
-		return Result{}, fmt.Errorf(`parse result: "id" is a JSON %s, want a string`, kind(id))
+		return Result{}, fmt.Errorf(`parse result: "id" is a JSON %s, want a string`, jsonkind.Of(id))
 	}
 	if status == nil {
 		return Result{}, errors.New(`parse result: no "status"`)
 	}
 	s, ok := decodeString(status)
 	if !ok {
-		return Result{}, fmt.Errorf(`parse result: "status" is a JSON %s, want a string`, kind(status))
+		return Result{}, fmt.Errorf(`parse result: "status" is a JSON %s, want a string`, jsonkind.Of(status))
 	}
 	r.Status = Status(s)
 	if attempts != nil {
@@ -157,7 +159,7 @@ func optionalString(name string, v []byte) (string, error) {
 	}
 	s, ok := decodeString(v)
 	if !ok {
-		return "", fmt.Errorf("parse result: %q is a JSON %s, want a string", name, kind(v))
+		return "", fmt.Errorf("parse result: %q is a JSON %s, want a string", name, jsonkind.Of(v))
 	}
 	return s, nil
 }

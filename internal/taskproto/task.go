@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otel-qrun/otel-qrun/internal/jsonkind"
 	"github.com/otel-qrun/otel-qrun/propagate"
 )
 
@@ -132,7 +133,7 @@ func parseObjectLine(line []byte, lineNo int) (Task, error) {
 		id, ok := decodeString(idVal)
 		switch {
 		case !ok:
-			return fail("", fmt.Errorf(`has an "id" that is a JSON %s, want a string`, kind(idVal)))
+			return fail("", fmt.Errorf(`has an "id" that is a JSON %s, want a string`, jsonkind.Of(idVal)))
 		case strings.IndexByte(id, 0) >= 0:
 			return fail("", errors.New(`has an "id" with a NUL character`))
 		case id != "":
@@ -140,8 +141,8 @@ func parseObjectLine(line []byte, lineNo int) (Task, error) {
 		}
 	}
 	if timeout != nil && timeout[0] != 'n' {
-		if kind(timeout) != "number" {
-			return fail(t.ID, fmt.Errorf(`has a "timeout" that is a JSON %s, want a number of seconds`, kind(timeout)))
+		if jsonkind.Of(timeout) != "number" {
+			return fail(t.ID, fmt.Errorf(`has a "timeout" that is a JSON %s, want a number of seconds`, jsonkind.Of(timeout)))
 		}
 		if isNegative(timeout) {
 			return fail(t.ID, fmt.Errorf(`has a negative "timeout" (%s seconds)`, timeout))
@@ -196,4 +197,50 @@ func PayloadBytes(payload json.RawMessage) []byte {
 		return p
 	}
 	return []byte(s)
+}
+
+// AppendTask appends t to dst as one task line ending in '\n', the form
+// producers write (otel-qrun enqueue):
+//
+//	{"id":"mail-7","payload":{"to":"a@b"},"carrier":{"traceparent":"00-…-01"},"timeout":30}
+//
+// Members come in the order id, payload, carrier, timeout, with the
+// carrier's keys sorted; a nil carrier is written as {}, and "timeout" (an
+// exact decimal number of seconds) only when t.Timeout > 0. t.Line is not
+// written. Strings are escaped as JSON requires, without HTML escaping. The
+// payload follows the rules of AppendWorkerTask: nil or empty is null, a
+// value that is not valid JSON becomes a JSON string of its bytes, and one
+// holding a line break or invalid UTF-8 is compacted, so the line is always
+// valid JSON.
+//
+// ParseLine reads the line back as t (with the line number it is given)
+// whenever t.ID is not empty and holds no NUL character, t.Payload is what
+// AppendTask writes as is (every Payload from ParseLine and
+// PayloadFromBytes is), t.Carrier's values are non-empty, and t.Timeout is
+// 0 or positive.
+func AppendTask(dst []byte, t Task) []byte {
+	dst = appendTaskMembers(dst, t.ID, t.Payload, t.Carrier)
+	if t.Timeout > 0 {
+		dst = append(dst, `,"timeout":`...)
+		dst = appendSeconds(dst, t.Timeout)
+	}
+	return append(dst, '}', '\n')
+}
+
+// PayloadFromBytes returns the payload a producer means by the bytes raw:
+// raw without insignificant whitespace (json.Compact) when it is valid JSON (so '{"to":"a@b"}' is an
+// object and '42' a number), else a JSON string of raw's bytes (so 'hello',
+// ” and '  ' are strings), each byte that is not part of valid UTF-8
+// becoming U+FFFD. The result is valid JSON on one line that AppendTask
+// writes unchanged; it does not share memory with raw. It is the converse
+// of PayloadBytes for everything but JSON strings, which PayloadBytes
+// unquotes.
+func PayloadFromBytes(raw []byte) json.RawMessage {
+	if json.Valid(raw) {
+		var b bytes.Buffer
+		b.Grow(len(raw))
+		_ = json.Compact(&b, validUTF8(raw)) // raw is valid JSON: no error
+		return b.Bytes()
+	}
+	return appendString(make([]byte, 0, len(raw)+2), raw)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/otel-qrun/otel-qrun/internal/jsonkind"
 	"github.com/otel-qrun/otel-qrun/propagate"
 )
 
@@ -33,15 +34,22 @@ type WorkerTask struct {
 // not valid JSON is written as a JSON string of its bytes, so the line is
 // always valid JSON.
 func AppendWorkerTask(dst []byte, t WorkerTask) []byte {
-	dst = append(dst, `{"id":`...)
-	dst = appendString(dst, t.ID)
-	dst = append(dst, `,"payload":`...)
-	dst = appendRaw(dst, t.Payload)
-	dst = append(dst, `,"carrier":`...)
-	dst = appendCarrier(dst, t.Carrier)
+	dst = appendTaskMembers(dst, t.ID, t.Payload, t.Carrier)
 	dst = append(dst, `,"attempt":`...)
 	dst = appendInt(dst, t.Attempt)
 	return append(dst, '}', '\n')
+}
+
+// appendTaskMembers appends the start of a task object that task lines and
+// worker lines share: {"id":…,"payload":…,"carrier":…, without the closing
+// brace.
+func appendTaskMembers(dst []byte, id string, payload json.RawMessage, carrier propagate.MapCarrier) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = appendString(dst, id)
+	dst = append(dst, `,"payload":`...)
+	dst = appendRaw(dst, payload)
+	dst = append(dst, `,"carrier":`...)
+	return appendCarrier(dst, carrier)
 }
 
 // appendCarrier appends c as a JSON object of strings with sorted keys; nil
@@ -87,7 +95,7 @@ func ParseWorkerTask(line []byte) (WorkerTask, error) {
 	}
 	id, ok := decodeString(idVal)
 	if !ok {
-		return WorkerTask{}, fmt.Errorf(`parse worker task: "id" is a JSON %s, want a string`, kind(idVal))
+		return WorkerTask{}, fmt.Errorf(`parse worker task: "id" is a JSON %s, want a string`, jsonkind.Of(idVal))
 	}
 	t.ID = id
 	if payload != nil {
@@ -176,7 +184,7 @@ func ParseReply(line []byte) (Reply, error) {
 	}
 	id, ok := decodeString(idVal)
 	if !ok {
-		return Reply{}, fmt.Errorf(`%w: "id" is a JSON %s, want a string`, ErrInvalidReply, kind(idVal))
+		return Reply{}, fmt.Errorf(`%w: "id" is a JSON %s, want a string`, ErrInvalidReply, jsonkind.Of(idVal))
 	}
 	r.ID = id
 	switch string(okVal) {
@@ -186,7 +194,7 @@ func ParseReply(line []byte) (Reply, error) {
 	case "":
 		return Reply{}, fmt.Errorf(`%w: no "ok"`, ErrInvalidReply)
 	default:
-		return Reply{}, fmt.Errorf(`%w: "ok" is a JSON %s, want a boolean`, ErrInvalidReply, kind(okVal))
+		return Reply{}, fmt.Errorf(`%w: "ok" is a JSON %s, want a boolean`, ErrInvalidReply, jsonkind.Of(okVal))
 	}
 	if errVal != nil {
 		if s, ok := decodeString(errVal); ok {
@@ -250,7 +258,7 @@ func parseObject(line []byte) ([]byte, error) {
 	}
 	obj := trimSpace(validUTF8(line))
 	if obj[0] != '{' {
-		return nil, fmt.Errorf("got a JSON %s, want an object", kind(obj))
+		return nil, fmt.Errorf("got a JSON %s, want an object", jsonkind.Of(obj))
 	}
 	return obj, nil
 }
@@ -258,7 +266,7 @@ func parseObject(line []byte) ([]byte, error) {
 // describe names the valid JSON value v for an error message: its kind, and
 // its text when it is a number.
 func describe(v []byte) string {
-	if k := kind(v); k != "number" {
+	if k := jsonkind.Of(v); k != "number" {
 		return "a JSON " + k
 	}
 	return "the number " + string(v)

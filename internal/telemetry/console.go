@@ -142,9 +142,9 @@ func roundDuration(d time.Duration) time.Duration {
 type textMetricExporter struct {
 	w io.Writer
 
-	mu     sync.Mutex
-	latest []byte
-	done   bool
+	mu       sync.Mutex
+	latest   []byte
+	shutDown bool // Shutdown was called
 }
 
 var _ sdkmetric.Exporter = (*textMetricExporter)(nil)
@@ -176,10 +176,10 @@ func (e *textMetricExporter) ForceFlush(context.Context) error { return nil }
 func (e *textMetricExporter) Shutdown(context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.done {
+	if e.shutDown {
 		return nil
 	}
-	e.done = true
+	e.shutDown = true
 	if len(e.latest) == 0 {
 		return nil
 	}

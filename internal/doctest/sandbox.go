@@ -1,4 +1,4 @@
-package cmd
+package doctest
 
 import (
 	"bufio"
@@ -9,25 +9,22 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/otel-qrun/otel-qrun/internal/otlptest"
 	"github.com/otel-qrun/otel-qrun/internal/workertest"
 )
-
-// Running the documentation's examples: the sandbox they run in, the
-// stand-ins for the programs they name, and the otel-qrun that examples
-// marked with-launcher signal. See docs_examples_test.go.
 
 // fakeScript is the stand-in for programs that examples run but this
 // machine may not have.
 const fakeScript = `#!/bin/sh
-# A stand-in written by otel-qrun's cmd/docs_examples_test.go: it records its
+# A stand-in written by otel-qrun's internal/doctest: it records its
 # argv and the environment otel-qrun gave it, then behaves as the simplest
 # worker of the mode it was started in.
 name=${0##*/}
@@ -61,37 +58,46 @@ fi
 exit 0
 `
 
-// sandbox is what every example runs with.
-type sandbox struct {
+// ExampleTimeout bounds one example, including its launcher fixture.
+const ExampleTimeout = 60 * time.Second
+
+// Config is what a Sandbox needs from its caller.
+type Config struct {
+	// Qrun is the otel-qrun binary the examples run.
+	Qrun string
+	// Built is the directory of the Go example workers built from the
+	// repository (goworker, goworker-tasks), for the go stand-in.
+	Built string
+	// Examples is the repository's examples/ directory.
+	Examples string
+	// Files are written into every example's directory.
+	Files []File
+	// Env is added to the examples' environment last (the OTLP receiver's
+	// variables).
+	Env []string
+}
+
+// Sandbox is what every example runs with: a directory of stand-ins first
+// in PATH, and the examples' environment. Create it with NewSandbox; Run
+// may be called from parallel tests.
+type Sandbox struct {
+	qrun     string
 	bin      string   // first in PATH
 	env      []string // the examples' environment
-	files    []docFile
+	files    []File
 	examples string // the repository's examples/
 }
 
-func newSandbox(t *testing.T, files []docFile, receiver *otlptest.Receiver) *sandbox {
+// NewSandbox writes the stand-ins into a temporary directory of t.
+func NewSandbox(t *testing.T, cfg Config) *Sandbox {
 	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	s := &sandbox{bin: filepath.Join(dir, "bin"), files: files, examples: filepath.Join(root, "examples")}
-	built := filepath.Join(dir, "built")
-	for _, d := range []string{s.bin, built, filepath.Join(dir, "home")} {
+	s := &Sandbox{qrun: cfg.Qrun, bin: filepath.Join(dir, "bin"), files: cfg.Files, examples: cfg.Examples}
+	built := cfg.Built
+	for _, d := range []string{s.bin, filepath.Join(dir, "home")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
-	}
-	// The Go example workers, built like qrunBin so the build cache serves them.
-	args := []string{"build", "-o", built + string(filepath.Separator)}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	build := exec.Command("go", append(args, "./examples/goworker", "./examples/goworker-tasks")...)
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build the example workers: %v\n%s", err, out)
 	}
 
 	fake := filepath.Join(s.bin, "fake")
@@ -101,11 +107,11 @@ func newSandbox(t *testing.T, files []docFile, receiver *otlptest.Receiver) *san
 			t.Fatal(err)
 		}
 	}
-	if err := os.Symlink(qrunBin, filepath.Join(s.bin, "otel-qrun")); err != nil {
+	if err := os.Symlink(s.qrun, filepath.Join(s.bin, "otel-qrun")); err != nil {
 		t.Fatal(err)
 	}
 	writeExecutable(t, filepath.Join(s.bin, "go"), fmt.Sprintf(`#!/bin/sh
-# The go command of documentation examples, written by cmd/docs_examples_test.go:
+# The go command of documentation examples, written by internal/doctest:
 # "go run ." is otel-qrun, and the example workers were built from the same
 # source. Anything else is not something an example may run.
 built=%s
@@ -134,7 +140,7 @@ exit 97
 		"PYTHONDONTWRITEBYTECODE=1",
 		"OTEL_EXPORTER_PROMETHEUS_HOST=127.0.0.1",
 		"OTEL_EXPORTER_PROMETHEUS_PORT=0",
-	}, receiver.Env()...)
+	}, cfg.Env...)
 	return s
 }
 
@@ -148,7 +154,7 @@ func writeExecutable(t *testing.T, path, content string) {
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // workDir prepares the directory of one example.
-func (s *sandbox) workDir(t *testing.T) (work, calls string) {
+func (s *Sandbox) workDir(t *testing.T) (work, calls string) {
 	t.Helper()
 	dir := t.TempDir()
 	work, calls = filepath.Join(dir, "work"), filepath.Join(dir, "calls")
@@ -166,7 +172,7 @@ func (s *sandbox) workDir(t *testing.T) (work, calls string) {
 		t.Fatal(err)
 	}
 	for _, f := range s.files {
-		if err := os.WriteFile(filepath.Join(work, f.name), []byte(f.content), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(work, f.Name), []byte(f.Content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -180,26 +186,26 @@ type exampleRun struct {
 	launcher       string // the fixture's output, with launcher examples
 }
 
-// run runs ex in a fresh directory and returns an error that says what went
+// Run runs ex in a fresh directory and returns an error that says what went
 // wrong, with the output, when it did not do what ex expects.
-func (s *sandbox) run(t *testing.T, ex docExample) error {
+func (s *Sandbox) Run(t *testing.T, ex Example) error {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), exampleTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), ExampleTimeout)
 	defer cancel()
 	work, calls := s.workDir(t)
 	env := append(slices.Clone(s.env), "DOCS_CALLS="+calls)
 
 	var fixture *launcherFixture
-	if ex.launcher {
+	if ex.WithLauncher {
 		var err error
-		if fixture, err = startLauncherFixture(ctx, work, env); err != nil {
+		if fixture, err = startLauncherFixture(ctx, s.qrun, work, env); err != nil {
 			return err
 		}
 		defer fixture.kill()
 		env = append(env, "pid="+strconv.Itoa(fixture.cmd.Process.Pid))
 	}
 
-	c := exec.Command("sh", "-e", "-x", "-c", ex.code)
+	c := exec.Command("sh", "-e", "-x", "-c", ex.Code)
 	c.Dir, c.Env = work, env
 	var stdout, stderr bytes.Buffer
 	c.Stdout, c.Stderr = &stdout, &stderr
@@ -212,11 +218,11 @@ func (s *sandbox) run(t *testing.T, ex docExample) error {
 	r := exampleRun{stdout: stdout.String(), stderr: stderr.String(), code: code}
 	var problems []string
 	if timedOut {
-		problems = append(problems, fmt.Sprintf("did not finish within %s (killed)", exampleTimeout))
-	} else if code != ex.exit {
-		problems = append(problems, fmt.Sprintf("exit status %d, want %d", code, ex.exit))
+		problems = append(problems, fmt.Sprintf("did not finish within %s (killed)", ExampleTimeout))
+	} else if code != ex.Exit {
+		problems = append(problems, fmt.Sprintf("exit status %d, want %d", code, ex.Exit))
 	}
-	if ex.exit == 0 {
+	if ex.Exit == 0 {
 		for _, l := range launcherErrors(r.stderr) {
 			problems = append(problems, "otel-qrun reported an error: "+l)
 		}
@@ -235,7 +241,7 @@ func (s *sandbox) run(t *testing.T, ex docExample) error {
 		return nil
 	}
 	return fmt.Errorf("%s\n--- example:\n%s\n--- stdout:\n%s--- stderr (sh -x):\n%s%s--- programs the example ran (stand-ins):\n%s",
-		strings.Join(problems, "\n"), ex.code, r.stdout, r.stderr, fixtureOutput(r.launcher), describeCalls(calls))
+		strings.Join(problems, "\n"), ex.Code, r.stdout, r.stderr, fixtureOutput(r.launcher), describeCalls(calls))
 }
 
 func fixtureOutput(s string) string {
@@ -314,9 +320,9 @@ type launcherFixture struct {
 	finished bool
 }
 
-func startLauncherFixture(ctx context.Context, dir string, env []string) (*launcherFixture, error) {
+func startLauncherFixture(ctx context.Context, qrun, dir string, env []string) (*launcherFixture, error) {
 	f := &launcherFixture{lines: make(chan string, 64), stderr: &workertest.LockedBuffer{}, waited: make(chan error, 1)}
-	f.cmd = exec.Command(qrunBin, "--workers", "2", "--stop-grace", "5", "--verbose", "--",
+	f.cmd = exec.Command(qrun, "--workers", "2", "--stop-grace", "5", "--verbose", "--",
 		"sh", "-c", `echo "up $QRUN_WORKER_INDEX"; exec sleep 300`)
 	f.cmd.Dir, f.cmd.Env, f.cmd.Stderr = dir, env, f.stderr
 	out, err := f.cmd.StdoutPipe()
@@ -389,4 +395,51 @@ func (f *launcherFixture) kill() {
 	}
 	<-f.waited
 	f.finished = true
+}
+
+// RunExamples runs every example in a parallel subtest of t named by its
+// Where: the static check of its otel-qrun command lines with check (see
+// CheckCommandLines), then, unless it is marked norun or names a program of
+// realTools that this machine lacks (then it is skipped and counted as not
+// run), Sandbox.Run. It returns how many examples ran and how many did not,
+// once all subtests have finished.
+func RunExamples(t *testing.T, s *Sandbox, examples []Example, check func(args []string) error) (ran, notRun int) {
+	t.Helper()
+	var nRan, nNotRun atomic.Int32
+	t.Run("example", func(t *testing.T) {
+		for _, ex := range examples {
+			t.Run(ex.Where, func(t *testing.T) {
+				t.Parallel()
+				if err := CheckCommandLines(ex.Code, check); err != nil {
+					t.Errorf("%s: %v\n--- example:\n%s", ex.Where, err, ex.Code)
+				}
+				if ex.NoRun != "" {
+					nNotRun.Add(1)
+					t.Skipf("not run: %s", ex.NoRun)
+				}
+				if tool := missingTool(ex.Code); tool != "" {
+					nNotRun.Add(1)
+					t.Skipf("not run: needs %s, which is not installed", tool)
+				}
+				nRan.Add(1)
+				if err := s.Run(t, ex); err != nil {
+					t.Errorf("%s: %v", ex.Where, err)
+				}
+			})
+		}
+	})
+	return int(nRan.Load()), int(nNotRun.Load())
+}
+
+// missingTool returns the first program of realTools that code names and
+// this machine lacks, or "".
+func missingTool(code string) string {
+	for _, tool := range realTools {
+		if regexp.MustCompile(`\b` + regexp.QuoteMeta(tool) + `\b`).MatchString(code) {
+			if _, err := exec.LookPath(tool); err != nil {
+				return tool
+			}
+		}
+	}
+	return ""
 }

@@ -1,0 +1,241 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/otel-qrun/otel-qrun/envconfig"
+	"github.com/otel-qrun/otel-qrun/instrument"
+	"github.com/otel-qrun/otel-qrun/internal/telemetry"
+	"github.com/otel-qrun/otel-qrun/launcher"
+)
+
+// runOptions are the dependencies and inputs of the main job.
+type runOptions struct {
+	f    *factory
+	cmd  *cobra.Command
+	args []string
+}
+
+// subreaperWanted applies the subreaper key: on, off, or automatic as PID 1
+// and where worker trees are followed through /proc (orphans then stay in
+// the launcher's tree).
+func subreaperWanted(cfg *envconfig.Config, pid int) bool {
+	switch cfg.Subreaper {
+	case envconfig.SwitchOn:
+		return true
+	case envconfig.SwitchOff:
+		return false
+	}
+	return pid == 1 || launcher.ProbeSupervision().Mechanism == launcher.MechanismProc
+}
+
+// launcherOptions maps the configuration onto the launcher.
+func launcherOptions(cfg *envconfig.Config, environ []string, pid int) []launcher.Option {
+	return []launcher.Option{
+		launcher.WithWorkers(cfg.Workers),
+		launcher.WithRestart(launcher.RestartPolicy(cfg.Restart)),
+		launcher.WithMaxRestarts(cfg.MaxRestarts),
+		launcher.WithMinUptime(cfg.MinUptime),
+		launcher.WithStopSignal(cfg.StopSignal),
+		launcher.WithStopGrace(cfg.StopGrace),
+		launcher.WithMaxRSS(cfg.MaxRSS),
+		launcher.WithCPUAffinity(cfg.CPUAffinity),
+		launcher.WithGuardCycle(cfg.GuardCycle),
+		launcher.WithCluster(cfg.Name),
+		launcher.WithEnviron(environ),
+		launcher.WithKeeper("/proc/self/exe"),
+		launcher.WithSubreaper(subreaperWanted(cfg, pid)),
+	}
+}
+
+// forwardedSignals are the signals the launcher handles (DESIGN section 4).
+var forwardedSignals = []os.Signal{
+	syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT,
+	syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH,
+	syscall.SIGTTIN, syscall.SIGTTOU,
+	// Caught, SIGPIPE no longer kills the launcher when its stdout (the
+	// result stream) is closed: the write fails with EPIPE and the
+	// launcher stops gracefully (exit 141). Workers start with it at its
+	// default, as a caught signal is reset by exec.
+	syscall.SIGPIPE,
+}
+
+func (o *runOptions) run(ctx context.Context) error {
+	environ := o.f.Environ()
+	cfg, err := loadConfig(o.cmd, environ)
+	if err != nil {
+		return err
+	}
+	if len(o.args) == 0 {
+		return usageError("no command given: usage: %s", o.cmd.UseLine())
+	}
+	log := newLogger(o.f.IO.ErrOut, cfg.Verbose, environ)
+	plan, err := prepareBootstrap(ctx, cfg, o.args, environ, false)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := plan.Close(); err != nil {
+			log.Warn("cannot remove the bootstrap's temporary files", "error", err)
+		}
+	}()
+	for _, w := range plan.Warnings() {
+		log.Warn(w)
+	}
+	if lookupEnv(environ, "GOMAXPROCS") == "" {
+		// One event loop does the work; its other goroutines wait on I/O.
+		// A single P spares the cross-thread handoffs and spinning that
+		// cost every task a third more CPU on a busy 2-core machine
+		// (BenchmarkDispatch with -cpu 1 and 2). Workers' environments are
+		// not affected.
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	}
+
+	sdk, ctx, shutdown, err := startTelemetry(ctx, o.f, environ, log, telemetry.WithShutdownTimeout(cfg.ShutdownTimeout))
+	if err != nil {
+		return err
+	}
+	defer shutdown()
+
+	opts := launcherOptions(cfg, environ, o.f.Getpid())
+	if !sdk.Disabled {
+		opts = append(opts,
+			launcher.WithPropagator(sdk.Propagator),
+			launcher.WithTracerProvider(sdk.TracerProvider),
+			launcher.WithMeterProvider(sdk.MeterProvider))
+	}
+	stdio, err := stdioFiles(o.f.IO)
+	if err != nil {
+		return err
+	}
+	opts = append(opts, launcher.WithLogger(log), launcher.WithStdio(stdio[0], stdio[1], stdio[2]))
+	if cfg.Tasks != "" {
+		taskOpts, closeTasks, err := taskOptions(cfg, stdio)
+		if err != nil {
+			return err
+		}
+		defer closeTasks()
+		opts = append(opts, taskOpts...)
+	}
+
+	if plan.Mode() != instrument.None {
+		opts = append(opts, launcher.WithBootstrap(func(ex launcher.Exec) launcher.Exec {
+			ex.Path, ex.Argv, ex.Env = plan.Apply(ex.Path, ex.Argv, ex.Env)
+			return ex
+		}))
+	}
+	l, err := launcher.New(o.args, opts...)
+	if err != nil {
+		return err
+	}
+	sigs := make(chan os.Signal, 16)
+	unsubscribe := o.f.Notify(sigs, forwardedSignals...)
+	defer unsubscribe()
+	status, err := l.Run(ctx, sigs)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	if status != 0 {
+		return &exitError{code: status}
+	}
+	return nil
+}
+
+// prepareBootstrap checks the zero-code bootstrap of the instrument key
+// for the command argv, once, before any worker starts. A bootstrap that
+// cannot be applied is a configuration error (exit 2). dryRun describes it
+// without writing the Node per-task preload.
+func prepareBootstrap(ctx context.Context, cfg *envconfig.Config, argv, environ []string, dryRun bool) (*instrument.Plan, error) {
+	mode := instrument.Mode(cfg.Instrument)
+	if mode == instrument.None {
+		return instrument.Prepare(ctx, instrument.Config{Mode: mode})
+	}
+	// The bootstrap depends on the executable, found as the workers find it.
+	path, err := launcher.LookPath(argv[0], lookupEnv(environ, "PATH"))
+	if err != nil {
+		return nil, err
+	}
+	plan, err := instrument.Prepare(ctx, instrument.Config{
+		Mode:            mode,
+		Path:            path,
+		Argv:            argv,
+		Environ:         environ,
+		JavaAgent:       cfg.JavaAgent,
+		PerTask:         cfg.Tasks != "" && cfg.PerTask,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		DryRun:          dryRun,
+	})
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("--instrument %s: %w", cfg.Instrument, err)}
+	}
+	return plan, nil
+}
+
+// taskOptions opens the task input and the result stream. When results go
+// to stdout, the workers' stdout goes to stderr, so that stdout holds
+// nothing but result lines.
+func taskOptions(cfg *envconfig.Config, stdio [3]*os.File) ([]launcher.Option, func(), error) {
+	var closers []func() error
+	closeAll := func() {
+		for _, c := range closers {
+			_ = c()
+		}
+	}
+	in := stdio[0]
+	if cfg.Tasks != "-" {
+		mode := os.O_RDONLY
+		if st, err := os.Stat(cfg.Tasks); err == nil && st.Mode()&os.ModeNamedPipe != 0 {
+			// Holding a write end of the FIFO ourselves, its input never
+			// ends when one producer closes it: producers come and go
+			// (otel-qrun enqueue ... >> tasks.fifo) and a signal ends the run.
+			mode = os.O_RDWR
+		}
+		f, err := os.OpenFile(cfg.Tasks, mode, 0)
+		if err != nil {
+			return nil, nil, usageError("--tasks: %w", err)
+		}
+		in, closers = f, append(closers, f.Close)
+	}
+	results, workerOut := stdio[1], stdio[1]
+	if cfg.Results == "-" {
+		workerOut = stdio[2]
+	} else {
+		f, err := os.OpenFile(cfg.Results, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			closeAll()
+			return nil, nil, usageError("--results: %w", err)
+		}
+		results, closers = f, append(closers, f.Close)
+	}
+	return []launcher.Option{
+		launcher.WithStdio(nil, workerOut, stdio[2]),
+		launcher.WithTasks(in, results),
+		launcher.WithPerTask(cfg.PerTask),
+		launcher.WithTaskTimeout(cfg.Timeout),
+		launcher.WithStartTimeout(cfg.StartTimeout),
+		launcher.WithRecycle(cfg.Recycle),
+		launcher.WithMaxAttempts(cfg.MaxAttempts),
+		launcher.WithQueueLimit(cfg.QueueLimit),
+		launcher.WithMaxLine(cfg.MaxLine),
+	}, closeAll, nil
+}
+
+// stdioFiles returns the standard streams as the files workers inherit
+// (no copy is made). They are files whenever otel-qrun runs as a program.
+func stdioFiles(streams *IOStreams) ([3]*os.File, error) {
+	var files [3]*os.File
+	for i, s := range []any{streams.In, streams.Out, streams.ErrOut} {
+		f, ok := s.(*os.File)
+		if !ok {
+			return files, fmt.Errorf("the workers' standard streams must be files, not %T", s)
+		}
+		files[i] = f
+	}
+	return files, nil
+}
