@@ -34,6 +34,11 @@ func pyEnv(r *otlptest.Receiver, extra ...string) []string {
 		"OTEL_RESOURCE_ATTRIBUTES=deployment.environment.name=test"}
 	env = append(env, r.Env()...)
 	env = append(env, "OTEL_METRICS_EXPORTER=none", "OTEL_BSP_SCHEDULE_DELAY=600000")
+	// The tests check that every process flushes, not how fast: on a
+	// loaded machine a pure-Python export can take longer than the default
+	// shutdown_timeout (3s), which bounds each Python process's flush, and
+	// stop_grace, after which the tree is killed.
+	env = append(env, "Q_CLUSTER_SHUTDOWN_TIMEOUT=60s", "Q_CLUSTER_STOP_GRACE=90s")
 	return append(env, extra...)
 }
 
