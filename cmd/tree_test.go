@@ -337,3 +337,50 @@ func TestConfigShowsSupervision(t *testing.T) {
 		t.Errorf("config lacks the supervision section:\n%s", r.stdout)
 	}
 }
+
+// TestClosedResultStreamWithInputWaiting is `seq 1000 | otel-qrun --tasks -
+// … | head -1`: the input holds far more than queue_limit tasks when the
+// reader of the results goes away. Their cancelled results have nowhere to
+// go; the launcher must neither wait for them to be written nor stop reading
+// the input it has to drain (it used to hang there for ever).
+func TestClosedResultStreamWithInputWaiting(t *testing.T) {
+	c := exec.Command(qrunBin, "--tasks", "-", "--workers", "2", "--", os.Args[0])
+	c.Env = helperEnv("taskworker")
+	var stderr workertest.LockedBuffer
+	c.Stderr = &stderr
+	in, err := c.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Stdout = outW
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	outW.Close()
+	defer func() { c.Process.Kill(); c.Wait() }()
+	go func() {
+		// Like seq: the whole input at once, then its end.
+		_, _ = in.Write([]byte(strings.Repeat("task\n", 5000)))
+		in.Close()
+	}()
+	readLine(t, outR)
+	outR.Close() // head -1 exits
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	select {
+	case err := <-done:
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("exit: %v, want status 141; stderr:\n%s", err, stderr.String())
+		}
+		if ws := ee.Sys().(syscall.WaitStatus); ws.Signaled() || ws.ExitStatus() != 141 {
+			t.Fatalf("launcher ended with %v, want exit status 141; stderr:\n%s", ws, stderr.String())
+		}
+	case <-time.After(2 * time.Minute): // a last resort: the exit is the event
+		t.Fatalf("the launcher did not exit after its output closed; stderr:\n%s", stderr.String())
+	}
+}

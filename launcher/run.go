@@ -115,9 +115,8 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 			r.mode.(*persistentMode).onReply(ev)
 		case <-tc.progress:
 			// the result writer caught up (or failed): see channels
-			if err := r.tasks.out.closedOutput(); err != nil {
-				r.outputClosed(err)
-			}
+		case <-tc.outClosed:
+			r.outputClosed(r.tasks.out.closedOutput())
 		}
 		r.settle()
 	}

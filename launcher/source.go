@@ -209,9 +209,10 @@ type resultWriter struct {
 	writing   bool         // the goroutine holds a batch
 	failing   bool         // the last write failed
 	errSeen   bool
-	abandoned bool  // results were given up on
-	closedErr error // the output's reader went away (EPIPE); nothing more is written
-	closing   bool  // no more lines: end once everything is written
+	abandoned bool          // results were given up on
+	closedErr error         // the output's reader went away (EPIPE); nothing more is written
+	closedCh  chan struct{} // closed with closedErr set
+	closing   bool          // no more lines: end once everything is written
 
 	kick     chan struct{} // cap 1: there are lines to write
 	progress chan struct{} // cap 1: a batch was written, or a write failed
@@ -222,7 +223,7 @@ type resultWriter struct {
 func newResultWriter(r *run, sink resultSink, limit int) *resultWriter {
 	w := &resultWriter{
 		r: r, sink: sink, limit: limit, pending: &resultBatch{}, spare: &resultBatch{},
-		kick: make(chan struct{}, 1), progress: make(chan struct{}, 1),
+		kick: make(chan struct{}, 1), progress: make(chan struct{}, 1), closedCh: make(chan struct{}),
 		abandon: make(chan struct{}), done: make(chan struct{}),
 	}
 	go w.loop()
@@ -283,7 +284,7 @@ func (w *resultWriter) write(b *resultBatch) bool {
 			w.closedErr, w.abandoned = err, true
 			w.mu.Unlock()
 			w.sink.Abandon(b, off)
-			signal1(w.progress)
+			close(w.closedCh)
 			return false
 		}
 		w.mu.Lock()
@@ -309,6 +310,11 @@ func (w *resultWriter) write(b *resultBatch) bool {
 // add queues the result line of res.
 func (w *resultWriter) add(res *taskproto.Result, handle any) {
 	w.mu.Lock()
+	if w.closedErr != nil {
+		// Nobody reads the output any more: the line has nowhere to go.
+		w.mu.Unlock()
+		return
+	}
 	b := w.pending
 	b.buf = taskproto.AppendResult(b.buf, *res)
 	b.ends = append(b.ends, len(b.buf))
@@ -322,6 +328,9 @@ func (w *resultWriter) add(res *taskproto.Result, handle any) {
 func (w *resultWriter) full() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.closedErr != nil {
+		return false // nothing is written any more: never wait for it
+	}
 	return w.pending.len() >= w.limit || w.failing
 }
 

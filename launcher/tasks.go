@@ -122,6 +122,9 @@ type taskChannels struct {
 	drained  <-chan struct{}
 	replies  <-chan replyEvent
 	progress <-chan struct{}
+	// outClosed is closed when the reader of the results went away; nil
+	// once the loop has acted on it.
+	outClosed <-chan struct{}
 }
 
 func (tr *taskRun) channels() taskChannels {
@@ -129,6 +132,9 @@ func (tr *taskRun) channels() taskChannels {
 		return taskChannels{}
 	}
 	c := taskChannels{replies: tr.replies}
+	if !tr.r.outClosed {
+		c.outClosed = tr.out.closedCh
+	}
 	if !tr.srcDone {
 		c.drained = tr.drained
 	}
