@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/otel-qrun/otel-qrun/internal/otlptest"
 	"github.com/otel-qrun/otel-qrun/internal/workertest"
 )
 
@@ -138,6 +139,24 @@ func TestExitStatusOfWorkers(t *testing.T) {
 				t.Errorf("exit %d, want %d; stderr:\n%s", r.code, tt.want, r.stderr)
 			}
 		})
+	}
+}
+
+// A launcher in front of one command, with restart never and no task mode,
+// is a transparent prefix, as tini is: the worker's status is the user's
+// answer and passes through without a word on stderr. With two workers the
+// same failure is the launcher's event and is logged.
+func TestTransparentPrefixIsSilent(t *testing.T) {
+	t.Parallel()
+	r := otlptest.NewHTTP(t) // a collector the user configured: no hint either
+	env := append([]string{"PATH=" + os.Getenv("PATH")}, r.Env()...)
+	got := runQrun(t, env, "--", "sh", "-c", "exit 42")
+	if got.code != 42 || got.stderr != "" {
+		t.Errorf("otel-qrun -- sh -c 'exit 42': exit %d, stderr %q; want 42 and nothing", got.code, got.stderr)
+	}
+	got = runQrun(t, env, "--workers", "2", "--", "sh", "-c", "exit 42")
+	if got.code != 42 || !strings.Contains(got.stderr, `level=WARN msg="worker failed"`) {
+		t.Errorf("two workers: exit %d, stderr %q; want 42 and the warning", got.code, got.stderr)
 	}
 }
 

@@ -314,14 +314,53 @@ func TestScaleWithTTINAndTTOU(t *testing.T) {
 }
 
 func TestRestartGivesUpAfterMaxRestarts(t *testing.T) {
-	h := startLauncher(t, nil, launcher.WithEnviron(helperEnviron("exit", "HELPER_EXIT=3")),
-		launcher.WithRestart(launcher.RestartOnFailure), launcher.WithMaxRestarts(3),
-		launcher.WithBackoff(5*time.Millisecond, 20*time.Millisecond))
-	if st := h.wait(); st != 3 {
-		t.Errorf("status %d, want 3", st)
+	tests := []struct {
+		maxRestarts int
+		msg         string // the give-up message, counted correctly
+	}{
+		{0, "worker 0 failed before min_uptime (10s) and max_restarts is 0; giving up"},
+		{1, "worker 0 keeps failing: 1 restart failed before min_uptime (10s); giving up"},
+		{3, "worker 0 keeps failing: 3 restarts in a row each failed before min_uptime (10s); giving up"},
 	}
-	if n := len(h.rest()); n != 4 {
-		t.Errorf("worker started %d times, want 1 + max_restarts = 4", n)
+	for _, tt := range tests {
+		t.Run(strconv.Itoa(tt.maxRestarts), func(t *testing.T) {
+			h := startLauncher(t, nil, launcher.WithEnviron(helperEnviron("exit", "HELPER_EXIT=3")),
+				launcher.WithRestart(launcher.RestartOnFailure), launcher.WithMaxRestarts(tt.maxRestarts),
+				launcher.WithBackoff(5*time.Millisecond, 20*time.Millisecond))
+			if st := h.wait(); st != 3 {
+				t.Errorf("status %d, want 3", st)
+			}
+			if n := len(h.rest()); n != 1+tt.maxRestarts {
+				t.Errorf("worker started %d times, want 1 + max_restarts = %d", n, 1+tt.maxRestarts)
+			}
+			h.waitLog(tt.msg, map[string]string{"level": "ERROR", "last_status": "3"})
+		})
+	}
+}
+
+// A launcher that is a plain prefix of one command (one worker, restart
+// never, no task mode) passes the worker's status through as its own
+// answer: the failure is logged at debug level, not as a warning. Every
+// other configuration warns.
+func TestWorkerFailureIsAWarningUnlessTransparent(t *testing.T) {
+	tests := []struct {
+		name  string
+		opts  []launcher.Option
+		level string
+	}{
+		{"one worker, never", nil, "DEBUG"},
+		{"two workers", []launcher.Option{launcher.WithWorkers(2)}, "WARN"},
+		{"on-failure", []launcher.Option{launcher.WithRestart(launcher.RestartOnFailure), launcher.WithMaxRestarts(0)}, "WARN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := append([]launcher.Option{launcher.WithEnviron(helperEnviron("exit", "HELPER_EXIT=42"))}, tt.opts...)
+			h := startLauncher(t, nil, opts...)
+			if st := h.wait(); st != 42 {
+				t.Errorf("status %d, want 42", st)
+			}
+			h.waitLog("worker failed", map[string]string{"level": tt.level, "status": "exit status 42"})
+		})
 	}
 }
 
