@@ -8,18 +8,23 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
-// Mode is a zero-code bootstrap, as otel-qrun's instrument key names it.
-type Mode string
+// Mode is a zero-code bootstrap, as otel-qrun's instrument key names it:
+// [qrun.Instrument], the value of the key, under the name this package's
+// API reads best with (instrument.Python, instrument.Config{Mode: ...}).
+type Mode = qrun.Instrument
 
-// The modes. [Prepare] resolves Auto to one of the others.
+// The modes, those of package qrun. [Prepare] resolves Auto to one of the
+// others.
 const (
-	None   Mode = "none"   // no bootstrap: the worker starts its SDK itself, or has none
-	Auto   Mode = "auto"   // decided by [Detect] from the executable
-	Python Mode = "python" // put otel-qrun's sitecustomize first on PYTHONPATH
-	Node   Mode = "node"   // require the auto-instrumentations-node register
-	Java   Mode = "java"   // load the OpenTelemetry Java agent
+	None   = qrun.InstrumentNone   // no bootstrap: the worker starts its SDK itself, or has none
+	Auto   = qrun.InstrumentAuto   // decided by [Detect] from the executable
+	Python = qrun.InstrumentPython // put otel-qrun's sitecustomize first on PYTHONPATH
+	Node   = qrun.InstrumentNode   // require the auto-instrumentations-node register
+	Java   = qrun.InstrumentJava   // load the OpenTelemetry Java agent
 )
 
 // languages names the language of each bootstrap, for messages.

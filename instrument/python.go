@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
 // pythonFS holds otel-qrun's Python bootstrap: sitecustomize.py, which runs
@@ -40,11 +42,9 @@ const pythonSiteDir = "opentelemetry/instrumentation/auto_instrumentation"
 const pythonDirPrefix = "otel-qrun-python-"
 
 // Variables the Python bootstrap reads (besides every OTEL_* the distro
-// reads).
+// reads, and qrun.EnvShutdownTimeout, which bounds each flush of a Python
+// worker's SDK at os._exit, at SIGTERM and before a fork).
 const (
-	// EnvShutdownTimeout bounds, in seconds, each flush of a Python
-	// worker's SDK at os._exit, at SIGTERM and before a fork.
-	EnvShutdownTimeout = "QRUN_SHUTDOWN_TIMEOUT"
 	// EnvInstancePID names the process whose service.instance.id
 	// OTEL_RESOURCE_ATTRIBUTES holds; a Python process that is not that
 	// one (an exec'd descendant) takes an id of its own.
@@ -108,7 +108,7 @@ func (p *Plan) preparePython(ctx context.Context, cfg Config) error {
 	p.pythonDir = dir
 	p.shutdown = cfg.ShutdownTimeout
 	if p.shutdown <= 0 {
-		p.shutdown = 3 * time.Second
+		p.shutdown = qrun.DefaultShutdownTimeout
 	}
 	p.note("python: %s imports opentelemetry-instrumentation %s (SDK %s, distro %s)",
 		python, found["opentelemetry-instrumentation"], orUnknown(found["opentelemetry-sdk"]), orUnknown(found["opentelemetry-distro"]))
@@ -121,7 +121,7 @@ func (p *Plan) preparePython(ctx context.Context, cfg Config) error {
 	} else {
 		p.note("python: long-lived workers do not continue TRACEPARENT (their spans start new traces); otel_qrun.serve runs each task in its carrier's context")
 	}
-	p.note("python: flush bounded by %s=%s at os._exit, at SIGTERM (before the program's own handler, if it has one) and in the parent before each fork", EnvShutdownTimeout, secondsText(p.shutdown))
+	p.note("python: flush bounded by %s=%s at os._exit, at SIGTERM (before the program's own handler, if it has one) and in the parent before each fork", qrun.EnvShutdownTimeout, secondsText(p.shutdown))
 	sdk := found["opentelemetry-sdk"]
 	switch {
 	case sdk == "":
@@ -214,7 +214,7 @@ func (p *Plan) applyPython(path string, argv, env []string) []string {
 	// The worker owns the id the launcher gave it, whatever process the
 	// launcher itself was started from.
 	env = withoutEnv(env, EnvInstancePID)
-	return withEnv(env, EnvShutdownTimeout, secondsText(p.shutdown))
+	return withEnv(env, qrun.EnvShutdownTimeout, secondsText(p.shutdown))
 }
 
 // pythonBootstrapped says why the command already starts the SDK: it is

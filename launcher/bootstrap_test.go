@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/otel-qrun/otel-qrun/launcher"
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
 // bootstrapRecorder is a bootstrap that wraps the command with an extra
@@ -26,7 +27,7 @@ func (b *bootstrapRecorder) apply(ex launcher.Exec) launcher.Exec {
 	return launcher.Exec{
 		Path: ex.Path,
 		Argv: append([]string{ex.Argv[0], "--bootstrapped"}, ex.Argv[1:]...),
-		Env:  append(slices.Clone(ex.Env), "BOOTSTRAP=worker-"+lookup(ex.Env, launcher.EnvWorkerIndex)),
+		Env:  append(slices.Clone(ex.Env), "BOOTSTRAP=worker-"+lookup(ex.Env, qrun.EnvWorkerIndex)),
 	}
 }
 
@@ -73,7 +74,7 @@ func TestBootstrapChangesWhatEveryWorkerExecutes(t *testing.T) {
 		if c.Path != os.Args[0] || !slices.Equal(c.Argv, argv) {
 			t.Errorf("bootstrap given path %q argv %q", c.Path, c.Argv)
 		}
-		if lookup(c.Env, launcher.EnvWorkerIndex) == "" || lookup(c.Env, launcher.EnvWorkers) != "2" ||
+		if lookup(c.Env, qrun.EnvWorkerIndex) == "" || lookup(c.Env, qrun.EnvWorkers) != "2" ||
 			!strings.Contains(lookup(c.Env, "OTEL_RESOURCE_ATTRIBUTES"), launcher.AttrInstanceID+"=") {
 			t.Errorf("bootstrap given an incomplete worker environment: %q", c.Env)
 		}
