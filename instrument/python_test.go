@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otel-qrun/otel-qrun/internal/execpath"
 	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
@@ -22,7 +23,7 @@ import (
 // needs more of PATH), else python3 from PATH, skipping the test without one.
 func realPython(t *testing.T) string {
 	t.Helper()
-	if isExecutable("/usr/bin/python3") {
+	if execpath.Check("/usr/bin/python3") == nil {
 		return "/usr/bin/python3"
 	}
 	py, err := exec.LookPath("python3")
