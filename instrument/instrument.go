@@ -65,8 +65,10 @@ type Config struct {
 	JavaAgent string   // Java: the agent jar (relative paths are relative to Dir)
 	PerTask   bool     // every process runs one task: Node and Python run it in the carrier's context
 
-	// ShutdownTimeout bounds each flush of a Python worker's SDK (at
-	// os._exit, SIGTERM and fork); 0 means 3 seconds.
+	// ShutdownTimeout bounds each flush of a Python or Node.js worker's
+	// SDK (Python: at os._exit, SIGTERM and fork; Node.js: at SIGTERM, and
+	// a cluster primary's wait for its workers), passed to the worker as
+	// QRUN_SHUTDOWN_TIMEOUT; 0 means qrun.DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
 
 	// DryRun describes the bootstrap without writing anything: the Node
@@ -83,7 +85,7 @@ type Plan struct {
 	dir  string // absolute working directory
 
 	pythonDir  string        // Python: the bootstrap's directory, first on PYTHONPATH
-	shutdown   time.Duration // Python: QRUN_SHUTDOWN_TIMEOUT
+	shutdown   time.Duration // Node, Python: QRUN_SHUTDOWN_TIMEOUT
 	node       string        // Node: the node that resolved the modules
 	requires   []string      // Node: modules and files to --require, in order
 	javaAgent  string        // Java: absolute path of the jar
@@ -91,6 +93,7 @@ type Plan struct {
 	// Node: OTEL_NODE_RESOURCE_DETECTORS for workers whose environment
 	// has none; "" to leave it alone.
 	nodeDetectors string
+	nodePreload   bool // Node: the preload is required, and reads QRUN_SHUTDOWN_TIMEOUT
 
 	notes    []string
 	warnings []string
@@ -128,6 +131,10 @@ func Prepare(ctx context.Context, cfg Config) (*Plan, error) {
 		default:
 			p.note("auto: %s", d.why)
 		}
+	}
+	p.shutdown = cfg.ShutdownTimeout
+	if p.shutdown <= 0 {
+		p.shutdown = qrun.DefaultShutdownTimeout
 	}
 	var err error
 	switch p.mode {

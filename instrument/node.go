@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
 //go:embed preload.cjs
@@ -100,7 +102,9 @@ func (p *Plan) prepareNode(ctx context.Context, cfg Config) error {
 			}
 		}
 		p.requires = append(p.requires, preload)
-		what := "which makes a worker with no SIGTERM handler of its own exit on SIGTERM after flushing the SDK"
+		p.nodePreload = true
+		what := fmt.Sprintf("which makes a worker with no SIGTERM handler of its own exit on SIGTERM after flushing the SDK (bounded by %s=%s)",
+			qrun.EnvShutdownTimeout, secondsText(p.shutdown))
 		if cfg.PerTask {
 			what += ", and runs each task's main module in the context of TRACEPARENT"
 		}
@@ -188,6 +192,9 @@ func (p *Plan) applyNode(argv, env []string) []string {
 	}
 	if changed {
 		env = withEnv(env, envNodeOptions, opts)
+	}
+	if p.nodePreload { // the preload bounds its flush by it
+		env = withEnv(env, qrun.EnvShutdownTimeout, secondsText(p.shutdown))
 	}
 	// Only a register added here gets the detectors; one of the user's
 	// keeps its defaults.

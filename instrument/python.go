@@ -106,10 +106,6 @@ func (p *Plan) preparePython(ctx context.Context, cfg Config) error {
 		}
 	}
 	p.pythonDir = dir
-	p.shutdown = cfg.ShutdownTimeout
-	if p.shutdown <= 0 {
-		p.shutdown = qrun.DefaultShutdownTimeout
-	}
 	p.note("python: %s imports opentelemetry-instrumentation %s (SDK %s, distro %s)",
 		python, found["opentelemetry-instrumentation"], orUnknown(found["opentelemetry-sdk"]), orUnknown(found["opentelemetry-distro"]))
 	p.note("python: PYTHONPATH = %s:%s:…, whose sitecustomize runs the application's next sitecustomize, then starts the distro as opentelemetry-instrument does (written at start, removed at exit); otel_qrun (the task loop) is importable there", dir, p.dir)
