@@ -16,8 +16,15 @@ import (
 	"github.com/otel-qrun/otel-qrun/internal/workertest"
 )
 
+// helperEnv is the environment of the helper name with zero parameters,
+// the launcher's telemetry quiet, plus extra.
 func helperEnv(name string, extra ...string) []string {
 	return append(workertest.Environ(name, quietTelemetry...), extra...)
+}
+
+// helperEnvWith is helperEnv with the helper's parameters p.
+func helperEnvWith(name string, p workertest.Params, extra ...string) []string {
+	return append(workertest.EnvironWith(name, p, quietTelemetry...), extra...)
 }
 
 func TestUsageErrorsExitTwo(t *testing.T) {
@@ -127,10 +134,10 @@ func TestExitStatusOfWorkers(t *testing.T) {
 		args []string
 		want int
 	}{
-		{"own status", helperEnv("exit", "HELPER_EXIT=3"), nil, 3},
-		{"killed by a signal", helperEnv("selfkill", "HELPER_SIGNAL=10"), nil, 128 + 10},
-		{"first failure of several", helperEnv("byindex", "HELPER_0=trap", "HELPER_1=exit", "HELPER_EXIT=4"), []string{"--workers", "2"}, 4},
-		{"shards all done", helperEnv("exit", "HELPER_EXIT=0"), []string{"--workers", "4"}, 0},
+		{"own status", helperEnvWith("exit", workertest.Params{Exit: 3}), nil, 3},
+		{"killed by a signal", helperEnvWith("selfkill", workertest.Params{Signal: 10}), nil, 128 + 10},
+		{"first failure of several", helperEnvWith("byindex", workertest.Params{ByIndex: []string{"trap", "exit"}, Exit: 4}), []string{"--workers", "2"}, 4},
+		{"shards all done", helperEnv("exit"), []string{"--workers", "4"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -199,7 +206,7 @@ func TestAsPID1ReapsOrphans(t *testing.T) {
 	}
 	// As PID 1 the launcher is the subreaper automatically; the worker
 	// leaves orphans behind and exits 7, a status that must not be stolen.
-	env := helperEnv("orphans", "HELPER_N=5", "HELPER_EXIT=7")
+	env := helperEnvWith("orphans", workertest.Params{Exit: 7, N: 5})
 	c := exec.Command(unshare, "--pid", "--fork", "--mount-proc", qrunBin, "--verbose", os.Args[0])
 	c.Env = env
 	out, err := c.CombinedOutput()
@@ -214,7 +221,7 @@ func TestAsPID1ReapsOrphans(t *testing.T) {
 
 func TestLauncherMessagesGoToStderr(t *testing.T) {
 	t.Parallel()
-	r := runQrun(t, helperEnv("exit", "HELPER_EXIT=0"), "--verbose", "--workers", "2", os.Args[0])
+	r := runQrun(t, helperEnv("exit"), "--verbose", "--workers", "2", os.Args[0])
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otel-qrun/otel-qrun/internal/workertest"
 	"github.com/otel-qrun/otel-qrun/launcher"
 	"github.com/otel-qrun/otel-qrun/qrun"
 )
@@ -87,7 +88,7 @@ func TestBootstrapChangesWhatEveryWorkerExecutes(t *testing.T) {
 func TestBootstrapAppliesToRestartsAndPerTaskProcesses(t *testing.T) {
 	t.Run("restart", func(t *testing.T) {
 		b := &bootstrapRecorder{}
-		h := startLauncher(t, nil, launcher.WithEnviron(helperEnviron("exit", "HELPER_EXIT=1")),
+		h := startLauncher(t, nil, launcher.WithEnviron(helperEnvironWith("exit", workertest.Params{Exit: 1})),
 			launcher.WithRestart(launcher.RestartOnFailure), launcher.WithMaxRestarts(2),
 			launcher.WithBackoff(time.Millisecond, time.Millisecond), launcher.WithBootstrap(b.apply))
 		if st := h.wait(); st != 1 {

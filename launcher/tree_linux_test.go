@@ -62,7 +62,7 @@ func TestGracefulStopEndsTheWholeTree(t *testing.T) {
 			if child == "stubborn" {
 				grace = time.Second
 			}
-			h := startLauncher(t, nil, launcher.WithEnviron(helperEnviron("tree", "HELPER_CHILD="+child, tag)),
+			h := startLauncher(t, nil, launcher.WithEnviron(helperEnvironWith("tree", workertest.Params{Child: child}, tag)),
 				launcher.WithStopGrace(grace))
 			pids := treeReady(t, h)
 			if left := workertest.Tagged(tag); len(left) != 4 {
@@ -105,7 +105,7 @@ func TestGracefulStopEndsTheWholeTree(t *testing.T) {
 func TestStopIgnoresZombies(t *testing.T) {
 	grace := time.Minute
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = helperEnviron("launcher", "HELPER_WORKERS=1", "HELPER_WORKER=noreap", "HELPER_ADOPT=1", "HELPER_GRACE="+grace.String())
+	cmd.Env = helperEnvironWith("launcher", launcherParams{Workers: 1, Worker: "noreap", Adopt: true, Grace: grace})
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()

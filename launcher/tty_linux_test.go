@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/otel-qrun/otel-qrun/internal/workertest"
+	"github.com/otel-qrun/otel-qrun/launcher"
 )
 
 // openPTY opens a new pseudo-terminal pair.
@@ -42,7 +45,7 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 func TestSingleWorkerReadsTheTerminal(t *testing.T) {
 	master, slave := openPTY(t)
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = helperEnviron("launcher", "HELPER_WORKERS=1", "HELPER_WORKER=readline", "HELPER_SUBREAPER=0")
+	cmd.Env = helperEnvironWith("launcher", launcherParams{Workers: 1, Worker: "readline"})
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	// The launcher leads a new session whose controlling terminal is the
 	// pty, so its group is the terminal's foreground group, as in a shell.
@@ -135,8 +138,8 @@ func waitExit(t *testing.T, cmd *exec.Cmd) error {
 func TestRestartedWorkerReadsTheTerminal(t *testing.T) {
 	master, slave := openPTY(t)
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = helperEnviron("launcher", "HELPER_WORKERS=1", "HELPER_WORKER=readline-exit", "HELPER_EXIT=3",
-		"HELPER_RESTART=on-failure", "HELPER_SUBREAPER=0")
+	cmd.Env = helperEnvironWith("launcher", launcherParams{Workers: 1, Worker: "readline-exit",
+		WorkerParams: workertest.Params{Exit: 3}, Restart: launcher.RestartOnFailure})
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {
@@ -160,8 +163,7 @@ func TestRestartedWorkerReadsTheTerminal(t *testing.T) {
 func TestStoppedWorkerStopsGracefully(t *testing.T) {
 	master, slave := openPTY(t)
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = helperEnviron("launcher", "HELPER_WORKERS=1", "HELPER_WORKER=trap", "HELPER_EXIT=0",
-		"HELPER_SUBREAPER=0", "HELPER_GRACE=1m")
+	cmd.Env = helperEnvironWith("launcher", launcherParams{Workers: 1, Worker: "trap", Grace: time.Minute})
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {
