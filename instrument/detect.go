@@ -466,6 +466,22 @@ func interpreter(path string, environ []string, dir string) string {
 	return found
 }
 
+// interpreterOf is the interpreter of mode (Node, Python) that workers
+// run: the command itself, the interpreter of its "#!" line, or name on
+// the workers' PATH. Without one, the error wraps ErrUnavailable.
+func (p *Plan) interpreterOf(cfg Config, mode Mode, name string) (string, error) {
+	if modeOf(filepath.Base(cfg.Path)) == mode {
+		return p.abs(cfg.Path), nil
+	}
+	if interp := interpreter(p.abs(cfg.Path), cfg.Environ, p.dir); modeOf(filepath.Base(interp)) == mode {
+		return p.abs(interp), nil
+	}
+	if found, ok := lookPath(name, getenv(cfg.Environ, "PATH"), p.dir); ok {
+		return p.abs(found), nil
+	}
+	return "", fmt.Errorf("%w: %s is not a %s command and %s is not on PATH", ErrUnavailable, filepath.Base(cfg.Path), languages[mode], name)
+}
+
 // lookPath finds file as a worker with pathList as its PATH would, with
 // relative directories taken relative to base ("" for the current
 // directory): execpath.Find, the launcher's own lookup, reporting only

@@ -63,7 +63,7 @@ func (p *Plan) prepareNode(ctx context.Context, cfg Config) error {
 	want := []string{NodeRegister, NodeAPI}
 	paths := map[string]string{}
 	if len(want) > 0 {
-		node, err := p.nodeExecutable(cfg)
+		node, err := p.interpreterOf(cfg, Node, "node")
 		if err != nil {
 			return err
 		}
@@ -120,21 +120,6 @@ func (p *Plan) prepareNode(ctx context.Context, cfg Config) error {
 			envNodeDetectors, list)
 	}
 	return nil
-}
-
-// nodeExecutable is the node that workers run: the command itself, the
-// interpreter of its "#!" line, or node on PATH.
-func (p *Plan) nodeExecutable(cfg Config) (string, error) {
-	if modeOf(filepath.Base(cfg.Path)) == Node {
-		return p.abs(cfg.Path), nil
-	}
-	if interp := interpreter(p.abs(cfg.Path), cfg.Environ, p.dir); modeOf(filepath.Base(interp)) == Node {
-		return p.abs(interp), nil
-	}
-	if node, ok := lookPath("node", getenv(cfg.Environ, "PATH"), p.dir); ok {
-		return p.abs(node), nil
-	}
-	return "", fmt.Errorf("%w: node is not on PATH", ErrUnavailable)
 }
 
 // resolveNode runs node once in the working directory to resolve modules.

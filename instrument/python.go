@@ -91,7 +91,7 @@ func (p *Plan) preparePython(ctx context.Context, cfg Config) error {
 		p.note("python: already bootstrapped (%s): nothing added", why)
 		return nil
 	}
-	python, err := p.pythonExecutable(cfg)
+	python, err := p.interpreterOf(cfg, Python, "python3")
 	if err != nil {
 		return err
 	}
@@ -130,21 +130,6 @@ func (p *Plan) preparePython(ctx context.Context, cfg Config) error {
 		p.note("python: opentelemetry-sdk %s: a forked child gets its own service.instance.id from the SDK, copied to its OTEL_RESOURCE_ATTRIBUTES", sdk)
 	}
 	return nil
-}
-
-// pythonExecutable is the interpreter that workers run: the command itself,
-// the interpreter of its "#!" line, or python3 on PATH.
-func (p *Plan) pythonExecutable(cfg Config) (string, error) {
-	if modeOf(filepath.Base(cfg.Path)) == Python {
-		return p.abs(cfg.Path), nil
-	}
-	if interp := interpreter(p.abs(cfg.Path), cfg.Environ, p.dir); modeOf(filepath.Base(interp)) == Python {
-		return p.abs(interp), nil
-	}
-	if py, ok := lookPath("python3", getenv(cfg.Environ, "PATH"), p.dir); ok {
-		return p.abs(py), nil
-	}
-	return "", fmt.Errorf("%w: %s is not a Python command and python3 is not on PATH", ErrUnavailable, filepath.Base(cfg.Path))
 }
 
 // checkPython runs python once in the working directory, with the workers'

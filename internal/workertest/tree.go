@@ -1,7 +1,6 @@
 package workertest
 
 import (
-	"fmt"
 	"os"
 	"os/signal"
 	"strconv"
@@ -65,13 +64,8 @@ func registerTreeHelpers() {
 }
 
 func isZombie(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && i+2 < len(s) && s[i+2] == 'Z'
+	st, err := ReadStat(pid)
+	return err != nil || st.State == 'Z'
 }
 
 // Tagged returns the pids of the live processes (zombies aside) whose

@@ -401,35 +401,66 @@ func Alive(pid int) bool {
 	if unix.Kill(pid, 0) != nil {
 		return false
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	st, err := ReadStat(pid)
 	if err != nil {
 		return true // not Linux: trust kill
 	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+	return st.State != 'Z'
 }
 
 // Zombies counts zombie processes whose parent is ppid.
 func Zombies(ppid int) int {
 	n := 0
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[0] == "Z" && f[1] == strconv.Itoa(ppid) {
+	for _, st := range Processes() {
+		if st.State == 'Z' && st.PPID == ppid {
 			n++
 		}
 	}
 	return n
+}
+
+// Stat is what a test needs of /proc/PID/stat.
+type Stat struct {
+	PID   int
+	State byte // 'R', 'S', 'Z', ...
+	PPID  int
+}
+
+// ReadStat reads /proc/pid/stat. The command name may hold spaces and
+// parentheses, so the fields are taken after its last ')'.
+func ReadStat(pid int) (Stat, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return Stat{}, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	f := strings.Fields(s[i+1:])
+	if i < 0 || len(f) < 2 || len(f[0]) != 1 {
+		return Stat{}, fmt.Errorf("/proc/%d/stat: unexpected %q", pid, s)
+	}
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		return Stat{}, fmt.Errorf("/proc/%d/stat: parent %q: %w", pid, f[1], err)
+	}
+	return Stat{PID: pid, State: f[0][0], PPID: ppid}, nil
+}
+
+// Processes returns the stat of every process in /proc (none when /proc
+// is not Linux's).
+func Processes() []Stat {
+	entries, _ := os.ReadDir("/proc")
+	var out []Stat
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, err := ReadStat(pid); err == nil {
+			out = append(out, st)
+		}
+	}
+	return out
 }
 
 // taskPayload is what the taskworker helper understands in a payload object.
