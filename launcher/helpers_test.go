@@ -140,14 +140,14 @@ func (h *harness) waitLog(msg string, attrs map[string]string) {
 // harness runs a Launcher in the test process with helper workers whose
 // stdout records arrive on a channel.
 type harness struct {
-	t       *testing.T
-	records chan record
-	logs    chan map[string]string
-	sigs    chan os.Signal
-	done    chan struct{}
-	status  int
-	err     error
-	cancel  context.CancelFunc
+	t        *testing.T
+	records  chan record
+	logs     chan map[string]string
+	sigs     chan os.Signal
+	returned chan struct{} // closed when Run has returned and its output is read
+	status   int
+	err      error
+	cancel   context.CancelFunc
 }
 
 // startLauncher starts a launcher over the test binary with opts; the
@@ -175,7 +175,7 @@ func startLauncherWith(t *testing.T, parent context.Context, argv []string, opts
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(parent)
-	h := &harness{t: t, records: make(chan record, 1000), logs: logs, sigs: make(chan os.Signal, 4), done: make(chan struct{}), cancel: cancel}
+	h := &harness{t: t, records: make(chan record, 1000), logs: logs, sigs: make(chan os.Signal, 4), returned: make(chan struct{}), cancel: cancel}
 	readDone := make(chan struct{})
 	go func() {
 		defer close(readDone)
@@ -192,12 +192,12 @@ func startLauncherWith(t *testing.T, parent context.Context, argv []string, opts
 		pw.Close()
 		<-readDone
 		pr.Close()
-		close(h.done)
+		close(h.returned)
 	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-h.done:
+		case <-h.returned:
 		case <-time.After(patience):
 			t.Error("launcher did not stop")
 		}
@@ -233,7 +233,7 @@ func (h *harness) ready(n int) []record {
 func (h *harness) wait() int {
 	h.t.Helper()
 	select {
-	case <-h.done:
+	case <-h.returned:
 	case <-time.After(patience):
 		h.t.Fatalf("launcher did not finish within %s", patience)
 	}

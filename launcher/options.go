@@ -203,6 +203,13 @@ func WithBackoff(base, maxDelay time.Duration) Option {
 // section 6) and one result line per task is written to results. The run
 // ends when the input is exhausted and every task has ended; its status is
 // 0 when every task ended ok, else 1.
+//
+// Tasks are read from in by a goroutine of Run's. When Run returns while
+// that goroutine is blocked in a Read of in (a stop while the input has no
+// line to give, as a terminal or a FIFO without a writer), the goroutine
+// stays blocked in that Read and outlives Run until the Read returns; it
+// then ends without reading again or touching anything of the run. To end
+// it with Run, close in (an *os.File or a pipe) after Run returns.
 func WithTasks(in io.Reader, results io.Writer) Option {
 	return func(c *config) { c.taskIn, c.taskResults = in, results }
 }

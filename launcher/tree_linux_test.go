@@ -82,7 +82,7 @@ func TestGracefulStopEndsTheWholeTree(t *testing.T) {
 				if took > grace/2 {
 					t.Errorf("stop took %s with stop_grace %s: a member waited for the kill", took, grace)
 				}
-				for _, m := range h.drainLogs() {
+				for _, m := range h.logsSoFar() {
 					if m["level"] == "WARN" {
 						t.Errorf("warning during a clean stop: %v", m)
 					}
@@ -166,8 +166,8 @@ func readUntil(t *testing.T, r io.Reader, want string) string {
 // adoptOrphans makes this process a child subreaper.
 func adoptOrphans() error { return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }
 
-// drainLogs returns the log records that arrived so far.
-func (h *harness) drainLogs() []map[string]string {
+// logsSoFar returns the log records that arrived so far.
+func (h *harness) logsSoFar() []map[string]string {
 	var out []map[string]string
 	for {
 		select {

@@ -76,10 +76,10 @@ func TestSingleWorkerReadsTheTerminal(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the worker did not read the terminal (stopped by SIGTTIN in a background group?)")
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
 	select {
-	case err := <-done:
+	case err := <-exited:
 		if err != nil {
 			t.Errorf("launcher: %v", err)
 		}
@@ -121,10 +121,10 @@ func waitLine(t *testing.T, lines <-chan string, want string) string {
 
 func waitExit(t *testing.T, cmd *exec.Cmd) error {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
 	select {
-	case err := <-done:
+	case err := <-exited:
 		return err
 	case <-time.After(30 * time.Second):
 		t.Fatal("launcher did not exit")
