@@ -1,12 +1,16 @@
 package instrument
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/otel-qrun/otel-qrun/qrun"
@@ -210,4 +214,29 @@ func (p *Plan) abs(path string) string {
 		return filepath.Clean(path)
 	}
 	return filepath.Join(p.dir, path)
+}
+
+// runCheck runs argv once in the workers' working directory with environ,
+// bounded by timeout, and returns the JSON object of strings it prints on
+// stdout. what names what it checks, for the error, which wraps
+// ErrUnavailable and holds the program's stderr.
+func (p *Plan) runCheck(ctx context.Context, timeout time.Duration, environ []string, what string, argv ...string) (map[string]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	c.Env = environ
+	c.Dir = p.dir
+	c.WaitDelay = time.Second
+	var stdout, stderr bytes.Buffer
+	c.Stdout, c.Stderr = &stdout, &stderr
+	if err := c.Run(); err != nil {
+		return nil, fmt.Errorf("%w: %s could not check %s: %v: %s",
+			ErrUnavailable, argv[0], what, err, strings.TrimSpace(stderr.String()))
+	}
+	found := map[string]string{}
+	if err := json.Unmarshal(stdout.Bytes(), &found); err != nil {
+		return nil, fmt.Errorf("%w: %s could not check %s: unexpected output %q",
+			ErrUnavailable, argv[0], what, stdout.String())
+	}
+	return found, nil
 }

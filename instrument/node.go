@@ -1,13 +1,11 @@
 package instrument
 
 import (
-	"bytes"
 	"context"
 	_ "embed" // the per-task preload
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -125,25 +123,9 @@ func (p *Plan) prepareNode(ctx context.Context, cfg Config) error {
 // resolveNode runs node once in the working directory to resolve modules.
 // NODE_OPTIONS is left out, so that no preload of the user runs.
 func (p *Plan) resolveNode(ctx context.Context, node string, modules []string, environ []string) (map[string]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, nodeCheckTimeout)
-	defer cancel()
 	list, _ := json.Marshal(modules) // strings always marshal
-	c := exec.CommandContext(ctx, node, "-e", fmt.Sprintf(nodeCheckScript, list, NodeAPI, NodeRegister))
-	c.Env = withoutEnv(environ, envNodeOptions)
-	c.Dir = p.dir
-	c.WaitDelay = time.Second
-	var stdout, stderr bytes.Buffer
-	c.Stdout, c.Stderr = &stdout, &stderr
-	if err := c.Run(); err != nil {
-		return nil, fmt.Errorf("%w: %s could not check the Node.js modules: %v: %s",
-			ErrUnavailable, node, err, strings.TrimSpace(stderr.String()))
-	}
-	paths := map[string]string{}
-	if err := json.Unmarshal(stdout.Bytes(), &paths); err != nil {
-		return nil, fmt.Errorf("%w: %s could not check the Node.js modules: unexpected output %q",
-			ErrUnavailable, node, stdout.String())
-	}
-	return paths, nil
+	return p.runCheck(ctx, nodeCheckTimeout, withoutEnv(environ, envNodeOptions), "the Node.js modules",
+		node, "-e", fmt.Sprintf(nodeCheckScript, list, NodeAPI, NodeRegister))
 }
 
 // writePreload writes the per-task preload to a new private directory,

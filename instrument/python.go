@@ -1,13 +1,10 @@
 package instrument
 
 import (
-	"bytes"
 	"context"
 	"embed"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -135,22 +132,9 @@ func (p *Plan) preparePython(ctx context.Context, cfg Config) error {
 // checkPython runs python once in the working directory, with the workers'
 // environment, to import the distro and read the versions.
 func (p *Plan) checkPython(ctx context.Context, python string, environ []string) (map[string]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, pythonCheckTimeout)
-	defer cancel()
-	c := exec.CommandContext(ctx, python, "-c", pythonCheckScript)
-	c.Env = environ
-	c.Dir = p.dir
-	c.WaitDelay = time.Second
-	var stdout, stderr bytes.Buffer
-	c.Stdout, c.Stderr = &stdout, &stderr
-	if err := c.Run(); err != nil {
-		return nil, fmt.Errorf("%w: %s could not check the OpenTelemetry distro: %v: %s",
-			ErrUnavailable, python, err, strings.TrimSpace(stderr.String()))
-	}
-	found := map[string]string{}
-	if err := json.Unmarshal(stdout.Bytes(), &found); err != nil {
-		return nil, fmt.Errorf("%w: %s could not check the OpenTelemetry distro: unexpected output %q",
-			ErrUnavailable, python, stdout.String())
+	found, err := p.runCheck(ctx, pythonCheckTimeout, environ, "the OpenTelemetry distro", python, "-c", pythonCheckScript)
+	if err != nil {
+		return nil, err
 	}
 	if why := found["error"]; why != "" {
 		return nil, fmt.Errorf("%w: %s cannot import opentelemetry.instrumentation.auto_instrumentation (%s); install it in the Python environment of the workers: %s (then opentelemetry-bootstrap -a install adds the instrumentations of the libraries installed there)",
