@@ -17,7 +17,9 @@ import (
 	"github.com/otel-qrun/otel-qrun/envconfig"
 	"github.com/otel-qrun/otel-qrun/instrument"
 	"github.com/otel-qrun/otel-qrun/internal/redact"
+	"github.com/otel-qrun/otel-qrun/internal/telemetry"
 	"github.com/otel-qrun/otel-qrun/launcher"
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
 type configOptions struct {
@@ -90,7 +92,7 @@ func (o *configOptions) write(c *cobra.Command, out io.Writer, cfg *envconfig.Co
 		fmt.Fprintln(errOut, "otel-qrun: warning: OTEL_SERVICE_NAME is not set; workers report as unknown_service")
 	}
 	var prop propagation.TextMapPropagator
-	if !sdkDisabled(environ) {
+	if !telemetry.SDKDisabled(environ) {
 		prop = autoprop.NewTextMapPropagator()
 	}
 
@@ -158,7 +160,7 @@ func (o *configOptions) write(c *cobra.Command, out io.Writer, cfg *envconfig.Co
 // there is no bootstrap or it cannot be applied.
 func writeBootstrap(ctx context.Context, out io.Writer, cfg *envconfig.Config, args, environ []string, path string) *instrument.Plan {
 	none, _ := instrument.Prepare(ctx, instrument.Config{Mode: instrument.None}) // cannot fail
-	if cfg.Instrument == envconfig.InstrumentNone || path == "" {
+	if cfg.Instrument == qrun.InstrumentNone || path == "" {
 		return none
 	}
 	fmt.Fprintf(out, "\n# bootstrap (instrument=%s)\n", cfg.Instrument)
@@ -177,10 +179,6 @@ func writeBootstrap(ctx context.Context, out io.Writer, cfg *envconfig.Config, a
 		fmt.Fprintf(out, "exec: %s\n", strings.Join(argv, " "))
 	}
 	return plan
-}
-
-func sdkDisabled(environ []string) bool {
-	return strings.EqualFold(strings.TrimSpace(lookupEnv(environ, "OTEL_SDK_DISABLED")), "true")
 }
 
 // writeEnvDiff prints the variables that differ between before and after:

@@ -30,7 +30,7 @@ var qrunBin string
 var exampleBin string
 
 func TestMain(m *testing.M) {
-	if code, ok := workertest.Run(nil); ok {
+	if code, ok := workertest.Run(); ok {
 		os.Exit(code)
 	}
 	flag.Parse()

@@ -39,7 +39,7 @@ func subreaperWanted(cfg *envconfig.Config, pid int) bool {
 func launcherOptions(cfg *envconfig.Config, environ []string, pid int) []launcher.Option {
 	return []launcher.Option{
 		launcher.WithWorkers(cfg.Workers),
-		launcher.WithRestart(launcher.RestartPolicy(cfg.Restart)),
+		launcher.WithRestart(cfg.Restart),
 		launcher.WithMaxRestarts(cfg.MaxRestarts),
 		launcher.WithMinUptime(cfg.MinUptime),
 		launcher.WithStopSignal(cfg.StopSignal),
@@ -152,7 +152,7 @@ func (o *runOptions) run(ctx context.Context) error {
 // cannot be applied is a configuration error (exit 2). dryRun describes it
 // without writing the Node per-task preload.
 func prepareBootstrap(ctx context.Context, cfg *envconfig.Config, argv, environ []string, dryRun bool) (*instrument.Plan, error) {
-	mode := instrument.Mode(cfg.Instrument)
+	mode := cfg.Instrument
 	if mode == instrument.None {
 		return instrument.Prepare(ctx, instrument.Config{Mode: mode})
 	}

@@ -12,11 +12,19 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/otel-qrun/otel-qrun/internal/otlptest"
 	"github.com/otel-qrun/otel-qrun/internal/workertest"
 )
 
+// helperEnv is the environment of the helper name with zero parameters,
+// the launcher's telemetry quiet, plus extra.
 func helperEnv(name string, extra ...string) []string {
 	return append(workertest.Environ(name, quietTelemetry...), extra...)
+}
+
+// helperEnvWith is helperEnv with the helper's parameters p.
+func helperEnvWith(name string, p workertest.Params, extra ...string) []string {
+	return append(workertest.EnvironWith(name, p, quietTelemetry...), extra...)
 }
 
 func TestUsageErrorsExitTwo(t *testing.T) {
@@ -126,10 +134,10 @@ func TestExitStatusOfWorkers(t *testing.T) {
 		args []string
 		want int
 	}{
-		{"own status", helperEnv("exit", "HELPER_EXIT=3"), nil, 3},
-		{"killed by a signal", helperEnv("selfkill", "HELPER_SIGNAL=10"), nil, 128 + 10},
-		{"first failure of several", helperEnv("byindex", "HELPER_0=trap", "HELPER_1=exit", "HELPER_EXIT=4"), []string{"--workers", "2"}, 4},
-		{"shards all done", helperEnv("exit", "HELPER_EXIT=0"), []string{"--workers", "4"}, 0},
+		{"own status", helperEnvWith("exit", workertest.Params{Exit: 3}), nil, 3},
+		{"killed by a signal", helperEnvWith("selfkill", workertest.Params{Signal: 10}), nil, 128 + 10},
+		{"first failure of several", helperEnvWith("byindex", workertest.Params{ByIndex: []string{"trap", "exit"}, Exit: 4}), []string{"--workers", "2"}, 4},
+		{"shards all done", helperEnv("exit"), []string{"--workers", "4"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,6 +146,24 @@ func TestExitStatusOfWorkers(t *testing.T) {
 				t.Errorf("exit %d, want %d; stderr:\n%s", r.code, tt.want, r.stderr)
 			}
 		})
+	}
+}
+
+// A launcher in front of one command, with restart never and no task mode,
+// is a transparent prefix, as tini is: the worker's status is the user's
+// answer and passes through without a word on stderr. With two workers the
+// same failure is the launcher's event and is logged.
+func TestTransparentPrefixIsSilent(t *testing.T) {
+	t.Parallel()
+	r := otlptest.NewHTTP(t) // a collector the user configured: no hint either
+	env := append([]string{"PATH=" + os.Getenv("PATH")}, r.Env()...)
+	got := runQrun(t, env, "--", "sh", "-c", "exit 42")
+	if got.code != 42 || got.stderr != "" {
+		t.Errorf("otel-qrun -- sh -c 'exit 42': exit %d, stderr %q; want 42 and nothing", got.code, got.stderr)
+	}
+	got = runQrun(t, env, "--workers", "2", "--", "sh", "-c", "exit 42")
+	if got.code != 42 || !strings.Contains(got.stderr, `level=WARN msg="worker failed"`) {
+		t.Errorf("two workers: exit %d, stderr %q; want 42 and the warning", got.code, got.stderr)
 	}
 }
 
@@ -180,7 +206,7 @@ func TestAsPID1ReapsOrphans(t *testing.T) {
 	}
 	// As PID 1 the launcher is the subreaper automatically; the worker
 	// leaves orphans behind and exits 7, a status that must not be stolen.
-	env := helperEnv("orphans", "HELPER_N=5", "HELPER_EXIT=7")
+	env := helperEnvWith("orphans", workertest.Params{Exit: 7, N: 5})
 	c := exec.Command(unshare, "--pid", "--fork", "--mount-proc", qrunBin, "--verbose", os.Args[0])
 	c.Env = env
 	out, err := c.CombinedOutput()
@@ -195,7 +221,7 @@ func TestAsPID1ReapsOrphans(t *testing.T) {
 
 func TestLauncherMessagesGoToStderr(t *testing.T) {
 	t.Parallel()
-	r := runQrun(t, helperEnv("exit", "HELPER_EXIT=0"), "--verbose", "--workers", "2", os.Args[0])
+	r := runQrun(t, helperEnv("exit"), "--verbose", "--workers", "2", os.Args[0])
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}

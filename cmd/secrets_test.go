@@ -88,7 +88,7 @@ func TestNoSecretAnywhere(t *testing.T) {
 					quoted = append(quoted, s)
 				}
 			}
-			env := append(helperEnv("exit", "HELPER_EXIT=0", "OTEL_SERVICE_NAME=secrets-"+p.name), p.env...)
+			env := append(helperEnv("exit", "OTEL_SERVICE_NAME=secrets-"+p.name), p.env...)
 			r := runQrun(t, env, "config", "--workers", "2", "--", "sh", "-c", "true "+strings.Join(quoted, " "))
 			if r.code != 0 {
 				t.Fatalf("config: exit %d: %s", r.code, r.stderr)
@@ -103,7 +103,7 @@ func TestNoSecretAnywhere(t *testing.T) {
 			}
 
 			before := len(recv.Spans())
-			env = append(workerEnvWithout(helperEnv("exit", "HELPER_EXIT=0", "OTEL_SERVICE_NAME=secrets-run"), "OTEL_"),
+			env = append(workerEnvWithout(helperEnv("exit", "OTEL_SERVICE_NAME=secrets-run"), "OTEL_"),
 				append(recv.Env(), "OTEL_LOG_LEVEL=debug", "Q_CLUSTER_SHUTDOWN_TIMEOUT=60")...)
 			env = append(env, p.env...)
 			r = runQrun(t, env, append([]string{"--verbose", "--name", "secrets", "--", os.Args[0]}, quoted...)...)
@@ -253,7 +253,7 @@ func TestErrorMessagesRedacted(t *testing.T) {
 // TestConsoleExporterRedacted checks the console exporters, which write
 // the launcher's spans and metrics to stderr.
 func TestConsoleExporterRedacted(t *testing.T) {
-	env := append(workerEnvWithout(helperEnv("exit", "HELPER_EXIT=0"), "OTEL_"),
+	env := append(workerEnvWithout(helperEnv("exit"), "OTEL_"),
 		"OTEL_TRACES_EXPORTER=console", "OTEL_METRICS_EXPORTER=console",
 		"MY_APP_TOKEN=CONSOLETOK-90", "OTEL_RESOURCE_ATTRIBUTES=note=CONSOLETOK-90,deploy.token=CONSOLETOK-91",
 		"OTEL_SERVICE_NAME=svc-CONSOLETOK-90")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"strings"
 
 	"github.com/otel-qrun/otel-qrun/internal/redact"
 	"github.com/otel-qrun/otel-qrun/internal/telemetry"
@@ -47,14 +46,11 @@ func startTelemetry(ctx context.Context, f *factory, environ []string, log *slog
 // formatted, so no log line of the launcher, and none of the OpenTelemetry
 // SDK (which logs through it), shows a secret.
 func newLogger(w io.Writer, verbose bool, environ []string) *slog.Logger {
+	// An invalid OTEL_LOG_LEVEL leaves warn here; telemetry.Setup then
+	// rejects it as a configuration error.
 	level := slog.LevelWarn
-	switch strings.ToLower(strings.TrimSpace(lookupEnv(environ, "OTEL_LOG_LEVEL"))) {
-	case "debug":
-		level = slog.LevelDebug
-	case "info":
-		level = slog.LevelInfo
-	case "error":
-		level = slog.LevelError
+	if l, ok, err := telemetry.LogLevel(environ); ok && err == nil {
+		level = l
 	}
 	if verbose {
 		level = slog.LevelDebug

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/otel-qrun/otel-qrun/internal/otlptest"
+	"github.com/otel-qrun/otel-qrun/internal/workertest"
 )
 
 const (
@@ -115,9 +116,9 @@ func TestWorkersContinueTheTraceOverTheWire(t *testing.T) {
 func TestWorkerExitsAreCountedByOutcome(t *testing.T) {
 	t.Parallel()
 	r := otlptest.NewHTTP(t)
-	env := helperEnv("byindex", append(r.Env(), "HELPER_0=exit", "HELPER_1=selfkill", "HELPER_SIGNAL=10", "HELPER_EXIT=0",
-		// Worker 0 exits 0 long before worker 1 dies and the others are stopped.
-		"HELPER_DELAY_MS=500")...)
+	// Worker 0 exits 0 long before worker 1 dies and the others are stopped.
+	env := helperEnvWith("byindex", workertest.Params{ByIndex: []string{"exit", "selfkill"}, Signal: 10, Delay: 500 * time.Millisecond},
+		r.Env()...)
 	res := runQrun(t, env, "--workers", "2", os.Args[0])
 	if res.code != 138 {
 		t.Fatalf("exit %d, want 138: %s", res.code, res.stderr)
@@ -203,7 +204,7 @@ func TestUnreachableCollectorNeverBlocksOrChangesTheStatus(t *testing.T) {
 		{"http blackhole", "http/protobuf", otlptest.Blackhole},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			env := helperEnv("exit", "HELPER_EXIT=3", "OTEL_TRACES_EXPORTER=otlp", "OTEL_METRICS_EXPORTER=otlp",
+			env := helperEnvWith("exit", workertest.Params{Exit: 3}, "OTEL_TRACES_EXPORTER=otlp", "OTEL_METRICS_EXPORTER=otlp",
 				"OTEL_EXPORTER_OTLP_ENDPOINT="+tt.endpoint(t), "OTEL_EXPORTER_OTLP_PROTOCOL="+tt.protocol,
 				"OTEL_EXPORTER_OTLP_INSECURE=true")
 			start := time.Now()
@@ -300,7 +301,7 @@ func baseName(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }
 func TestTelemetryFlushedOnCrashLoopGiveUp(t *testing.T) {
 	t.Parallel()
 	r := otlptest.NewHTTP(t)
-	env := helperEnv("exit", append(r.Env(), "HELPER_EXIT=3")...)
+	env := helperEnvWith("exit", workertest.Params{Exit: 3}, r.Env()...)
 	res := runQrun(t, env, "--restart", "on-failure", "--max-restarts", "2", os.Args[0])
 	if res.code != 3 || !strings.Contains(res.stderr, "giving up") {
 		t.Fatalf("exit %d, stderr %q; want 3 and the give-up message", res.code, res.stderr)

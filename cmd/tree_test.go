@@ -125,21 +125,12 @@ func startTree(t *testing.T, u asUser, tag string, args ...string) *treeRun {
 
 // keeperOf returns the pid of the keeper started by the launcher pid, or 0.
 func keeperOf(pid int) int {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
+	for _, st := range workertest.Processes() {
+		if st.PPID != pid {
 			continue
 		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		f := strings.Fields(s[i+1:])
-		if len(f) < 2 || f[1] != strconv.Itoa(pid) {
-			continue
-		}
-		if argv, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline"); strings.HasPrefix(string(argv), "otel-qrun-keeper\x00") {
-			n, _ := strconv.Atoi(e.Name())
-			return n
+		if argv, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", st.PID)); strings.HasPrefix(string(argv), "otel-qrun-keeper\x00") {
+			return st.PID
 		}
 	}
 	return 0

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"syscall"
 	"time"
+
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
 // ErrInvalid is wrapped by every error about a bad setting: a bad value of
@@ -36,29 +38,6 @@ const (
 	SourceFlag     Source = "flag"      // a command-line flag
 )
 
-// RestartPolicy says when a worker that exited is started again.
-type RestartPolicy string
-
-// The restart policies.
-const (
-	RestartNever     RestartPolicy = "never"      // never restart; a failure stops the launcher
-	RestartOnFailure RestartPolicy = "on-failure" // restart after a non-zero status or a signal
-	RestartAlways    RestartPolicy = "always"     // restart after any exit
-)
-
-// Instrument says which zero-code bootstrap starts each worker's own
-// OpenTelemetry SDK.
-type Instrument string
-
-// The values of the instrument key.
-const (
-	InstrumentNone   Instrument = "none"   // no bootstrap: the worker sets up its SDK itself
-	InstrumentAuto   Instrument = "auto"   // decided from the executable's name
-	InstrumentPython Instrument = "python" // run the command through opentelemetry-instrument
-	InstrumentNode   Instrument = "node"   // require the auto-instrumentations-node register
-	InstrumentJava   Instrument = "java"   // load the Java agent given by javaagent
-)
-
 // Switch is a three-way setting: automatic, on or off.
 type Switch int
 
@@ -85,31 +64,31 @@ func (s Switch) String() string {
 // Config is the resolved configuration. The meaning of each field is the
 // usage of its key in [Keys].
 type Config struct {
-	Name            string         // key name (alias cluster_name)
-	Workers         int            // key workers; at most MaxWorkers
-	MaxWorkers      int            // key max_workers: the bound of Workers; Load sets DefaultMaxWorkers when unset
-	Restart         RestartPolicy  // key restart
-	MaxRestarts     int            // key max_restarts
-	MinUptime       time.Duration  // key min_uptime
-	StopSignal      syscall.Signal // key stop_signal
-	StopGrace       time.Duration  // key stop_grace
-	Timeout         time.Duration  // key timeout; 0 means none
-	StartTimeout    time.Duration  // key start_timeout; 0 means no bound
-	Recycle         int            // key recycle; 0 means off
-	MaxRSS          int64          // key max_rss, in KiB; 0 means off
-	CPUAffinity     int            // key cpu_affinity; 0 means off
-	GuardCycle      time.Duration  // key guard_cycle
-	Tasks           string         // key tasks; "" means no task mode, "-" stdin
-	PerTask         bool           // key per_task
-	Results         string         // key results; "-" means stdout
-	MaxAttempts     int            // key max_attempts
-	QueueLimit      int            // key queue_limit; defaults to Workers²
-	MaxLine         int            // key max_line, in bytes
-	ClaimInterval   time.Duration  // key claim_interval; defaults to DefaultClaimInterval
-	ShutdownTimeout time.Duration  // key shutdown_timeout
-	Subreaper       Switch         // key subreaper
-	Instrument      Instrument     // key instrument
-	JavaAgent       string         // key javaagent; "" when none
+	Name            string             // key name (alias cluster_name)
+	Workers         int                // key workers; at most MaxWorkers
+	MaxWorkers      int                // key max_workers: the bound of Workers; Load sets DefaultMaxWorkers when unset
+	Restart         qrun.RestartPolicy // key restart
+	MaxRestarts     int                // key max_restarts
+	MinUptime       time.Duration      // key min_uptime
+	StopSignal      syscall.Signal     // key stop_signal
+	StopGrace       time.Duration      // key stop_grace
+	Timeout         time.Duration      // key timeout; 0 means none
+	StartTimeout    time.Duration      // key start_timeout; 0 means no bound
+	Recycle         int                // key recycle; 0 means off
+	MaxRSS          int64              // key max_rss, in KiB; 0 means off
+	CPUAffinity     int                // key cpu_affinity; 0 means off
+	GuardCycle      time.Duration      // key guard_cycle
+	Tasks           string             // key tasks; "" means no task mode, "-" stdin
+	PerTask         bool               // key per_task
+	Results         string             // key results; "-" means stdout
+	MaxAttempts     int                // key max_attempts
+	QueueLimit      int                // key queue_limit; defaults to Workers²
+	MaxLine         int                // key max_line, in bytes
+	ClaimInterval   time.Duration      // key claim_interval; defaults to DefaultClaimInterval
+	ShutdownTimeout time.Duration      // key shutdown_timeout
+	Subreaper       Switch             // key subreaper
+	Instrument      qrun.Instrument    // key instrument
+	JavaAgent       string             // key javaagent; "" when none
 
 	ConfigFile string // the --config flag; "" when none
 	Verbose    bool   // the --verbose flag

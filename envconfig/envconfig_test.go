@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/otel-qrun/otel-qrun/envconfig"
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
 // parse returns a flag set with AddFlags, parsed from args.
@@ -71,7 +72,7 @@ func defaultConfig() *envconfig.Config {
 		Name:            "default",
 		Workers:         1,
 		MaxWorkers:      1024,
-		Restart:         envconfig.RestartNever,
+		Restart:         qrun.RestartNever,
 		MaxRestarts:     5,
 		MinUptime:       10 * time.Second,
 		StopSignal:      syscall.SIGTERM,
@@ -84,7 +85,7 @@ func defaultConfig() *envconfig.Config {
 		ClaimInterval:   40 * time.Second, // max(timeout none, 30s) + stop_grace 10s
 		ShutdownTimeout: 3 * time.Second,
 		Subreaper:       envconfig.SwitchAuto,
-		Instrument:      envconfig.InstrumentNone,
+		Instrument:      qrun.InstrumentNone,
 		Sources:         allSources(envconfig.SourceDefault),
 	}
 }
@@ -154,7 +155,7 @@ func TestValue(t *testing.T) {
 	}
 	c.Timeout = 90 * time.Second
 	c.StopSignal = syscall.SIGKILL
-	c.Restart = envconfig.RestartOnFailure
+	c.Restart = qrun.RestartOnFailure
 	c.Subreaper = envconfig.SwitchOff
 	for key, want := range map[string]string{"timeout": "1m30s", "stop_signal": "KILL", "restart": "on-failure", "subreaper": "false"} {
 		if got := c.Value(key); got != want {
@@ -263,7 +264,7 @@ func TestLayers(t *testing.T) {
 	t.Run("flags", func(t *testing.T) {
 		c := mustLoad(t, parse(t, "--workers", "3", "--restart=always", "--stop-signal", "sigint",
 			"--timeout", "1.5", "--per-task", "--subreaper", "--verbose", "--max-rss", "2048"))
-		if c.Workers != 3 || c.Restart != envconfig.RestartAlways || c.StopSignal != syscall.SIGINT ||
+		if c.Workers != 3 || c.Restart != qrun.RestartAlways || c.StopSignal != syscall.SIGINT ||
 			c.Timeout != 1500*time.Millisecond || !c.PerTask || c.Subreaper != envconfig.SwitchOn ||
 			!c.Verbose || c.MaxRSS != 2048 || c.QueueLimit != 9 {
 			t.Errorf("got %+v", c)
@@ -607,15 +608,15 @@ func TestBadValues(t *testing.T) {
 }
 
 func TestInstrument(t *testing.T) {
-	for _, in := range []envconfig.Instrument{envconfig.InstrumentAuto, envconfig.InstrumentPython,
-		envconfig.InstrumentNode, envconfig.InstrumentJava, envconfig.InstrumentNone} {
+	for _, in := range []qrun.Instrument{qrun.InstrumentAuto, qrun.InstrumentPython,
+		qrun.InstrumentNode, qrun.InstrumentJava, qrun.InstrumentNone} {
 		c := mustLoad(t, parse(t, "--instrument", string(in)))
 		if c.Instrument != in || c.Sources["instrument"] != envconfig.SourceFlag {
 			t.Errorf("--instrument %s: %q from %s", in, c.Instrument, c.Sources["instrument"])
 		}
 	}
 	c := mustLoad(t, nil, `Q_CLUSTER={"instrument": "node", "javaagent": "/opt/otel/opentelemetry-javaagent.jar"}`)
-	if c.Instrument != envconfig.InstrumentNode || c.JavaAgent != "/opt/otel/opentelemetry-javaagent.jar" {
+	if c.Instrument != qrun.InstrumentNode || c.JavaAgent != "/opt/otel/opentelemetry-javaagent.jar" {
 		t.Errorf("from Q_CLUSTER: %+v", c)
 	}
 	c, err := envconfig.Load(parse(t, "--instrument", "ruby"), nil)
@@ -689,7 +690,7 @@ func TestBadTypedValues(t *testing.T) {
 func TestOverriddenBadValue(t *testing.T) {
 	path := writeFile(t, "c.yaml", "workers: {a: 1}\ntimeout: abc\n")
 	c := mustLoad(t, parse(t, "--config", path, "--timeout=5"), `Q_CLUSTER={"workers": 2, "restart": "sometimes"}`, "Q_CLUSTER_RESTART=always")
-	if c.Workers != 2 || c.Timeout != 5*time.Second || c.Restart != envconfig.RestartAlways {
+	if c.Workers != 2 || c.Timeout != 5*time.Second || c.Restart != qrun.RestartAlways {
 		t.Errorf("got %+v", c)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
 // Key describes one setting: its names in every layer, its default and its
@@ -76,8 +78,9 @@ const (
 	DefaultMaxWorkers = 1024
 	// MaxWorkersLimit is the largest value max_workers accepts.
 	MaxWorkersLimit = 65536
-	// MaxQueueLimit bounds queue_limit and its default, workers².
-	MaxQueueLimit = 1 << 20
+	// MaxQueueLimit bounds queue_limit and its default, workers²
+	// (qrun.DefaultQueueLimit).
+	MaxQueueLimit = qrun.MaxQueueLimit
 	// MaxLineLimit bounds max_line, in bytes (64 MiB).
 	MaxLineLimit = 64 << 20
 	// MaxCPUAffinity bounds cpu_affinity: the CPUs a Linux CPU set holds.
@@ -128,7 +131,7 @@ const (
 // new table each time so that no package state is shared.
 func specs() []spec {
 	return []spec{
-		stringSpec(newKey("name", "default",
+		stringSpec(newKey("name", qrun.DefaultCluster,
 			"cluster name: QRUN_CLUSTER of the workers, messaging.destination.name of task spans", "cluster_name"),
 			"string", "a non-empty string", true, func(c *Config) *string { return &c.Name }),
 		workersSpec(),
@@ -136,14 +139,14 @@ func specs() []spec {
 			fmt.Sprintf("upper bound of workers, a guard against typos (1 to %d)", MaxWorkersLimit)),
 			"count", 1, MaxWorkersLimit, func(c *Config) *int { return &c.MaxWorkers }),
 		restartSpec(),
-		intSpec(newKey("max_restarts", "5",
+		intSpec(newKey("max_restarts", strconv.Itoa(qrun.DefaultMaxRestarts),
 			"restarts of one slot in a row after failures before min_uptime, then give up (>= 0)"),
 			"count", 0, func(c *Config) *int { return &c.MaxRestarts }),
-		durationSpec(newKey("min_uptime", "10s",
+		durationSpec(newKey("min_uptime", qrun.DefaultMinUptime.String(),
 			"a worker up this long resets its restart backoff, "+inSeconds),
 			false, func(c *Config) *time.Duration { return &c.MinUptime }),
 		signalSpec(),
-		durationSpec(newKey("stop_grace", "10s",
+		durationSpec(newKey("stop_grace", qrun.DefaultStopGrace.String(),
 			"time between stop_signal and SIGKILL of a worker's process tree, "+inSeconds),
 			false, func(c *Config) *time.Duration { return &c.StopGrace }),
 		timeoutSpec(),
@@ -159,7 +162,7 @@ func specs() []spec {
 		intRangeSpec(newKey("cpu_affinity", "0",
 			"pin each worker to this many CPUs, assigned round-robin (0 = off)"),
 			"count", 0, MaxCPUAffinity, func(c *Config) *int { return &c.CPUAffinity }),
-		durationRangeSpec(newKey("guard_cycle", "500ms",
+		durationRangeSpec(newKey("guard_cycle", qrun.DefaultGuardCycle.String(),
 			"time between the memory checks of max_rss (>= 10ms; no checks without max_rss), "+inSeconds),
 			MinGuardCycle, func(c *Config) *time.Duration { return &c.GuardCycle }),
 		stringSpec(newKey("tasks", "",
@@ -171,19 +174,19 @@ func specs() []spec {
 		stringSpec(newKey("results", "-",
 			"task mode result stream: - for stdout, or a file path"),
 			"path", "- for stdout, or a path", true, func(c *Config) *string { return &c.Results }),
-		intSpec(newKey("max_attempts", "1",
+		intSpec(newKey("max_attempts", strconv.Itoa(qrun.DefaultMaxAttempts),
 			"task mode: attempts per task, retrying on error, timeout and lost (0 = no limit, as in django-q2)"),
 			"count", 0, func(c *Config) *int { return &c.MaxAttempts }),
 		intRangeSpec(newKey(keyQueueLimit, "workers²",
 			fmt.Sprintf("task mode: tasks read ahead before reading input pauses (1 to %d; the default is at most that)", MaxQueueLimit)),
 			"count", 1, MaxQueueLimit, func(c *Config) *int { return &c.QueueLimit }),
-		intRangeSpec(newKey("max_line", "1048576",
+		intRangeSpec(newKey("max_line", strconv.Itoa(qrun.DefaultMaxLine),
 			fmt.Sprintf("task mode: longest accepted task line in bytes (1 to %d)", MaxLineLimit)),
 			"bytes", 1, MaxLineLimit, func(c *Config) *int { return &c.MaxLine }),
 		durationSpec(newKey(keyClaimInterval, claimIntervalDefault,
 			"task mode from a Redis stream: an entry pending this long on a host that stopped refreshing it is claimed by another (> 0), "+inSeconds),
 			true, func(c *Config) *time.Duration { return &c.ClaimInterval }),
-		durationSpec(newKey("shutdown_timeout", "3s",
+		durationSpec(newKey("shutdown_timeout", qrun.DefaultShutdownTimeout.String(),
 			"upper bound on flushing the launcher's telemetry at exit, "+inSeconds),
 			false, func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 		subreaperSpec(),
@@ -237,7 +240,7 @@ const keyMaxWorkers = "max_workers"
 
 // workersSpec is the workers key: from 1 to max_workers.
 func workersSpec() spec {
-	s := intRangeSpec(newKey("workers", "1",
+	s := intRangeSpec(newKey("workers", strconv.Itoa(qrun.DefaultWorkers),
 		fmt.Sprintf("worker processes to run (1 to max_workers, %d unless raised)", DefaultMaxWorkers)),
 		"count", 1, MaxWorkersLimit, func(c *Config) *int { return &c.Workers })
 	s.accepts = fmt.Sprintf("an integer from 1 to max_workers (%d unless raised, at most %d)", DefaultMaxWorkers, MaxWorkersLimit)
@@ -321,30 +324,24 @@ func boolSpec(k Key, field func(*Config) *bool) spec {
 
 func restartSpec() spec {
 	return spec{
-		Key: newKey("restart", "never",
+		Key: newKey("restart", string(qrun.DefaultRestart),
 			"when to restart a worker that exited: never, on-failure or always"),
 		typ: "policy", accepts: "one of never, on-failure, always",
 		decode: func(c *Config, raw any) bool {
 			s, ok := raw.(string)
 			if ok {
-				c.Restart = RestartPolicy(s)
+				c.Restart = qrun.RestartPolicy(s)
 			}
 			return ok
 		},
-		valid: func(c *Config) bool {
-			switch c.Restart {
-			case RestartNever, RestartOnFailure, RestartAlways:
-				return true
-			}
-			return false
-		},
-		show: func(c *Config) string { return string(c.Restart) },
+		valid: func(c *Config) bool { return slices.Contains(qrun.RestartPolicies(), c.Restart) },
+		show:  func(c *Config) string { return string(c.Restart) },
 	}
 }
 
 func signalSpec() spec {
 	return spec{
-		Key: newKey("stop_signal", "TERM",
+		Key: newKey("stop_signal", SignalName(qrun.DefaultStopSignal),
 			"signal sent to every process of each worker's tree to stop it: a name (TERM, SIGINT) or a number"),
 		typ: "signal", accepts: "a signal name (TERM, SIGTERM) or number (15)",
 		decode: func(c *Config, raw any) bool {
@@ -387,22 +384,20 @@ func subreaperSpec() spec {
 	}
 }
 
-// instruments lists the values of the instrument key, as help shows them.
-var instruments = []Instrument{InstrumentAuto, InstrumentPython, InstrumentNode, InstrumentJava, InstrumentNone}
-
 func instrumentSpec() spec {
+	instruments := qrun.Instruments()
 	names := make([]string, len(instruments))
 	for i, in := range instruments {
 		names[i] = string(in)
 	}
 	return spec{
-		Key: newKey("instrument", "none",
+		Key: newKey("instrument", string(qrun.DefaultInstrument),
 			"zero-code bootstrap of each worker's own SDK: auto (from the executable, its #! line or the interpreter a wrapper script execs), python, node, java or none"),
 		typ: "language", accepts: "one of " + strings.Join(names, ", "),
 		decode: func(c *Config, raw any) bool {
 			s, ok := raw.(string)
 			if ok {
-				c.Instrument = Instrument(s)
+				c.Instrument = qrun.Instrument(s)
 			}
 			return ok
 		},

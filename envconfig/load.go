@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/otel-qrun/otel-qrun/internal/jsonkind"
 	"github.com/otel-qrun/otel-qrun/internal/safefile"
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
 // qclusterVar is the environment variable holding the django-q2 style JSON.
@@ -82,7 +82,7 @@ func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
 		}
 	}
 	if c.Sources[keyQueueLimit] == SourceDefault {
-		c.QueueLimit = min(square(c.Workers), MaxQueueLimit)
+		c.QueueLimit = qrun.DefaultQueueLimit(c.Workers)
 	}
 	if c.Sources[keyClaimInterval] == SourceDefault {
 		c.ClaimInterval = DefaultClaimInterval(c.Timeout, c.StopGrace)
@@ -233,12 +233,4 @@ func readFile(v *viper.Viper, path string) error {
 		return invalidf("config file %q: %w", path, err)
 	}
 	return nil
-}
-
-// square returns n², saturating at the largest int.
-func square(n int) int {
-	if n > 0 && n > math.MaxInt/n {
-		return math.MaxInt
-	}
-	return n * n
 }

@@ -20,11 +20,14 @@ import (
 
 	"github.com/otel-qrun/otel-qrun/internal/taskproto"
 	"github.com/otel-qrun/otel-qrun/propagate"
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
 // ResultFDEnv names the environment variable in which otel-qrun gives a
-// persistent task-mode worker the file descriptor for its replies.
-const ResultFDEnv = "QRUN_RESULT_FD"
+// persistent task-mode worker the file descriptor for its replies. It is
+// [qrun.EnvResultFD], kept here so that a worker's code that names it
+// forkinit.ResultFDEnv keeps working.
+const ResultFDEnv = qrun.EnvResultFD
 
 // ErrNoResultFD is wrapped by the error of [Serve] when no reply writer was
 // given and QRUN_RESULT_FD is unset or does not name an open file

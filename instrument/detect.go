@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/otel-qrun/otel-qrun/internal/execpath"
 )
 
 // Detect returns the bootstrap for the executable at path: Python for a
@@ -464,25 +466,27 @@ func interpreter(path string, environ []string, dir string) string {
 	return found
 }
 
-// lookPath finds an executable regular file named file in the directories
-// of pathList, as execvp does, with relative directories taken relative to
-// base ("" for the current directory); "" and false when there is none.
-func lookPath(file, pathList, base string) (string, bool) {
-	for _, dir := range filepath.SplitList(pathList) {
-		if dir == "" {
-			dir = "."
-		}
-		if !filepath.IsAbs(dir) && base != "" {
-			dir = filepath.Join(base, dir)
-		}
-		if p := filepath.Join(dir, file); isExecutable(p) {
-			return p, true
-		}
+// interpreterOf is the interpreter of mode (Node, Python) that workers
+// run: the command itself, the interpreter of its "#!" line, or name on
+// the workers' PATH. Without one, the error wraps ErrUnavailable.
+func (p *Plan) interpreterOf(cfg Config, mode Mode, name string) (string, error) {
+	if modeOf(filepath.Base(cfg.Path)) == mode {
+		return p.abs(cfg.Path), nil
 	}
-	return "", false
+	if interp := interpreter(p.abs(cfg.Path), cfg.Environ, p.dir); modeOf(filepath.Base(interp)) == mode {
+		return p.abs(interp), nil
+	}
+	if found, ok := lookPath(name, getenv(cfg.Environ, "PATH"), p.dir); ok {
+		return p.abs(found), nil
+	}
+	return "", fmt.Errorf("%w: %s is not a %s command and %s is not on PATH", ErrUnavailable, filepath.Base(cfg.Path), languages[mode], name)
 }
 
-func isExecutable(path string) bool {
-	st, err := os.Stat(path)
-	return err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0
+// lookPath finds file as a worker with pathList as its PATH would, with
+// relative directories taken relative to base ("" for the current
+// directory): execpath.Find, the launcher's own lookup, reporting only
+// whether there is one.
+func lookPath(file, pathList, base string) (string, bool) {
+	p, err := execpath.Find(file, pathList, base)
+	return p, err == nil
 }

@@ -19,7 +19,8 @@
 //     is appended to NODE_OPTIONS, once Node has shown that it resolves the
 //     module from the workers' working directory. A small preload
 //     ([NodePreload]) follows it: it lets a worker with no SIGTERM handler of
-//     its own die of SIGTERM after flushing the SDK (the register's handler
+//     its own die of SIGTERM after flushing the SDK, bounded by
+//     QRUN_SHUTDOWN_TIMEOUT (the register's handler
 //     would keep it alive), gives each worker that Node's cluster module
 //     forks its own service.instance.id and lets a stopping primary wait for
 //     its workers' flush, and in per-task processes it runs the main module

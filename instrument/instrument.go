@@ -1,25 +1,34 @@
 package instrument
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
-// Mode is a zero-code bootstrap, as otel-qrun's instrument key names it.
-type Mode string
+// Mode is a zero-code bootstrap, as otel-qrun's instrument key names it:
+// [qrun.Instrument], the value of the key, under the name this package's
+// API reads best with (instrument.Python, instrument.Config{Mode: ...}).
+type Mode = qrun.Instrument
 
-// The modes. [Prepare] resolves Auto to one of the others.
+// The modes, those of package qrun. [Prepare] resolves Auto to one of the
+// others.
 const (
-	None   Mode = "none"   // no bootstrap: the worker starts its SDK itself, or has none
-	Auto   Mode = "auto"   // decided by [Detect] from the executable
-	Python Mode = "python" // put otel-qrun's sitecustomize first on PYTHONPATH
-	Node   Mode = "node"   // require the auto-instrumentations-node register
-	Java   Mode = "java"   // load the OpenTelemetry Java agent
+	None   = qrun.InstrumentNone   // no bootstrap: the worker starts its SDK itself, or has none
+	Auto   = qrun.InstrumentAuto   // decided by [Detect] from the executable
+	Python = qrun.InstrumentPython // put otel-qrun's sitecustomize first on PYTHONPATH
+	Node   = qrun.InstrumentNode   // require the auto-instrumentations-node register
+	Java   = qrun.InstrumentJava   // load the OpenTelemetry Java agent
 )
 
 // languages names the language of each bootstrap, for messages.
@@ -60,8 +69,10 @@ type Config struct {
 	JavaAgent string   // Java: the agent jar (relative paths are relative to Dir)
 	PerTask   bool     // every process runs one task: Node and Python run it in the carrier's context
 
-	// ShutdownTimeout bounds each flush of a Python worker's SDK (at
-	// os._exit, SIGTERM and fork); 0 means 3 seconds.
+	// ShutdownTimeout bounds each flush of a Python or Node.js worker's
+	// SDK (Python: at os._exit, SIGTERM and fork; Node.js: at SIGTERM, and
+	// a cluster primary's wait for its workers), passed to the worker as
+	// QRUN_SHUTDOWN_TIMEOUT; 0 means qrun.DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
 
 	// DryRun describes the bootstrap without writing anything: the Node
@@ -78,7 +89,7 @@ type Plan struct {
 	dir  string // absolute working directory
 
 	pythonDir  string        // Python: the bootstrap's directory, first on PYTHONPATH
-	shutdown   time.Duration // Python: QRUN_SHUTDOWN_TIMEOUT
+	shutdown   time.Duration // Node, Python: QRUN_SHUTDOWN_TIMEOUT
 	node       string        // Node: the node that resolved the modules
 	requires   []string      // Node: modules and files to --require, in order
 	javaAgent  string        // Java: absolute path of the jar
@@ -86,6 +97,7 @@ type Plan struct {
 	// Node: OTEL_NODE_RESOURCE_DETECTORS for workers whose environment
 	// has none; "" to leave it alone.
 	nodeDetectors string
+	nodePreload   bool // Node: the preload is required, and reads QRUN_SHUTDOWN_TIMEOUT
 
 	notes    []string
 	warnings []string
@@ -123,6 +135,10 @@ func Prepare(ctx context.Context, cfg Config) (*Plan, error) {
 		default:
 			p.note("auto: %s", d.why)
 		}
+	}
+	p.shutdown = cfg.ShutdownTimeout
+	if p.shutdown <= 0 {
+		p.shutdown = qrun.DefaultShutdownTimeout
 	}
 	var err error
 	switch p.mode {
@@ -198,4 +214,29 @@ func (p *Plan) abs(path string) string {
 		return filepath.Clean(path)
 	}
 	return filepath.Join(p.dir, path)
+}
+
+// runCheck runs argv once in the workers' working directory with environ,
+// bounded by timeout, and returns the JSON object of strings it prints on
+// stdout. what names what it checks, for the error, which wraps
+// ErrUnavailable and holds the program's stderr.
+func (p *Plan) runCheck(ctx context.Context, timeout time.Duration, environ []string, what string, argv ...string) (map[string]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	c.Env = environ
+	c.Dir = p.dir
+	c.WaitDelay = time.Second
+	var stdout, stderr bytes.Buffer
+	c.Stdout, c.Stderr = &stdout, &stderr
+	if err := c.Run(); err != nil {
+		return nil, fmt.Errorf("%w: %s could not check %s: %v: %s",
+			ErrUnavailable, argv[0], what, err, strings.TrimSpace(stderr.String()))
+	}
+	found := map[string]string{}
+	if err := json.Unmarshal(stdout.Bytes(), &found); err != nil {
+		return nil, fmt.Errorf("%w: %s could not check %s: unexpected output %q",
+			ErrUnavailable, argv[0], what, stdout.String())
+	}
+	return found, nil
 }

@@ -1,17 +1,17 @@
 package instrument
 
 import (
-	"bytes"
 	"context"
 	_ "embed" // the per-task preload
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
 //go:embed preload.cjs
@@ -61,7 +61,7 @@ func (p *Plan) prepareNode(ctx context.Context, cfg Config) error {
 	want := []string{NodeRegister, NodeAPI}
 	paths := map[string]string{}
 	if len(want) > 0 {
-		node, err := p.nodeExecutable(cfg)
+		node, err := p.interpreterOf(cfg, Node, "node")
 		if err != nil {
 			return err
 		}
@@ -100,7 +100,9 @@ func (p *Plan) prepareNode(ctx context.Context, cfg Config) error {
 			}
 		}
 		p.requires = append(p.requires, preload)
-		what := "which makes a worker with no SIGTERM handler of its own exit on SIGTERM after flushing the SDK"
+		p.nodePreload = true
+		what := fmt.Sprintf("which makes a worker with no SIGTERM handler of its own exit on SIGTERM after flushing the SDK (bounded by %s=%s)",
+			qrun.EnvShutdownTimeout, secondsText(p.shutdown))
 		if cfg.PerTask {
 			what += ", and runs each task's main module in the context of TRACEPARENT"
 		}
@@ -118,43 +120,12 @@ func (p *Plan) prepareNode(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-// nodeExecutable is the node that workers run: the command itself, the
-// interpreter of its "#!" line, or node on PATH.
-func (p *Plan) nodeExecutable(cfg Config) (string, error) {
-	if modeOf(filepath.Base(cfg.Path)) == Node {
-		return p.abs(cfg.Path), nil
-	}
-	if interp := interpreter(p.abs(cfg.Path), cfg.Environ, p.dir); modeOf(filepath.Base(interp)) == Node {
-		return p.abs(interp), nil
-	}
-	if node, ok := lookPath("node", getenv(cfg.Environ, "PATH"), p.dir); ok {
-		return p.abs(node), nil
-	}
-	return "", fmt.Errorf("%w: node is not on PATH", ErrUnavailable)
-}
-
 // resolveNode runs node once in the working directory to resolve modules.
 // NODE_OPTIONS is left out, so that no preload of the user runs.
 func (p *Plan) resolveNode(ctx context.Context, node string, modules []string, environ []string) (map[string]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, nodeCheckTimeout)
-	defer cancel()
 	list, _ := json.Marshal(modules) // strings always marshal
-	c := exec.CommandContext(ctx, node, "-e", fmt.Sprintf(nodeCheckScript, list, NodeAPI, NodeRegister))
-	c.Env = withoutEnv(environ, envNodeOptions)
-	c.Dir = p.dir
-	c.WaitDelay = time.Second
-	var stdout, stderr bytes.Buffer
-	c.Stdout, c.Stderr = &stdout, &stderr
-	if err := c.Run(); err != nil {
-		return nil, fmt.Errorf("%w: %s could not check the Node.js modules: %v: %s",
-			ErrUnavailable, node, err, strings.TrimSpace(stderr.String()))
-	}
-	paths := map[string]string{}
-	if err := json.Unmarshal(stdout.Bytes(), &paths); err != nil {
-		return nil, fmt.Errorf("%w: %s could not check the Node.js modules: unexpected output %q",
-			ErrUnavailable, node, stdout.String())
-	}
-	return paths, nil
+	return p.runCheck(ctx, nodeCheckTimeout, withoutEnv(environ, envNodeOptions), "the Node.js modules",
+		node, "-e", fmt.Sprintf(nodeCheckScript, list, NodeAPI, NodeRegister))
 }
 
 // writePreload writes the per-task preload to a new private directory,
@@ -188,6 +159,9 @@ func (p *Plan) applyNode(argv, env []string) []string {
 	}
 	if changed {
 		env = withEnv(env, envNodeOptions, opts)
+	}
+	if p.nodePreload { // the preload bounds its flush by it
+		env = withEnv(env, qrun.EnvShutdownTimeout, secondsText(p.shutdown))
 	}
 	// Only a register added here gets the detectors; one of the user's
 	// keeps its defaults.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
 // fakeNode writes a node that records its arguments, working directory and
@@ -195,7 +198,7 @@ func TestNodePerTaskPreload(t *testing.T) {
 	t.Setenv("TMPDIR", tmp)
 
 	p, err := Prepare(t.Context(), Config{Mode: Node, Path: node, Argv: []string{"node", "task.js"}, PerTask: true,
-		Environ: []string{"OTEL_NODE_RESOURCE_DETECTORS=host,os"}})
+		Environ: []string{"OTEL_NODE_RESOURCE_DETECTORS=host,os"}, ShutdownTimeout: 1500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,6 +208,10 @@ func TestNodePerTaskPreload(t *testing.T) {
 		t.Fatalf("NODE_OPTIONS %q, want --inspect, then the register, then the preload", getenv(env, "NODE_OPTIONS"))
 	}
 	preload := opts[4]
+	// The preload bounds its flush at SIGTERM by the launcher's shutdown_timeout.
+	if v := getenv(env, qrun.EnvShutdownTimeout); v != "1.5" {
+		t.Errorf("%s=%q, want 1.5", qrun.EnvShutdownTimeout, v)
+	}
 	if filepath.Dir(filepath.Dir(preload)) != tmp || filepath.Base(preload) != "preload.cjs" {
 		t.Errorf("preload %q, want a private directory in TMPDIR", preload)
 	}
@@ -421,6 +428,48 @@ if (process.argv[2] === 'own') {
 					t.Errorf("exit %v, want signaled=%v code %d", c.ProcessState, tt.signaled, tt.code)
 				}
 			})
+		}
+	})
+
+	t.Run("SIGTERM flush bounded by QRUN_SHUTDOWN_TIMEOUT", func(t *testing.T) {
+		// The SDK's flush takes 2.5 s: longer than a fixed 2 s bound,
+		// well within the shutdown_timeout of 60 s the launcher passes.
+		flush := filepath.Join(dir, "flush")
+		writeExec(t, filepath.Join(flush, "node_modules", "@opentelemetry", "api", "index.js"), `const slow = {
+  forceFlush: () => new Promise((resolve) => setTimeout(() => { require('fs').writeSync(1, 'flushed\n'); resolve(); }, 2500)),
+};
+module.exports = {
+  ROOT_CONTEXT: {},
+  propagation: { extract: (ctx) => ctx },
+  context: { with: (ctx, fn, thisArg, ...args) => fn.apply(thisArg, args), active: () => ({}) },
+  trace: { getTracerProvider: () => slow },
+  metrics: { getMeterProvider: () => ({}) },
+};
+`)
+		writeExec(t, filepath.Join(flush, "register-like.js"), "process.on('SIGTERM', () => {});\n")
+		writeExec(t, filepath.Join(flush, "server.js"), "require('net').createServer().listen(0, () => console.log('ready'));\n")
+		c := exec.Command(node, "server.js")
+		c.Dir = flush
+		c.Env = []string{"PATH=" + os.Getenv("PATH"), "NODE_OPTIONS=--require ./register-like.js --require " + q,
+			"QRUN_SHUTDOWN_TIMEOUT=60"}
+		stdout, err := c.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer c.Process.Kill()
+		out := bufio.NewReader(stdout)
+		if _, err := out.ReadString('\n'); err != nil {
+			t.Fatalf("server did not start: %v", err)
+		}
+		c.Process.Signal(syscall.SIGTERM)
+		rest, _ := io.ReadAll(out) // until the process is gone
+		c.Wait()
+		ws := c.ProcessState.Sys().(syscall.WaitStatus)
+		if string(rest) != "flushed\n" || !ws.Signaled() || ws.Signal() != syscall.SIGTERM {
+			t.Errorf("after SIGTERM: output %q, %v; want the flush to finish, then death by SIGTERM", rest, c.ProcessState)
 		}
 	})
 

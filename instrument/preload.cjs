@@ -9,8 +9,9 @@
 // worker under the register kept running after otel-qrun's stop signal until
 // stop_grace ended in SIGKILL. When the application has no SIGTERM handler
 // of its own, the preload restores what it expects: the SDK's spans and
-// metrics are flushed (for at most 2 seconds), then the process dies of
-// SIGTERM. An application that handles SIGTERM itself is left alone.
+// metrics are flushed (for at most QRUN_SHUTDOWN_TIMEOUT seconds, otel-qrun's
+// shutdown_timeout; 3 when it is unset or not a number), then the process
+// dies of SIGTERM. An application that handles SIGTERM itself is left alone.
 //
 // Per-task context. A per-task process (QRUN_TASK_ID is set) runs exactly
 // one task, and otel-qrun hands it the context of the task's CONSUMER span in
@@ -27,8 +28,8 @@
 // (qrun.worker.index and the rest are kept). A cluster worker exits as soon
 // as its primary is gone (its IPC channel closes), which would cut its
 // flush short: on SIGTERM a primary with no handler of its own flushes,
-// then waits (at most 2 seconds more) for its workers to exit before it
-// dies.
+// then waits (at most QRUN_SHUTDOWN_TIMEOUT seconds more) for its workers
+// to exit before it dies.
 //
 // Module.runMain is the hook Node.js keeps for preloads that wrap the
 // execution of the entry point (CommonJS and ES modules alike); the context
@@ -99,6 +100,13 @@
       return fork.call(this, workerEnv);
     };
   }
+  // The bound of each step of the stop, in ms: QRUN_SHUTDOWN_TIMEOUT, the
+  // launcher's shutdown_timeout in seconds (3 by default, as there).
+  const shutdownMs = (() => {
+    const s = Number(process.env.QRUN_SHUTDOWN_TIMEOUT);
+    return process.env.QRUN_SHUTDOWN_TIMEOUT && Number.isFinite(s) && s >= 0 ? s * 1000 : 3000;
+  })();
+
   // Resolves when the primary's cluster workers have exited, or after ms.
   const workersGone = (ms) => new Promise((resolve) => {
     if (!isPrimary) {
@@ -140,8 +148,8 @@
         // an API without that signal: nothing to flush
       }
     }
-    const bound = new Promise((resolve) => setTimeout(resolve, 2000).unref());
-    Promise.race([Promise.allSettled(flushes), bound]).then(() => workersGone(2000)).then(() => {
+    const bound = new Promise((resolve) => setTimeout(resolve, shutdownMs).unref());
+    Promise.race([Promise.allSettled(flushes), bound]).then(() => workersGone(shutdownMs)).then(() => {
       process.removeAllListeners('SIGTERM');
       process.kill(process.pid, 'SIGTERM');
     });

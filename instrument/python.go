@@ -1,18 +1,17 @@
 package instrument
 
 import (
-	"bytes"
 	"context"
 	"embed"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
 // pythonFS holds otel-qrun's Python bootstrap: sitecustomize.py, which runs
@@ -40,11 +39,9 @@ const pythonSiteDir = "opentelemetry/instrumentation/auto_instrumentation"
 const pythonDirPrefix = "otel-qrun-python-"
 
 // Variables the Python bootstrap reads (besides every OTEL_* the distro
-// reads).
+// reads, and qrun.EnvShutdownTimeout, which bounds each flush of a Python
+// worker's SDK at os._exit, at SIGTERM and before a fork).
 const (
-	// EnvShutdownTimeout bounds, in seconds, each flush of a Python
-	// worker's SDK at os._exit, at SIGTERM and before a fork.
-	EnvShutdownTimeout = "QRUN_SHUTDOWN_TIMEOUT"
 	// EnvInstancePID names the process whose service.instance.id
 	// OTEL_RESOURCE_ATTRIBUTES holds; a Python process that is not that
 	// one (an exec'd descendant) takes an id of its own.
@@ -91,7 +88,7 @@ func (p *Plan) preparePython(ctx context.Context, cfg Config) error {
 		p.note("python: already bootstrapped (%s): nothing added", why)
 		return nil
 	}
-	python, err := p.pythonExecutable(cfg)
+	python, err := p.interpreterOf(cfg, Python, "python3")
 	if err != nil {
 		return err
 	}
@@ -106,10 +103,6 @@ func (p *Plan) preparePython(ctx context.Context, cfg Config) error {
 		}
 	}
 	p.pythonDir = dir
-	p.shutdown = cfg.ShutdownTimeout
-	if p.shutdown <= 0 {
-		p.shutdown = 3 * time.Second
-	}
 	p.note("python: %s imports opentelemetry-instrumentation %s (SDK %s, distro %s)",
 		python, found["opentelemetry-instrumentation"], orUnknown(found["opentelemetry-sdk"]), orUnknown(found["opentelemetry-distro"]))
 	p.note("python: PYTHONPATH = %s:%s:…, whose sitecustomize runs the application's next sitecustomize, then starts the distro as opentelemetry-instrument does (written at start, removed at exit); otel_qrun (the task loop) is importable there", dir, p.dir)
@@ -121,7 +114,7 @@ func (p *Plan) preparePython(ctx context.Context, cfg Config) error {
 	} else {
 		p.note("python: long-lived workers do not continue TRACEPARENT (their spans start new traces); otel_qrun.serve runs each task in its carrier's context")
 	}
-	p.note("python: flush bounded by %s=%s at os._exit, at SIGTERM (before the program's own handler, if it has one) and in the parent before each fork", EnvShutdownTimeout, secondsText(p.shutdown))
+	p.note("python: flush bounded by %s=%s at os._exit, at SIGTERM (before the program's own handler, if it has one) and in the parent before each fork", qrun.EnvShutdownTimeout, secondsText(p.shutdown))
 	sdk := found["opentelemetry-sdk"]
 	switch {
 	case sdk == "":
@@ -136,40 +129,12 @@ func (p *Plan) preparePython(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-// pythonExecutable is the interpreter that workers run: the command itself,
-// the interpreter of its "#!" line, or python3 on PATH.
-func (p *Plan) pythonExecutable(cfg Config) (string, error) {
-	if modeOf(filepath.Base(cfg.Path)) == Python {
-		return p.abs(cfg.Path), nil
-	}
-	if interp := interpreter(p.abs(cfg.Path), cfg.Environ, p.dir); modeOf(filepath.Base(interp)) == Python {
-		return p.abs(interp), nil
-	}
-	if py, ok := lookPath("python3", getenv(cfg.Environ, "PATH"), p.dir); ok {
-		return p.abs(py), nil
-	}
-	return "", fmt.Errorf("%w: %s is not a Python command and python3 is not on PATH", ErrUnavailable, filepath.Base(cfg.Path))
-}
-
 // checkPython runs python once in the working directory, with the workers'
 // environment, to import the distro and read the versions.
 func (p *Plan) checkPython(ctx context.Context, python string, environ []string) (map[string]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, pythonCheckTimeout)
-	defer cancel()
-	c := exec.CommandContext(ctx, python, "-c", pythonCheckScript)
-	c.Env = environ
-	c.Dir = p.dir
-	c.WaitDelay = time.Second
-	var stdout, stderr bytes.Buffer
-	c.Stdout, c.Stderr = &stdout, &stderr
-	if err := c.Run(); err != nil {
-		return nil, fmt.Errorf("%w: %s could not check the OpenTelemetry distro: %v: %s",
-			ErrUnavailable, python, err, strings.TrimSpace(stderr.String()))
-	}
-	found := map[string]string{}
-	if err := json.Unmarshal(stdout.Bytes(), &found); err != nil {
-		return nil, fmt.Errorf("%w: %s could not check the OpenTelemetry distro: unexpected output %q",
-			ErrUnavailable, python, stdout.String())
+	found, err := p.runCheck(ctx, pythonCheckTimeout, environ, "the OpenTelemetry distro", python, "-c", pythonCheckScript)
+	if err != nil {
+		return nil, err
 	}
 	if why := found["error"]; why != "" {
 		return nil, fmt.Errorf("%w: %s cannot import opentelemetry.instrumentation.auto_instrumentation (%s); install it in the Python environment of the workers: %s (then opentelemetry-bootstrap -a install adds the instrumentations of the libraries installed there)",
@@ -214,7 +179,7 @@ func (p *Plan) applyPython(path string, argv, env []string) []string {
 	// The worker owns the id the launcher gave it, whatever process the
 	// launcher itself was started from.
 	env = withoutEnv(env, EnvInstancePID)
-	return withEnv(env, EnvShutdownTimeout, secondsText(p.shutdown))
+	return withEnv(env, qrun.EnvShutdownTimeout, secondsText(p.shutdown))
 }
 
 // pythonBootstrapped says why the command already starts the SDK: it is

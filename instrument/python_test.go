@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/otel-qrun/otel-qrun/internal/execpath"
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
 // These tests run a real python3 with a stand-in distribution: a package
@@ -20,7 +23,7 @@ import (
 // needs more of PATH), else python3 from PATH, skipping the test without one.
 func realPython(t *testing.T) string {
 	t.Helper()
-	if isExecutable("/usr/bin/python3") {
+	if execpath.Check("/usr/bin/python3") == nil {
 		return "/usr/bin/python3"
 	}
 	py, err := exec.LookPath("python3")
@@ -63,11 +66,11 @@ func TestPythonPutsTheBootstrapFirstOnPYTHONPATH(t *testing.T) {
 		entries[2] != distro || entries[3] != "/app/lib" {
 		t.Fatalf("PYTHONPATH %q: want the bootstrap, the working directory, then the worker's own entries", entries)
 	}
-	if v := getenv(got, EnvShutdownTimeout); v != "1.5" {
-		t.Errorf("%s=%q, want 1.5", EnvShutdownTimeout, v)
+	if v := getenv(got, qrun.EnvShutdownTimeout); v != "1.5" {
+		t.Errorf("%s=%q, want 1.5", qrun.EnvShutdownTimeout, v)
 	}
 	if getenv(got, "QRUN_WORKER_INDEX") != "0" || len(got) != len(env)+1 || slices.ContainsFunc(got, func(kv string) bool { return strings.HasPrefix(kv, EnvInstancePID+"=") }) {
-		t.Errorf("environment %q: want the worker's, plus %s, without an inherited %s", got, EnvShutdownTimeout, EnvInstancePID)
+		t.Errorf("environment %q: want the worker's, plus %s, without an inherited %s", got, qrun.EnvShutdownTimeout, EnvInstancePID)
 	}
 	for _, name := range []string{"sitecustomize.py", "_otel_qrun_bootstrap.py", "otel_qrun.py"} {
 		b, err := os.ReadFile(filepath.Join(entries[0], name))
@@ -84,7 +87,7 @@ func TestPythonPutsTheBootstrapFirstOnPYTHONPATH(t *testing.T) {
 	}
 	notes := strings.Join(p.Notes(), "\n")
 	for _, want := range []string{python + " imports opentelemetry-instrumentation", "PYTHONPATH = " + entries[0] + ":" + work,
-		"long-lived workers do not continue TRACEPARENT", EnvShutdownTimeout + "=1.5"} {
+		"long-lived workers do not continue TRACEPARENT", qrun.EnvShutdownTimeout + "=1.5"} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("notes lack %q:\n%s", want, notes)
 		}

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otel-qrun/otel-qrun/internal/workertest"
 	"github.com/otel-qrun/otel-qrun/launcher"
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
 // bootstrapRecorder is a bootstrap that wraps the command with an extra
@@ -26,7 +28,7 @@ func (b *bootstrapRecorder) apply(ex launcher.Exec) launcher.Exec {
 	return launcher.Exec{
 		Path: ex.Path,
 		Argv: append([]string{ex.Argv[0], "--bootstrapped"}, ex.Argv[1:]...),
-		Env:  append(slices.Clone(ex.Env), "BOOTSTRAP=worker-"+lookup(ex.Env, launcher.EnvWorkerIndex)),
+		Env:  append(slices.Clone(ex.Env), "BOOTSTRAP=worker-"+lookup(ex.Env, qrun.EnvWorkerIndex)),
 	}
 }
 
@@ -73,7 +75,7 @@ func TestBootstrapChangesWhatEveryWorkerExecutes(t *testing.T) {
 		if c.Path != os.Args[0] || !slices.Equal(c.Argv, argv) {
 			t.Errorf("bootstrap given path %q argv %q", c.Path, c.Argv)
 		}
-		if lookup(c.Env, launcher.EnvWorkerIndex) == "" || lookup(c.Env, launcher.EnvWorkers) != "2" ||
+		if lookup(c.Env, qrun.EnvWorkerIndex) == "" || lookup(c.Env, qrun.EnvWorkers) != "2" ||
 			!strings.Contains(lookup(c.Env, "OTEL_RESOURCE_ATTRIBUTES"), launcher.AttrInstanceID+"=") {
 			t.Errorf("bootstrap given an incomplete worker environment: %q", c.Env)
 		}
@@ -86,7 +88,7 @@ func TestBootstrapChangesWhatEveryWorkerExecutes(t *testing.T) {
 func TestBootstrapAppliesToRestartsAndPerTaskProcesses(t *testing.T) {
 	t.Run("restart", func(t *testing.T) {
 		b := &bootstrapRecorder{}
-		h := startLauncher(t, nil, launcher.WithEnviron(helperEnviron("exit", "HELPER_EXIT=1")),
+		h := startLauncher(t, nil, launcher.WithEnviron(helperEnvironWith("exit", workertest.Params{Exit: 1})),
 			launcher.WithRestart(launcher.RestartOnFailure), launcher.WithMaxRestarts(2),
 			launcher.WithBackoff(time.Millisecond, time.Millisecond), launcher.WithBootstrap(b.apply))
 		if st := h.wait(); st != 1 {

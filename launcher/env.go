@@ -10,14 +10,10 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/otel-qrun/otel-qrun/propagate"
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
-// Environment variables the launcher sets for every worker.
 const (
-	EnvCluster     = "QRUN_CLUSTER"
-	EnvWorkerIndex = "QRUN_WORKER_INDEX"
-	EnvWorkers     = "QRUN_WORKERS"
-
 	envResourceAttrs  = "OTEL_RESOURCE_ATTRIBUTES"
 	envMetricsExp     = "OTEL_METRICS_EXPORTER"
 	envPrometheusPort = "OTEL_EXPORTER_PROMETHEUS_PORT"
@@ -58,9 +54,9 @@ func WorkerEnv(ctx context.Context, p propagation.TextMapPropagator, environ []s
 		}
 		env = setenv(env, envPrometheusPort, strconv.Itoa(base+1+id.Index))
 	}
-	env = setenv(env, EnvCluster, id.Cluster)
-	env = setenv(env, EnvWorkerIndex, strconv.Itoa(id.Index))
-	env = setenv(env, EnvWorkers, strconv.Itoa(id.Workers))
+	env = setenv(env, qrun.EnvCluster, id.Cluster)
+	env = setenv(env, qrun.EnvWorkerIndex, strconv.Itoa(id.Index))
+	env = setenv(env, qrun.EnvWorkers, strconv.Itoa(id.Workers))
 	return dedupEnv(env)
 }
 

@@ -75,11 +75,22 @@ func (r *run) logExit(s *slot, w *worker, ws syscall.WaitStatus, uptime time.Dur
 		r.log.Debug("task process exited", args...)
 	case ws.Signaled() && ws.Signal() == syscall.SIGKILL && !w.killed:
 		r.log.Warn("worker killed by SIGKILL, not by otel-qrun: it may have run out of memory (check the kernel log or the container's memory limit)", args...)
+	case exitStatus(ws) != 0 && w.phase == phaseRunning && r.transparent():
+		// The status is the user's answer, passed through as tini passes
+		// it: not a launcher event.
+		r.log.Debug("worker failed", args...)
 	case exitStatus(ws) != 0 && w.phase == phaseRunning:
 		r.log.Warn("worker failed", args...)
 	default:
 		r.log.Info("worker exited", args...)
 	}
+}
+
+// transparent reports whether the launcher is a plain prefix of one
+// command: one worker, restart never, no task mode. Its exit status is then
+// the worker's, and a failure of the worker is no event of the launcher's.
+func (r *run) transparent() bool {
+	return len(r.slots) == 1 && r.cfg.restart == RestartNever && r.tasks == nil
 }
 
 // applyPolicy applies the restart policy to a slot whose worker ended (or
@@ -101,8 +112,7 @@ func (r *run) applyPolicy(s *slot, policy RestartPolicy, status int, uptime time
 	quick := uptime < cfg.minUptime
 	if quick && failed {
 		if s.failures >= cfg.maxRestarts {
-			r.log.Error(fmt.Sprintf("worker %d keeps failing: %d restarts in a row each failed before min_uptime (%s); giving up",
-				s.index, s.failures, cfg.minUptime), "last_status", status)
+			r.log.Error(giveUpMessage(s.index, s.failures, cfg.minUptime), "last_status", status)
 			r.fail(status)
 			return
 		}
@@ -130,4 +140,16 @@ func (r *run) fail(status int) {
 	if r.failure == nil {
 		r.failure = &status
 	}
+}
+
+// giveUpMessage is the message of the give-up after restarts quick failed
+// restarts of worker index in a row.
+func giveUpMessage(index, restarts int, minUptime time.Duration) string {
+	switch restarts {
+	case 0:
+		return fmt.Sprintf("worker %d failed before min_uptime (%s) and max_restarts is 0; giving up", index, minUptime)
+	case 1:
+		return fmt.Sprintf("worker %d keeps failing: 1 restart failed before min_uptime (%s); giving up", index, minUptime)
+	}
+	return fmt.Sprintf("worker %d keeps failing: %d restarts in a row each failed before min_uptime (%s); giving up", index, restarts, minUptime)
 }

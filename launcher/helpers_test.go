@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,7 +24,7 @@ func TestMain(m *testing.M) {
 	if code, ok := launcher.KeeperMain(); ok {
 		os.Exit(code)
 	}
-	if code, ok := workertest.Run(map[string]func() int{"launcher": runLauncherHelper}); ok {
+	if code, ok := workertest.Run(); ok {
 		os.Exit(code)
 	}
 	goleak.VerifyTestMain(m)
@@ -39,28 +38,39 @@ type record = workertest.Record
 const patience = 2 * time.Minute
 
 var (
-	helperEnviron = workertest.Environ
-	gone          = workertest.Gone
-	alive         = workertest.Alive
-	zombies       = workertest.Zombies
+	helperEnviron     = workertest.Environ
+	helperEnvironWith = workertest.EnvironWith
+	gone              = workertest.Gone
+	alive             = workertest.Alive
+	zombies           = workertest.Zombies
 )
 
-// runLauncherHelper runs a launcher configured from HELPER_WORKERS,
-// HELPER_SUBREAPER and HELPER_WORKER (the helper the workers run), with
-// real signals delivered to this process.
-func runLauncherHelper() int {
-	n, _ := strconv.Atoi(os.Getenv("HELPER_WORKERS"))
-	env := workertest.WithoutEnv(os.Environ(), workertest.HelperEnv)
-	env = append(env, workertest.HelperEnv+"="+os.Getenv("HELPER_WORKER"))
+func init() { workertest.Register("launcher", runLauncherHelper) }
+
+// launcherParams configure the "launcher" helper.
+type launcherParams struct {
+	Workers      int
+	Worker       string            // the helper the workers run
+	WorkerParams workertest.Params // its parameters
+	Subreaper    bool
+	Grace        time.Duration          // stop grace; 0 means 2s
+	Restart      launcher.RestartPolicy // "" means never
+	Adopt        bool                   // become a parent that never reaps the orphans it adopts
+}
+
+// runLauncherHelper runs a launcher configured by p in its own process,
+// with real signals delivered to that process.
+func runLauncherHelper(p launcherParams) int {
+	env := workertest.EnvironWith(p.Worker, p.WorkerParams)
 	grace := 2 * time.Second
-	if g, err := time.ParseDuration(os.Getenv("HELPER_GRACE")); err == nil {
-		grace = g
+	if p.Grace > 0 {
+		grace = p.Grace
 	}
 	restart := launcher.RestartNever
-	if r := os.Getenv("HELPER_RESTART"); r != "" {
-		restart = launcher.RestartPolicy(r)
+	if p.Restart != "" {
+		restart = p.Restart
 	}
-	if os.Getenv("HELPER_ADOPT") == "1" {
+	if p.Adopt {
 		// Orphans become this process's children, which it never reaps:
 		// a container whose PID 1 does not reap.
 		if err := adoptOrphans(); err != nil {
@@ -69,9 +79,9 @@ func runLauncherHelper() int {
 		}
 	}
 	l, err := launcher.New([]string{os.Args[0]},
-		launcher.WithWorkers(n),
+		launcher.WithWorkers(p.Workers),
 		launcher.WithEnviron(env),
-		launcher.WithSubreaper(os.Getenv("HELPER_SUBREAPER") == "1"),
+		launcher.WithSubreaper(p.Subreaper),
 		launcher.WithStopGrace(grace),
 		launcher.WithRestart(restart),
 		launcher.WithBackoff(time.Millisecond, time.Millisecond),
@@ -130,14 +140,14 @@ func (h *harness) waitLog(msg string, attrs map[string]string) {
 // harness runs a Launcher in the test process with helper workers whose
 // stdout records arrive on a channel.
 type harness struct {
-	t       *testing.T
-	records chan record
-	logs    chan map[string]string
-	sigs    chan os.Signal
-	done    chan struct{}
-	status  int
-	err     error
-	cancel  context.CancelFunc
+	t        *testing.T
+	records  chan record
+	logs     chan map[string]string
+	sigs     chan os.Signal
+	returned chan struct{} // closed when Run has returned and its output is read
+	status   int
+	err      error
+	cancel   context.CancelFunc
 }
 
 // startLauncher starts a launcher over the test binary with opts; the
@@ -165,7 +175,7 @@ func startLauncherWith(t *testing.T, parent context.Context, argv []string, opts
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(parent)
-	h := &harness{t: t, records: make(chan record, 1000), logs: logs, sigs: make(chan os.Signal, 4), done: make(chan struct{}), cancel: cancel}
+	h := &harness{t: t, records: make(chan record, 1000), logs: logs, sigs: make(chan os.Signal, 4), returned: make(chan struct{}), cancel: cancel}
 	readDone := make(chan struct{})
 	go func() {
 		defer close(readDone)
@@ -182,12 +192,12 @@ func startLauncherWith(t *testing.T, parent context.Context, argv []string, opts
 		pw.Close()
 		<-readDone
 		pr.Close()
-		close(h.done)
+		close(h.returned)
 	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-h.done:
+		case <-h.returned:
 		case <-time.After(patience):
 			t.Error("launcher did not stop")
 		}
@@ -223,7 +233,7 @@ func (h *harness) ready(n int) []record {
 func (h *harness) wait() int {
 	h.t.Helper()
 	select {
-	case <-h.done:
+	case <-h.returned:
 	case <-time.After(patience):
 		h.t.Fatalf("launcher did not finish within %s", patience)
 	}

@@ -3,15 +3,13 @@ package launcher
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/otel-qrun/otel-qrun/internal/execpath"
 )
 
 // Exit statuses of the launcher that are not a worker's own.
@@ -23,8 +21,8 @@ const (
 // Errors returned by [New] when the command cannot be run. Callers map them to
 // exit statuses 127 and 126.
 var (
-	ErrNotFound      = errors.New("command not found")
-	ErrNotExecutable = errors.New("command not executable")
+	ErrNotFound      = execpath.ErrNotFound
+	ErrNotExecutable = execpath.ErrNotExecutable
 )
 
 // Launcher runs and supervises the workers of one command. Create it with
@@ -70,52 +68,13 @@ func (l *Launcher) Path() string { return l.path }
 // executable exactly as a worker with that PATH would. A file containing a
 // '/' is used as given. It returns the path, or an error wrapping
 // [ErrNotFound] when no entry exists or [ErrNotExecutable] when one
-// exists but cannot be executed (a directory, no execute bit, stat error);
+// exists but cannot be executed (a directory or another file that is not a
+// regular file, no execute bit, a stat error);
 // a non-executable match is reported only when no later entry is
 // executable. The launcher's exit statuses for these errors are
 // [ExitNotFound] and [ExitNotExecutable].
 func LookPath(file, pathList string) (string, error) {
-	if strings.Contains(file, "/") {
-		if err := checkExecutable(file); err != nil {
-			return "", err
-		}
-		return file, nil
-	}
-	var notExec error
-	for _, dir := range filepath.SplitList(pathList) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, file)
-		err := checkExecutable(p)
-		if err == nil {
-			return p, nil
-		}
-		if errors.Is(err, ErrNotExecutable) && notExec == nil {
-			notExec = err
-		}
-	}
-	if notExec != nil {
-		return "", notExec
-	}
-	return "", fmt.Errorf("%s: %w in PATH", file, ErrNotFound)
-}
-
-func checkExecutable(p string) error {
-	st, err := os.Stat(p)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%s: %w", p, ErrNotFound)
-		}
-		return fmt.Errorf("%s: %w: %v", p, ErrNotExecutable, err)
-	}
-	if st.IsDir() {
-		return fmt.Errorf("%s: %w: is a directory", p, ErrNotExecutable)
-	}
-	if st.Mode()&0o111 == 0 {
-		return fmt.Errorf("%s: %w: permission denied", p, ErrNotExecutable)
-	}
-	return nil
+	return execpath.Find(file, pathList, "")
 }
 
 // exitStatus turns a wait status into a shell-style exit status.

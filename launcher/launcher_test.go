@@ -145,11 +145,11 @@ func TestExitStatus(t *testing.T) {
 		env     []string
 		want    int
 	}{
-		{"zero", 1, helperEnviron("exit", "HELPER_EXIT=0"), 0},
-		{"own status", 1, helperEnviron("exit", "HELPER_EXIT=3"), 3},
-		{"killed by signal", 1, helperEnviron("selfkill", "HELPER_SIGNAL=10"), 128 + 10},
-		{"several all zero", 4, helperEnviron("exit", "HELPER_EXIT=0"), 0},
-		{"several failing", 3, helperEnviron("exit", "HELPER_EXIT=9"), 9},
+		{"zero", 1, helperEnviron("exit"), 0},
+		{"own status", 1, helperEnvironWith("exit", workertest.Params{Exit: 3}), 3},
+		{"killed by signal", 1, helperEnvironWith("selfkill", workertest.Params{Signal: 10}), 128 + 10},
+		{"several all zero", 4, helperEnviron("exit"), 0},
+		{"several failing", 3, helperEnvironWith("exit", workertest.Params{Exit: 9}), 9},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -176,16 +176,16 @@ func TestSpawnFailureStatus(t *testing.T) {
 func TestGracefulStop(t *testing.T) {
 	tests := []struct {
 		name string
-		exit string
+		exit int
 		want int
 	}{
-		{"exit 0 on TERM", "0", 0},
-		{"exit 128+TERM", "143", 0},
-		{"exit 1 on TERM", "1", 1},
+		{"exit 0 on TERM", 0, 0},
+		{"exit 128+TERM", 143, 0},
+		{"exit 1 on TERM", 1, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := startLauncher(t, nil, launcher.WithWorkers(2), launcher.WithEnviron(helperEnviron("trap", "HELPER_EXIT="+tt.exit)))
+			h := startLauncher(t, nil, launcher.WithWorkers(2), launcher.WithEnviron(helperEnvironWith("trap", workertest.Params{Exit: tt.exit})))
 			h.ready(2)
 			h.sigs <- syscall.SIGTERM
 			if got := h.wait(); got != tt.want {
@@ -235,7 +235,7 @@ func TestSecondSignalKillsAtOnce(t *testing.T) {
 }
 
 func TestGroupStopReachesGrandchildren(t *testing.T) {
-	h := startLauncher(t, nil, launcher.WithEnviron(helperEnviron("grandchild", "HELPER_EXIT=-1")),
+	h := startLauncher(t, nil, launcher.WithEnviron(helperEnvironWith("grandchild", workertest.Params{Exit: -1})),
 		launcher.WithStopGrace(time.Second))
 	r := h.ready(1)[0]
 	if r.Child == 0 {
@@ -249,7 +249,7 @@ func TestGroupStopReachesGrandchildren(t *testing.T) {
 }
 
 func TestLeftoversOfAnExitedWorkerAreStopped(t *testing.T) {
-	h := startLauncher(t, nil, launcher.WithEnviron(helperEnviron("grandchild", "HELPER_EXIT=0")),
+	h := startLauncher(t, nil, launcher.WithEnviron(helperEnviron("grandchild")),
 		launcher.WithStopGrace(300*time.Millisecond))
 	r := h.ready(1)[0]
 	if got := h.wait(); got != 0 {
@@ -314,20 +314,59 @@ func TestScaleWithTTINAndTTOU(t *testing.T) {
 }
 
 func TestRestartGivesUpAfterMaxRestarts(t *testing.T) {
-	h := startLauncher(t, nil, launcher.WithEnviron(helperEnviron("exit", "HELPER_EXIT=3")),
-		launcher.WithRestart(launcher.RestartOnFailure), launcher.WithMaxRestarts(3),
-		launcher.WithBackoff(5*time.Millisecond, 20*time.Millisecond))
-	if st := h.wait(); st != 3 {
-		t.Errorf("status %d, want 3", st)
+	tests := []struct {
+		maxRestarts int
+		msg         string // the give-up message, counted correctly
+	}{
+		{0, "worker 0 failed before min_uptime (10s) and max_restarts is 0; giving up"},
+		{1, "worker 0 keeps failing: 1 restart failed before min_uptime (10s); giving up"},
+		{3, "worker 0 keeps failing: 3 restarts in a row each failed before min_uptime (10s); giving up"},
 	}
-	if n := len(h.rest()); n != 4 {
-		t.Errorf("worker started %d times, want 1 + max_restarts = 4", n)
+	for _, tt := range tests {
+		t.Run(strconv.Itoa(tt.maxRestarts), func(t *testing.T) {
+			h := startLauncher(t, nil, launcher.WithEnviron(helperEnvironWith("exit", workertest.Params{Exit: 3})),
+				launcher.WithRestart(launcher.RestartOnFailure), launcher.WithMaxRestarts(tt.maxRestarts),
+				launcher.WithBackoff(5*time.Millisecond, 20*time.Millisecond))
+			if st := h.wait(); st != 3 {
+				t.Errorf("status %d, want 3", st)
+			}
+			if n := len(h.rest()); n != 1+tt.maxRestarts {
+				t.Errorf("worker started %d times, want 1 + max_restarts = %d", n, 1+tt.maxRestarts)
+			}
+			h.waitLog(tt.msg, map[string]string{"level": "ERROR", "last_status": "3"})
+		})
+	}
+}
+
+// A launcher that is a plain prefix of one command (one worker, restart
+// never, no task mode) passes the worker's status through as its own
+// answer: the failure is logged at debug level, not as a warning. Every
+// other configuration warns.
+func TestWorkerFailureIsAWarningUnlessTransparent(t *testing.T) {
+	tests := []struct {
+		name  string
+		opts  []launcher.Option
+		level string
+	}{
+		{"one worker, never", nil, "DEBUG"},
+		{"two workers", []launcher.Option{launcher.WithWorkers(2)}, "WARN"},
+		{"on-failure", []launcher.Option{launcher.WithRestart(launcher.RestartOnFailure), launcher.WithMaxRestarts(0)}, "WARN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := append([]launcher.Option{launcher.WithEnviron(helperEnvironWith("exit", workertest.Params{Exit: 42}))}, tt.opts...)
+			h := startLauncher(t, nil, opts...)
+			if st := h.wait(); st != 42 {
+				t.Errorf("status %d, want 42", st)
+			}
+			h.waitLog("worker failed", map[string]string{"level": tt.level, "status": "exit status 42"})
+		})
 	}
 }
 
 func TestRestartBackoffResetsAfterMinUptime(t *testing.T) {
 	// Each run outlives min_uptime, so failures never count toward the give-up.
-	h := startLauncher(t, nil, launcher.WithEnviron(helperEnviron("memory", "HELPER_MB=0")),
+	h := startLauncher(t, nil, launcher.WithEnviron(helperEnvironWith("memory", workertest.Params{MB: 0})),
 		launcher.WithRestart(launcher.RestartOnFailure), launcher.WithMaxRestarts(1),
 		launcher.WithMinUptime(time.Millisecond))
 	for i := 0; i < 4; i++ {
@@ -346,7 +385,7 @@ func TestNeverPolicyStopsTheOthers(t *testing.T) {
 	// Worker 1 dies of a signal, perhaps before worker 0 is even ready; the
 	// launcher stops worker 0 and exits with worker 1's status.
 	h := startLauncher(t, nil, launcher.WithWorkers(2),
-		launcher.WithEnviron(helperEnviron("byindex", "HELPER_0=trap", "HELPER_1=selfkill", "HELPER_SIGNAL=10", "HELPER_EXIT=0")))
+		launcher.WithEnviron(helperEnvironWith("byindex", workertest.Params{ByIndex: []string{"trap", "selfkill"}, Signal: 10})))
 	if st := h.wait(); st != 128+10 {
 		t.Errorf("status %d, want %d", st, 128+10)
 	}
@@ -356,7 +395,7 @@ func TestNeverPolicyStopsTheOthers(t *testing.T) {
 }
 
 func TestFailureStopsSiblingsWithItsStatus(t *testing.T) {
-	env := helperEnviron("trap", "HELPER_EXIT=0")
+	env := helperEnviron("trap")
 	h := startLauncher(t, nil, launcher.WithWorkers(2), launcher.WithEnviron(env))
 	recs := h.ready(2)
 	syscall.Kill(recs[0].PID, syscall.SIGKILL)
@@ -367,7 +406,7 @@ func TestFailureStopsSiblingsWithItsStatus(t *testing.T) {
 }
 
 func TestShardsExitingZeroAreDone(t *testing.T) {
-	h := startLauncher(t, nil, launcher.WithWorkers(4), launcher.WithEnviron(helperEnviron("exit", "HELPER_EXIT=0")),
+	h := startLauncher(t, nil, launcher.WithWorkers(4), launcher.WithEnviron(helperEnviron("exit")),
 		launcher.WithRestart(launcher.RestartOnFailure))
 	if st := h.wait(); st != 0 {
 		t.Errorf("status %d", st)
@@ -378,7 +417,7 @@ func TestShardsExitingZeroAreDone(t *testing.T) {
 }
 
 func TestNoRestartDuringStop(t *testing.T) {
-	h := startLauncher(t, nil, launcher.WithWorkers(2), launcher.WithEnviron(helperEnviron("trap", "HELPER_EXIT=5")),
+	h := startLauncher(t, nil, launcher.WithWorkers(2), launcher.WithEnviron(helperEnvironWith("trap", workertest.Params{Exit: 5})),
 		launcher.WithRestart(launcher.RestartAlways), launcher.WithBackoff(time.Millisecond, time.Millisecond))
 	h.ready(2)
 	h.sigs <- syscall.SIGTERM
@@ -394,7 +433,7 @@ func TestMaxRSSRecyclesTheWorker(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("max_rss needs /proc")
 	}
-	h := startLauncher(t, nil, launcher.WithEnviron(helperEnviron("memory", "HELPER_MB=96", "HELPER_EXIT=0")),
+	h := startLauncher(t, nil, launcher.WithEnviron(helperEnvironWith("memory", workertest.Params{MB: 96})),
 		launcher.WithMaxRSS(48*1024), launcher.WithGuardCycle(20*time.Millisecond))
 	first := h.ready(1)[0]
 	second := h.ready(1)[0]
@@ -465,14 +504,10 @@ func TestStdinGoesToASingleWorkerOnly(t *testing.T) {
 
 // launcherProcess starts the "launcher" helper as a real process, returns
 // it and the ready records of its workers.
-func launcherProcess(t *testing.T, workers int, worker string, subreaper bool, extra ...string) (*exec.Cmd, *bufio.Scanner) {
+func launcherProcess(t *testing.T, workers int, worker string, subreaper bool, params workertest.Params) (*exec.Cmd, *bufio.Scanner) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
-	sr := "0"
-	if subreaper {
-		sr = "1"
-	}
-	cmd.Env = append(helperEnviron("launcher", "HELPER_WORKERS="+strconv.Itoa(workers), "HELPER_WORKER="+worker, "HELPER_SUBREAPER="+sr), extra...)
+	cmd.Env = helperEnvironWith("launcher", launcherParams{Workers: workers, Worker: worker, WorkerParams: params, Subreaper: subreaper})
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -504,7 +539,7 @@ func TestKillingTheLauncherLeavesNoWorker(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("pdeathsig is Linux only")
 	}
-	cmd, sc := launcherProcess(t, 3, "ignore", false)
+	cmd, sc := launcherProcess(t, 3, "ignore", false, workertest.Params{})
 	recs := readRecords(t, sc, 3)
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
@@ -517,7 +552,7 @@ func TestSubreaperReapsOrphansAndKeepsWorkerStatus(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("subreaper is Linux only")
 	}
-	cmd, sc := launcherProcess(t, 2, "orphans", true, "HELPER_N=5", "HELPER_EXIT=7")
+	cmd, sc := launcherProcess(t, 2, "orphans", true, workertest.Params{N: 5, Exit: 7})
 	readRecords(t, sc, 2)
 	err := cmd.Wait()
 	var ee *exec.ExitError
@@ -530,7 +565,7 @@ func TestSubreaperLeavesNoZombies(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("subreaper is Linux only")
 	}
-	cmd, sc := launcherProcess(t, 1, "orphans", true, "HELPER_N=5", "HELPER_EXIT=-1")
+	cmd, sc := launcherProcess(t, 1, "orphans", true, workertest.Params{N: 5, Exit: -1})
 	recs := readRecords(t, sc, 6) // five orphans and the worker
 	for _, r := range recs {
 		if r.Event != "orphan" {

@@ -14,16 +14,20 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
-// RestartPolicy says when a worker that exited is started again.
-type RestartPolicy string
+// RestartPolicy says when a worker that exited is started again. It is
+// [qrun.RestartPolicy], named here so that options read
+// launcher.WithRestart(launcher.RestartAlways).
+type RestartPolicy = qrun.RestartPolicy
 
-// Restart policies.
+// The restart policies, those of package qrun.
 const (
-	RestartNever     RestartPolicy = "never"
-	RestartOnFailure RestartPolicy = "on-failure"
-	RestartAlways    RestartPolicy = "always"
+	RestartNever     = qrun.RestartNever
+	RestartOnFailure = qrun.RestartOnFailure
+	RestartAlways    = qrun.RestartAlways
 )
 
 // Reason is why a worker was started.
@@ -74,22 +78,22 @@ type config struct {
 
 func defaults() config {
 	return config{
-		workers:     1,
-		restart:     RestartNever,
-		maxRestarts: 5,
-		minUptime:   10 * time.Second,
-		stopSignal:  syscall.SIGTERM,
-		stopGrace:   10 * time.Second,
-		guardCycle:  500 * time.Millisecond,
-		cluster:     "default",
+		workers:     qrun.DefaultWorkers,
+		restart:     qrun.DefaultRestart,
+		maxRestarts: qrun.DefaultMaxRestarts,
+		minUptime:   qrun.DefaultMinUptime,
+		stopSignal:  qrun.DefaultStopSignal,
+		stopGrace:   qrun.DefaultStopGrace,
+		guardCycle:  qrun.DefaultGuardCycle,
+		cluster:     qrun.DefaultCluster,
 		environ:     os.Environ(),
 		stdin:       os.Stdin,
 		stdout:      os.Stdout,
 		stderr:      os.Stderr,
 		backoffBase: 100 * time.Millisecond,
 		backoffMax:  30 * time.Second,
-		maxAttempts: 1,
-		maxLine:     1 << 20,
+		maxAttempts: qrun.DefaultMaxAttempts,
+		maxLine:     qrun.DefaultMaxLine,
 		logger:      slog.New(slog.DiscardHandler),
 		tracer:      tracenoop.NewTracerProvider(),
 		meter:       metricnoop.NewMeterProvider(),
@@ -120,7 +124,7 @@ func (c *config) validate() error {
 			errs = append(errs, errors.New("task mode needs a result stream"))
 		}
 		if c.queueLimit == 0 {
-			c.queueLimit = c.workers * c.workers
+			c.queueLimit = qrun.DefaultQueueLimit(c.workers)
 		}
 		if c.queueLimit < 1 || c.maxLine < 1 || c.maxAttempts < 0 || c.recycle < 0 || c.taskTimeout < 0 || c.startTimeout < 0 {
 			errs = append(errs, errors.New("queue limit and max line must be >= 1; max attempts, recycle, timeout and start timeout not negative"))
@@ -199,6 +203,13 @@ func WithBackoff(base, maxDelay time.Duration) Option {
 // section 6) and one result line per task is written to results. The run
 // ends when the input is exhausted and every task has ended; its status is
 // 0 when every task ended ok, else 1.
+//
+// Tasks are read from in by a goroutine of Run's. When Run returns while
+// that goroutine is blocked in a Read of in (a stop while the input has no
+// line to give, as a terminal or a FIFO without a writer), the goroutine
+// stays blocked in that Read and outlives Run until the Read returns; it
+// then ends without reading again or touching anything of the run. To end
+// it with Run, close in (an *os.File or a pipe) after Run returns.
 func WithTasks(in io.Reader, results io.Writer) Option {
 	return func(c *config) { c.taskIn, c.taskResults = in, results }
 }

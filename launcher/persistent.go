@@ -9,6 +9,7 @@ import (
 
 	"github.com/otel-qrun/otel-qrun/internal/taskproto"
 	"github.com/otel-qrun/otel-qrun/propagate"
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
 // persistentMode feeds task lines to long-lived workers on their stdin and
@@ -50,7 +51,7 @@ func (m *persistentMode) startWorker(s *slot, reason Reason) error {
 		stdinW.Close()
 		return fmt.Errorf("reply pipe: %w", err)
 	}
-	err = r.startWith(s, reason, startSpec{env: []string{EnvResultFD + "=3"}, stdin: stdinR, fd3: replyW})
+	err = r.startWith(s, reason, startSpec{env: []string{qrun.EnvResultFD + "=" + fmt.Sprint(qrun.ResultFD)}, stdin: stdinR, fd3: replyW})
 	stdinR.Close()
 	replyW.Close()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/otel-qrun/otel-qrun/internal/taskproto"
 	"github.com/otel-qrun/otel-qrun/propagate"
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
 // perTaskMode runs each attempt in a fresh process: the payload on its
@@ -48,7 +49,7 @@ func (m perTaskMode) give(s *slot, a *attempt) error {
 		}
 		env = c.Environ()
 	}
-	env = append(env, EnvTaskID+"="+ts.t.ID, EnvTaskAttempt+"="+strconv.Itoa(ts.attempts))
+	env = append(env, qrun.EnvTaskID+"="+ts.t.ID, qrun.EnvTaskAttempt+"="+strconv.Itoa(ts.attempts))
 	err = r.startWith(s, ReasonInitial, startSpec{ctx: a.ctx, env: env, stdin: in})
 	in.Close()
 	if err != nil {

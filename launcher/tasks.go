@@ -16,13 +16,6 @@ import (
 	"github.com/otel-qrun/otel-qrun/propagate"
 )
 
-// Environment variables of task mode workers.
-const (
-	EnvResultFD    = "QRUN_RESULT_FD"
-	EnvTaskID      = "QRUN_TASK_ID"
-	EnvTaskAttempt = "QRUN_TASK_ATTEMPT"
-)
-
 // taskState is one task read from the input, across its attempts.
 type taskState struct {
 	t          taskproto.Task

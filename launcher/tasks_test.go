@@ -53,7 +53,7 @@ func startTasksCmd(t *testing.T, argv []string, in io.Reader, opts ...launcher.O
 		close(th.results)
 	}()
 	th.harness = startLauncher(t, argv, append([]launcher.Option{launcher.WithTasks(in, rw)}, opts...)...)
-	go func() { <-th.done; rw.Close() }()
+	go func() { <-th.returned; rw.Close() }()
 	return th
 }
 

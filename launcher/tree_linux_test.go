@@ -62,7 +62,7 @@ func TestGracefulStopEndsTheWholeTree(t *testing.T) {
 			if child == "stubborn" {
 				grace = time.Second
 			}
-			h := startLauncher(t, nil, launcher.WithEnviron(helperEnviron("tree", "HELPER_CHILD="+child, tag)),
+			h := startLauncher(t, nil, launcher.WithEnviron(helperEnvironWith("tree", workertest.Params{Child: child}, tag)),
 				launcher.WithStopGrace(grace))
 			pids := treeReady(t, h)
 			if left := workertest.Tagged(tag); len(left) != 4 {
@@ -82,7 +82,7 @@ func TestGracefulStopEndsTheWholeTree(t *testing.T) {
 				if took > grace/2 {
 					t.Errorf("stop took %s with stop_grace %s: a member waited for the kill", took, grace)
 				}
-				for _, m := range h.drainLogs() {
+				for _, m := range h.logsSoFar() {
 					if m["level"] == "WARN" {
 						t.Errorf("warning during a clean stop: %v", m)
 					}
@@ -105,7 +105,7 @@ func TestGracefulStopEndsTheWholeTree(t *testing.T) {
 func TestStopIgnoresZombies(t *testing.T) {
 	grace := time.Minute
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = helperEnviron("launcher", "HELPER_WORKERS=1", "HELPER_WORKER=noreap", "HELPER_ADOPT=1", "HELPER_GRACE="+grace.String())
+	cmd.Env = helperEnvironWith("launcher", launcherParams{Workers: 1, Worker: "noreap", Adopt: true, Grace: grace})
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -166,8 +166,8 @@ func readUntil(t *testing.T, r io.Reader, want string) string {
 // adoptOrphans makes this process a child subreaper.
 func adoptOrphans() error { return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }
 
-// drainLogs returns the log records that arrived so far.
-func (h *harness) drainLogs() []map[string]string {
+// logsSoFar returns the log records that arrived so far.
+func (h *harness) logsSoFar() []map[string]string {
 	var out []map[string]string
 	for {
 		select {

@@ -11,38 +11,18 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/otel-qrun/otel-qrun/internal/testenv"
+	"github.com/otel-qrun/otel-qrun/internal/workertest"
+	"github.com/otel-qrun/otel-qrun/launcher"
 )
-
-// openPTY opens a new pseudo-terminal pair.
-func openPTY(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close(); s.Close() })
-	return m, s
-}
 
 // A single worker on a terminal gets the terminal's foreground: it can read
 // from it (in a background group it would be stopped by SIGTTIN), as if it
 // ran without the launcher.
 func TestSingleWorkerReadsTheTerminal(t *testing.T) {
-	master, slave := openPTY(t)
+	master, slave := testenv.OpenPTY(t)
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = helperEnviron("launcher", "HELPER_WORKERS=1", "HELPER_WORKER=readline", "HELPER_SUBREAPER=0")
+	cmd.Env = helperEnvironWith("launcher", launcherParams{Workers: 1, Worker: "readline"})
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	// The launcher leads a new session whose controlling terminal is the
 	// pty, so its group is the terminal's foreground group, as in a shell.
@@ -73,10 +53,10 @@ func TestSingleWorkerReadsTheTerminal(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the worker did not read the terminal (stopped by SIGTTIN in a background group?)")
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
 	select {
-	case err := <-done:
+	case err := <-exited:
 		if err != nil {
 			t.Errorf("launcher: %v", err)
 		}
@@ -118,10 +98,10 @@ func waitLine(t *testing.T, lines <-chan string, want string) string {
 
 func waitExit(t *testing.T, cmd *exec.Cmd) error {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
 	select {
-	case err := <-done:
+	case err := <-exited:
 		return err
 	case <-time.After(30 * time.Second):
 		t.Fatal("launcher did not exit")
@@ -133,10 +113,10 @@ func waitExit(t *testing.T, cmd *exec.Cmd) error {
 // restarted worker reads the terminal too (a worker in a background group
 // would be stopped by SIGTTIN and the launcher would hang).
 func TestRestartedWorkerReadsTheTerminal(t *testing.T) {
-	master, slave := openPTY(t)
+	master, slave := testenv.OpenPTY(t)
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = helperEnviron("launcher", "HELPER_WORKERS=1", "HELPER_WORKER=readline-exit", "HELPER_EXIT=3",
-		"HELPER_RESTART=on-failure", "HELPER_SUBREAPER=0")
+	cmd.Env = helperEnvironWith("launcher", launcherParams{Workers: 1, Worker: "readline-exit",
+		WorkerParams: workertest.Params{Exit: 3}, Restart: launcher.RestartOnFailure})
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {
@@ -158,10 +138,9 @@ func TestRestartedWorkerReadsTheTerminal(t *testing.T) {
 // asked to stop: it gets SIGCONT after the stop signal, handles SIGTERM and
 // exits 0, so the launcher exits 0 without waiting for the kill.
 func TestStoppedWorkerStopsGracefully(t *testing.T) {
-	master, slave := openPTY(t)
+	master, slave := testenv.OpenPTY(t)
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = helperEnviron("launcher", "HELPER_WORKERS=1", "HELPER_WORKER=trap", "HELPER_EXIT=0",
-		"HELPER_SUBREAPER=0", "HELPER_GRACE=1m")
+	cmd.Env = helperEnvironWith("launcher", launcherParams{Workers: 1, Worker: "trap", Grace: time.Minute})
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {

@@ -29,6 +29,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 
 	"github.com/otel-qrun/otel-qrun/forkinit"
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
 func main() { os.Exit(run()) }
@@ -77,5 +78,5 @@ func handle(ctx context.Context, t forkinit.Task) (any, error) {
 		return nil, err
 	}
 	log.Printf("task %s (attempt %d) done in trace %s", t.ID, t.Attempt, span.SpanContext().TraceID())
-	return map[string]any{"echo": t.Payload, "worker": os.Getenv("QRUN_WORKER_INDEX")}, nil
+	return map[string]any{"echo": t.Payload, "worker": os.Getenv(qrun.EnvWorkerIndex)}, nil
 }

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/otel-qrun/otel-qrun/forkinit"
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
 func main() {
@@ -27,7 +28,7 @@ func main() {
 	// Flush before exiting: this is the step a forked worker never reaches.
 	defer shutdown(context.Background())
 
-	index := os.Getenv("QRUN_WORKER_INDEX")
+	index := os.Getenv(qrun.EnvWorkerIndex)
 	ctx, span := otel.Tracer("goworker").Start(ctx, "work")
 	span.SetAttributes(attribute.String("qrun.worker.index", index))
 	defer span.End()

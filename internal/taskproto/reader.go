@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
 // DefaultMaxLine is the max_line that NewReader uses when given 0 or less:
 // the default of the max_line setting (1 MiB).
-const DefaultMaxLine = 1 << 20
+const DefaultMaxLine = qrun.DefaultMaxLine
 
 // readBufSize is the size of the Reader's read buffer. A line longer than
 // this is gathered in a second buffer, up to max_line; beyond max_line its

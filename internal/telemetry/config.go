@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/otel-qrun/otel-qrun/internal/safefile"
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
 // ErrConfig is wrapped by every error of [Setup] caused by an invalid OTEL_*
@@ -22,7 +23,7 @@ import (
 // and the accepted values. Match it with errors.Is.
 var ErrConfig = errors.New("invalid telemetry configuration")
 
-const defaultShutdownTimeout = 3 * time.Second
+const defaultShutdownTimeout = qrun.DefaultShutdownTimeout
 
 // Environment variables read by this package itself. Everything else is read
 // by the SDK.

@@ -9,6 +9,25 @@ import (
 	"sync"
 )
 
+// LogLevel returns the level OTEL_LOG_LEVEL in environ (NAME=value
+// entries, the last one wins) asks for: debug, info, warn (or warning) or
+// error, in any case. ok is false when it is unset or empty. An unknown
+// value is an error that wraps ErrConfig and names the accepted values.
+// [Setup] reads the variable the same way.
+func LogLevel(environ []string) (level slog.Level, ok bool, err error) {
+	return parseLogLevel(parseEnviron(environ))
+}
+
+// SDKDisabled reports whether OTEL_SDK_DISABLED in environ is true (in any
+// case), the setting with which [Setup] creates no SDK.
+func SDKDisabled(environ []string) bool {
+	return parseEnviron(environ).sdkDisabled()
+}
+
+func (e environ) sdkDisabled() bool {
+	return strings.EqualFold(e.get(envSDKDisabled), "true")
+}
+
 // parseLogLevel reads OTEL_LOG_LEVEL. ok is false when it is unset.
 func parseLogLevel(env environ) (level slog.Level, ok bool, err error) {
 	raw := env.get(envLogLevel)

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -107,7 +106,7 @@ func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 	logger := newLogger(cfg.logger, errW, level, levelSet)
 	logger = slog.New(redact.NewHandler(logger.Handler(), red))
 
-	if strings.EqualFold(env.get(envSDKDisabled), "true") {
+	if env.sdkDisabled() {
 		s := &SDK{
 			TracerProvider: tracenoop.NewTracerProvider(),
 			MeterProvider:  metricnoop.NewMeterProvider(),

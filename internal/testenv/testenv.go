@@ -1,4 +1,6 @@
-// Package testenv decides which tests of the repository run by default.
+// Package testenv decides which tests of the repository run by default,
+// and gives tests what their environment must provide (a pseudo-terminal:
+// [OpenPTY], Linux only).
 //
 // The README's test command, go test -race ./..., must pass within go
 // test's default 10-minute timeout per package on a busy 2-core machine.

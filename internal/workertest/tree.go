@@ -1,8 +1,6 @@
 package workertest
 
 import (
-	"bufio"
-	"fmt"
 	"os"
 	"os/signal"
 	"strconv"
@@ -11,52 +9,48 @@ import (
 	"time"
 )
 
-// treeHelpers are the helpers of process-tree tests: workers whose
-// descendants leave the worker's process group or never get reaped.
-var treeHelpers = map[string]func() int{
+// registerTreeHelpers registers the helpers of process-tree tests: workers
+// whose descendants leave the worker's process group or never get reaped.
+func registerTreeHelpers() {
 	// tree: fork three sleepers: one in the worker's group, one that
 	// calls setsid, one double-forked (orphaned at once; its parent
 	// reports it as an "orphan" record). Report the first two in the
-	// ready record's args, then run until TERM and exit HELPER_EXIT.
-	// HELPER_CHILD names the children's helper (default sleeper).
-	"tree": func() int {
-		child := os.Getenv("HELPER_CHILD")
-		if child == "" {
-			child = "sleeper"
+	// ready record's args, then run until TERM and exit Exit. Child names
+	// the children's helper (default sleeper).
+	Register("tree", func(p Params) int {
+		if p.Child == "" {
+			p.Child = "sleeper"
 		}
-		code, _ := strconv.Atoi(os.Getenv("HELPER_EXIT"))
-		c := make(chan os.Signal, 1)
-		signal.Notify(c, syscall.SIGTERM)
-		a := startHelper(child, nil)
-		b := startHelper(child, &syscall.SysProcAttr{Setsid: true})
+		c := notifyTERM()
+		a := startHelper(p.Child, Params{}, nil)
+		b := startHelper(p.Child, Params{}, &syscall.SysProcAttr{Setsid: true})
 		var ws syscall.WaitStatus
-		mid := startHelperEnv("double-fork", "HELPER_CHILD="+child)
+		mid := startHelper("double-fork", Params{Child: p.Child}, nil)
 		syscall.Wait4(mid, &ws, 0, nil)
 		emit(Record{Event: "ready", Args: []string{strconv.Itoa(a), strconv.Itoa(b)}})
 		<-c
-		return code
-	},
-	// double-fork: start HELPER_CHILD in a new process group, report it,
-	// and exit, orphaning it.
-	"double-fork": func() int {
-		emit(Record{Event: "orphan", Child: startHelper(os.Getenv("HELPER_CHILD"), &syscall.SysProcAttr{Setpgid: true})})
+		return p.Exit
+	})
+	// double-fork: start Child in a new process group, report it, and
+	// exit, orphaning it.
+	Register("double-fork", func(p Params) int {
+		emit(Record{Event: "orphan", Child: startHelper(p.Child, Params{}, &syscall.SysProcAttr{Setpgid: true})})
 		return 0
-	},
+	})
 	// sleeper: run until killed; TERM ends it (Go's default action).
-	"sleeper": func() int { select {} },
+	Register("sleeper", func(Params) int { select {} })
 	// stubborn: ignore TERM and run until killed.
-	"stubborn": func() int {
+	Register("stubborn", func(Params) int {
 		signal.Ignore(syscall.SIGTERM)
 		select {}
-	},
+	})
 	// noreap: fork three children that exit at once and never reap them;
 	// report once they are zombies, then exit 0 on TERM.
-	"noreap": func() int {
-		c := make(chan os.Signal, 1)
-		signal.Notify(c, syscall.SIGTERM)
+	Register("noreap", func(Params) int {
+		c := notifyTERM()
 		var pids []int
 		for i := 0; i < 3; i++ {
-			pids = append(pids, startHelper("short", nil))
+			pids = append(pids, startHelper("short", Params{}, nil))
 		}
 		for _, pid := range pids {
 			for !isZombie(pid) {
@@ -66,46 +60,12 @@ var treeHelpers = map[string]func() int{
 		emit(Record{Event: "ready"})
 		<-c
 		return 0
-	},
-	// readline-exit: read one line of stdin, report it, exit HELPER_EXIT.
-	"readline-exit": func() int {
-		code, _ := strconv.Atoi(os.Getenv("HELPER_EXIT"))
-		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
-		emit(Record{Event: "ready", Stdin: strings.TrimSpace(line)})
-		return code
-	},
-}
-
-func startHelper(name string, sys *syscall.SysProcAttr) int {
-	env := append(WithoutEnv(os.Environ(), HelperEnv), HelperEnv+"="+name)
-	pid, err := syscall.ForkExec(os.Args[0], []string{os.Args[0]}, &syscall.ProcAttr{
-		Env: env, Files: []uintptr{0, 1, 2}, Sys: sys,
 	})
-	if err != nil {
-		panic(err)
-	}
-	return pid
-}
-
-func startHelperEnv(name string, extra ...string) int {
-	env := append(WithoutEnv(os.Environ(), HelperEnv), HelperEnv+"="+name)
-	pid, err := syscall.ForkExec(os.Args[0], []string{os.Args[0]}, &syscall.ProcAttr{
-		Env: append(env, extra...), Files: []uintptr{0, 1, 2},
-	})
-	if err != nil {
-		panic(err)
-	}
-	return pid
 }
 
 func isZombie(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && i+2 < len(s) && s[i+2] == 'Z'
+	st, err := ReadStat(pid)
+	return err != nil || st.State == 'Z'
 }
 
 // Tagged returns the pids of the live processes (zombies aside) whose

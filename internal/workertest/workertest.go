@@ -1,21 +1,45 @@
 // Package workertest turns a test binary into the fake workers of
-// otel-qrun's tests: TestMain calls [Run], and a process started with
-// QRUN_TEST_HELPER=name runs the helper of that name instead of the tests.
-// Helpers report on stdout, one JSON [Record] a line, so tests wait on a
-// pipe rather than on sleeps. It is imported only by tests.
+// otel-qrun's tests: TestMain calls [Run], and a process started with the
+// environment of [Environ] or [EnvironWith] runs the named helper instead
+// of the tests. Helpers are registered by name with [Register], each with a
+// type of parameters; the parameters travel, JSON-encoded, in one
+// environment variable. Helpers report on stdout, one JSON [Record] a
+// line, so tests wait on a pipe rather than on sleeps. It is imported only
+// by tests.
+//
+// The built-in helpers take [Params]:
+//
+//	env            report the environment and argv, then exit Exit
+//	exit           exit at once with Exit
+//	selfkill       die of the signal Signal after Delay (a shell does it: Go catches most signals)
+//	trap           run until SIGTERM, then exit Exit
+//	ignore         ignore SIGTERM and run until killed
+//	signals        report every forwarded signal; exit 0 on SIGTERM
+//	grandchild     start a SIGTERM-ignoring grandchild in the same group; Exit < 0: run until SIGTERM
+//	orphans        leave N short-lived orphans; exit Exit, or on SIGTERM when Exit < 0
+//	memory         touch MB MiB, then run until SIGTERM and exit Exit
+//	affinity       report the CPUs it may run on
+//	otelworker     a Go worker built on forkinit: one span "work", then exit Exit
+//	taskworker     a persistent task worker speaking the protocol directly (payload: see taskPayload)
+//	pertask        a per_task process: payload on stdin; "fail" exits 3, "sleep" sleeps
+//	readline       read one line of stdin (a terminal, say) and report it
+//	readline-exit  read one line of stdin, report it, exit Exit
+//	stdin          read stdin to its end and report it
+//	byindex        run the helper ByIndex[QRUN_WORKER_INDEX] with the same parameters
+//
+// and the process-tree helpers of tree.go (tree, double-fork, sleeper,
+// stubborn, noreap).
 package workertest
 
 import (
 	"bufio"
 	"context"
-
-	"github.com/otel-qrun/otel-qrun/internal/taskproto"
-
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
@@ -23,42 +47,124 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otel-qrun/otel-qrun/forkinit"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/trace"
-
 	"golang.org/x/sys/unix"
+
+	"github.com/otel-qrun/otel-qrun/forkinit"
+	"github.com/otel-qrun/otel-qrun/internal/taskproto"
+	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
-// HelperEnv names the helper a re-executed test binary runs.
-const HelperEnv = "QRUN_TEST_HELPER"
+// Environment variables of a re-executed test binary.
+const (
+	// HelperEnv names the helper it runs.
+	HelperEnv = "QRUN_TEST_HELPER"
+	// ParamsEnv holds the helper's parameters, JSON-encoded.
+	ParamsEnv = "QRUN_TEST_PARAMS"
+)
 
-// Run runs the helper named by QRUN_TEST_HELPER, looked up in extra first,
-// and reports whether it did and the helper's exit status. TestMain calls it
-// first: if ok { os.Exit(code) }.
-func Run(extra map[string]func() int) (code int, ok bool) {
+// Params are the parameters of the built-in helpers; each helper reads the
+// fields its line in the package documentation names.
+type Params struct {
+	Exit    int           `json:"exit,omitempty"`     // exit status
+	Signal  int           `json:"signal,omitempty"`   // selfkill: the signal to die of
+	Delay   time.Duration `json:"delay,omitempty"`    // selfkill: the time before it dies
+	N       int           `json:"n,omitempty"`        // orphans: how many to leave
+	MB      int           `json:"mb,omitempty"`       // memory: MiB to touch and keep
+	Child   string        `json:"child,omitempty"`    // tree, double-fork: the children's helper (default sleeper)
+	ByIndex []string      `json:"by_index,omitempty"` // byindex: the helper of each worker index
+}
+
+// helper is one registered helper: its parameter type and its entry point
+// from the encoded parameters.
+type helper struct {
+	params reflect.Type
+	run    func(raw string) int
+}
+
+// registry holds every helper by name. It is filled by Register during
+// package initialization (this package's built-ins, a test package's own
+// helpers) and only read afterwards.
+var registry = map[string]helper{}
+
+// Register adds the helper name, which run runs with its parameters of type
+// P, decoded from the environment of [EnvironWith]. Call it from an init
+// function or a package-level variable, so that the re-executed binary has
+// it before TestMain. A name registered twice panics.
+func Register[P any](name string, run func(P) int) {
+	if _, dup := registry[name]; dup {
+		panic("workertest: helper " + name + " registered twice")
+	}
+	registry[name] = helper{params: reflect.TypeFor[P](), run: func(raw string) int {
+		var p P
+		if raw != "" {
+			if err := json.Unmarshal([]byte(raw), &p); err != nil {
+				fmt.Fprintf(os.Stderr, "helper %s: parameters %s: %v\n", name, raw, err)
+				return 100
+			}
+		}
+		return run(p)
+	}}
+}
+
+// Run runs the helper named by QRUN_TEST_HELPER, and reports whether it did
+// and the helper's exit status. TestMain calls it first:
+// if code, ok := workertest.Run(); ok { os.Exit(code) }.
+func Run() (code int, ok bool) {
 	name := os.Getenv(HelperEnv)
 	if name == "" {
 		return 0, false
 	}
-	if f, found := extra[name]; found {
-		return f(), true
-	}
-	if f, found := treeHelpers[name]; found {
-		return f(), true
-	}
-	return runHelper(name), true
+	return runNamed(name, os.Getenv(ParamsEnv)), true
 }
 
-// Environ returns the current environment set up to run helper name, plus
-// extra entries.
+func runNamed(name, raw string) int {
+	h, found := registry[name]
+	if !found {
+		fmt.Fprintf(os.Stderr, "unknown helper %q\n", name)
+		return 100
+	}
+	return h.run(raw)
+}
+
+// Environ returns the current environment set up to run helper name with
+// zero parameters, plus extra entries.
 func Environ(name string, extra ...string) []string {
-	env := WithoutEnv(os.Environ(), HelperEnv)
+	return EnvironWith(name, nil, extra...)
+}
+
+// EnvironWith returns the current environment set up to run helper name
+// with params (nil for zero parameters), plus extra entries. It panics when
+// no helper has that name or params is not of the helper's type.
+func EnvironWith(name string, params any, extra ...string) []string {
+	env := WithoutEnv(WithoutEnv(os.Environ(), HelperEnv), ParamsEnv)
 	// Race-enabled binaries otherwise sleep a second at exit.
 	env = append(env, "GORACE=atexit_sleep_ms=0")
-	return append(append(env, HelperEnv+"="+name), extra...)
+	return append(append(env, Entries(name, params)...), extra...)
+}
+
+// Entries returns the environment entries that select helper name with
+// params (nil for zero parameters): QRUN_TEST_HELPER and QRUN_TEST_PARAMS.
+// It panics when no helper has that name or params is not of its type.
+func Entries(name string, params any) []string {
+	h, ok := registry[name]
+	if !ok {
+		panic(fmt.Sprintf("workertest: no helper %q", name))
+	}
+	if params == nil {
+		return []string{HelperEnv + "=" + name}
+	}
+	if t := reflect.TypeOf(params); t != h.params {
+		panic(fmt.Sprintf("workertest: helper %q takes %v, not %v", name, h.params, t))
+	}
+	b, err := json.Marshal(params)
+	if err != nil {
+		panic(err)
+	}
+	return []string{HelperEnv + "=" + name, ParamsEnv + "=" + string(b)}
 }
 
 // Record is one line a helper writes to its stdout.
@@ -76,7 +182,7 @@ type Record struct {
 }
 
 func emit(r Record) {
-	r.Index = os.Getenv("QRUN_WORKER_INDEX")
+	r.Index = os.Getenv(qrun.EnvWorkerIndex)
 	r.PID = os.Getpid()
 	r.PGID, _ = unix.Getpgid(0)
 	b, _ := json.Marshal(r)
@@ -92,36 +198,41 @@ func envMap() map[string]string {
 	return m
 }
 
-func runHelper(name string) int {
-	code, _ := strconv.Atoi(os.Getenv("HELPER_EXIT"))
-	if name == "byindex" { // HELPER_<index> names the helper of each worker
-		name = os.Getenv("HELPER_" + os.Getenv("QRUN_WORKER_INDEX"))
-	}
-	switch name {
-	case "env": // report environment and argv, then exit HELPER_EXIT
+// notifyTERM returns a channel that receives the process's SIGTERM. Call it
+// before reporting ready, so that no SIGTERM is missed.
+func notifyTERM() <-chan os.Signal {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGTERM)
+	return c
+}
+
+func init() {
+	Register("env", func(p Params) int {
 		emit(Record{Event: "ready", Args: os.Args[1:], Env: envMap()})
-		return code
-	case "exit": // exit at once with HELPER_EXIT
+		return p.Exit
+	})
+	Register("exit", func(p Params) int {
 		emit(Record{Event: "ready"})
-		return code
-	case "selfkill": // die of the signal HELPER_SIGNAL after HELPER_DELAY_MS (a shell does it: Go catches most signals)
+		return p.Exit
+	})
+	Register("selfkill", func(p Params) int {
 		emit(Record{Event: "ready"})
-		if ms, _ := strconv.Atoi(os.Getenv("HELPER_DELAY_MS")); ms > 0 {
-			time.Sleep(time.Duration(ms) * time.Millisecond)
-		}
-		err := syscall.Exec("/bin/sh", []string{"sh", "-c", "kill -" + os.Getenv("HELPER_SIGNAL") + " $$"}, os.Environ())
+		time.Sleep(p.Delay)
+		err := syscall.Exec("/bin/sh", []string{"sh", "-c", "kill -" + strconv.Itoa(p.Signal) + " $$"}, os.Environ())
 		panic(err)
-	case "trap": // run until TERM, then exit HELPER_EXIT
-		c := make(chan os.Signal, 1)
-		signal.Notify(c, syscall.SIGTERM)
+	})
+	Register("trap", func(p Params) int {
+		c := notifyTERM()
 		emit(Record{Event: "ready"})
 		<-c
-		return code
-	case "ignore": // ignore TERM and run until killed
+		return p.Exit
+	})
+	Register("ignore", func(Params) int {
 		signal.Ignore(syscall.SIGTERM)
 		emit(Record{Event: "ready"})
 		select {}
-	case "signals": // report every forwarded signal; exit 0 on TERM
+	})
+	Register("signals", func(Params) int {
 		c := make(chan os.Signal, 8)
 		signal.Notify(c, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGTERM)
 		emit(Record{Event: "ready"})
@@ -131,47 +242,51 @@ func runHelper(name string) int {
 			}
 			emit(Record{Event: "signal", Signal: unix.SignalName(s.(syscall.Signal))})
 		}
-	case "grandchild": // start a TERM-ignoring grandchild in the same group; HELPER_EXIT<0: run until TERM
-		child := StartHelper("ignore-quiet")
-		emit(Record{Event: "ready", Child: child})
-		if code >= 0 {
-			return code
+		return 0
+	})
+	Register("grandchild", func(p Params) int {
+		child := startHelper("ignore-quiet", Params{}, nil)
+		if p.Exit >= 0 {
+			emit(Record{Event: "ready", Child: child})
+			return p.Exit
 		}
-		c := make(chan os.Signal, 1)
-		signal.Notify(c, syscall.SIGTERM)
+		c := notifyTERM()
+		emit(Record{Event: "ready", Child: child})
 		<-c
 		return 0
-	case "ignore-quiet":
+	})
+	Register("ignore-quiet", func(Params) int {
 		signal.Ignore(syscall.SIGTERM)
 		select {}
-	case "orphans": // leave HELPER_N short-lived orphans; exit HELPER_EXIT, or on TERM when < 0
-		n, _ := strconv.Atoi(os.Getenv("HELPER_N"))
-		for i := 0; i < n; i++ {
+	})
+	Register("orphans", func(p Params) int {
+		for i := 0; i < p.N; i++ {
 			var ws syscall.WaitStatus
-			pid := StartHelper("orphan-parent")
+			pid := startHelper("orphan-parent", Params{}, nil)
 			syscall.Wait4(pid, &ws, 0, nil)
 		}
-		emit(Record{Event: "ready"})
-		if code >= 0 {
+		if p.Exit >= 0 {
+			emit(Record{Event: "ready"})
 			time.Sleep(200 * time.Millisecond)
-			return code
+			return p.Exit
 		}
-		c := make(chan os.Signal, 1)
-		signal.Notify(c, syscall.SIGTERM)
+		c := notifyTERM()
+		emit(Record{Event: "ready"})
 		<-c
 		return 0
-	case "orphan-parent": // start a short-lived child, report it, and exit, orphaning it
-		emit(Record{Event: "orphan", Child: StartHelper("short")})
+	})
+	Register("orphan-parent", func(Params) int { // start a short-lived child, report it, and exit, orphaning it
+		emit(Record{Event: "orphan", Child: startHelper("short", Params{}, nil)})
 		return 0
-	case "short":
+	})
+	Register("short", func(Params) int {
 		time.Sleep(50 * time.Millisecond)
 		return 0
-	case "memory": // report, touch HELPER_MB MiB, then run until TERM
-		c := make(chan os.Signal, 1)
-		signal.Notify(c, syscall.SIGTERM)
+	})
+	Register("memory", func(p Params) int {
+		c := notifyTERM()
 		emit(Record{Event: "ready"})
-		mb, _ := strconv.Atoi(os.Getenv("HELPER_MB"))
-		buf := make([]byte, mb<<20)
+		buf := make([]byte, p.MB<<20)
 		for i := range buf {
 			if i%4096 == 0 {
 				buf[i] = 1
@@ -179,28 +294,15 @@ func runHelper(name string) int {
 		}
 		<-c
 		runtime.KeepAlive(buf)
-		return code
-	case "affinity":
+		return p.Exit
+	})
+	Register("affinity", func(Params) int {
 		emit(Record{Event: "ready", CPUs: affinity()})
 		return 0
-	case "otelworker": // a Go worker built on forkinit: one span "work", then exit HELPER_EXIT
-		ctx, shutdown, err := forkinit.Init(context.Background(), forkinit.WithServiceName("qrun-test-worker"))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 3
-		}
-		tenant := baggage.FromContext(ctx).Member("tenant").Value()
-		_, span := otel.Tracer("workertest").Start(ctx, "work",
-			trace.WithAttributes(attribute.String("baggage.tenant", tenant)))
-		span.End()
-		emit(Record{Event: "ready", Env: envMap()})
-		if err := shutdown(context.Background()); err != nil {
-			fmt.Fprintln(os.Stderr, "shutdown:", err)
-		}
-		return code
-	case "taskworker": // a persistent task worker speaking the protocol directly
-		return taskWorker()
-	case "pertask": // a per_task process: payload on stdin; "fail" exits 3, "sleep" sleeps
+	})
+	Register("otelworker", otelWorker)
+	Register("taskworker", func(Params) int { return taskWorker() })
+	Register("pertask", func(Params) int {
 		b, _ := io.ReadAll(os.Stdin)
 		emit(Record{Event: "ready", Stdin: string(b), Env: envMap()})
 		switch string(b) {
@@ -210,25 +312,58 @@ func runHelper(name string) int {
 			time.Sleep(time.Minute)
 		}
 		return 0
-	case "readline": // read one line of stdin (a terminal, say) and report it
+	})
+	Register("readline", func(Params) int {
 		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
 		emit(Record{Event: "ready", Stdin: strings.TrimSpace(line)})
 		return 0
-	case "stdin":
+	})
+	Register("readline-exit", func(p Params) int {
+		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+		emit(Record{Event: "ready", Stdin: strings.TrimSpace(line)})
+		return p.Exit
+	})
+	Register("stdin", func(Params) int {
 		b, _ := io.ReadAll(os.Stdin)
 		emit(Record{Event: "ready", Stdin: string(b)})
 		return 0
-	}
-	fmt.Fprintf(os.Stderr, "unknown helper %q\n", name)
-	return 100
+	})
+	Register("byindex", func(p Params) int {
+		i, err := strconv.Atoi(os.Getenv(qrun.EnvWorkerIndex))
+		if err != nil || i < 0 || i >= len(p.ByIndex) {
+			fmt.Fprintf(os.Stderr, "byindex: no helper for worker %q in %q\n", os.Getenv(qrun.EnvWorkerIndex), p.ByIndex)
+			return 100
+		}
+		return runNamed(p.ByIndex[i], os.Getenv(ParamsEnv))
+	})
+	registerTreeHelpers()
 }
 
-// StartHelper starts another helper in the same process group, without
-// waiting for it.
-func StartHelper(name string) int {
-	env := append(WithoutEnv(os.Environ(), HelperEnv), HelperEnv+"="+name)
+// otelWorker is a Go worker built on forkinit: one span "work", then exit
+// p.Exit.
+func otelWorker(p Params) int {
+	ctx, shutdown, err := forkinit.Init(context.Background(), forkinit.WithServiceName("qrun-test-worker"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	tenant := baggage.FromContext(ctx).Member("tenant").Value()
+	_, span := otel.Tracer("workertest").Start(ctx, "work",
+		trace.WithAttributes(attribute.String("baggage.tenant", tenant)))
+	span.End()
+	emit(Record{Event: "ready", Env: envMap()})
+	if err := shutdown(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "shutdown:", err)
+	}
+	return p.Exit
+}
+
+// startHelper starts helper name with params p in the same process group
+// (unless sys says otherwise), without waiting for it.
+func startHelper(name string, p Params, sys *syscall.SysProcAttr) int {
+	env := append(WithoutEnv(WithoutEnv(os.Environ(), HelperEnv), ParamsEnv), Entries(name, p)...)
 	pid, err := syscall.ForkExec(os.Args[0], []string{os.Args[0]}, &syscall.ProcAttr{
-		Env: env, Files: []uintptr{0, 1, 2},
+		Env: env, Files: []uintptr{0, 1, 2}, Sys: sys,
 	})
 	if err != nil {
 		panic(err)
@@ -266,35 +401,66 @@ func Alive(pid int) bool {
 	if unix.Kill(pid, 0) != nil {
 		return false
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	st, err := ReadStat(pid)
 	if err != nil {
 		return true // not Linux: trust kill
 	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+	return st.State != 'Z'
 }
 
 // Zombies counts zombie processes whose parent is ppid.
 func Zombies(ppid int) int {
 	n := 0
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[0] == "Z" && f[1] == strconv.Itoa(ppid) {
+	for _, st := range Processes() {
+		if st.State == 'Z' && st.PPID == ppid {
 			n++
 		}
 	}
 	return n
+}
+
+// Stat is what a test needs of /proc/PID/stat.
+type Stat struct {
+	PID   int
+	State byte // 'R', 'S', 'Z', ...
+	PPID  int
+}
+
+// ReadStat reads /proc/pid/stat. The command name may hold spaces and
+// parentheses, so the fields are taken after its last ')'.
+func ReadStat(pid int) (Stat, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return Stat{}, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	f := strings.Fields(s[i+1:])
+	if i < 0 || len(f) < 2 || len(f[0]) != 1 {
+		return Stat{}, fmt.Errorf("/proc/%d/stat: unexpected %q", pid, s)
+	}
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		return Stat{}, fmt.Errorf("/proc/%d/stat: parent %q: %w", pid, f[1], err)
+	}
+	return Stat{PID: pid, State: f[0][0], PPID: ppid}, nil
+}
+
+// Processes returns the stat of every process in /proc (none when /proc
+// is not Linux's).
+func Processes() []Stat {
+	entries, _ := os.ReadDir("/proc")
+	var out []Stat
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, err := ReadStat(pid); err == nil {
+			out = append(out, st)
+		}
+	}
+	return out
 }
 
 // taskPayload is what the taskworker helper understands in a payload object.
