@@ -544,7 +544,8 @@ func TestForeignFlags(t *testing.T) {
 
 // badValues are values that no layer accepts for their key.
 var badValues = []struct{ key, value string }{
-	{"name", ""},
+	{"name", ""}, {"name", "a\nworkers 99"}, {"name", "x\x00y"}, {"name", "tab\there"},
+	{"stop_signal", "STOP"}, {"stop_signal", "CONT"}, {"stop_signal", "SIGCHLD"}, {"stop_signal", "TSTP"}, {"stop_signal", "19"},
 	{"workers", "-2"}, {"workers", "0"}, {"workers", "abc"}, {"workers", "1.5"}, {"workers", "99999999999999999999"},
 	{"workers", "1e18"}, {"workers", "1025"}, {"workers", "2e3"}, {"workers", "0x10"}, {"workers", "1_0"},
 	{"max_workers", "0"}, {"max_workers", "65537"}, {"max_workers", "1e5"},

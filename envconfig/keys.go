@@ -6,7 +6,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/otel-qrun/otel-qrun/qrun"
 )
@@ -197,9 +199,12 @@ func specs() []spec {
 	}
 }
 
+// A string value holds no control character (NUL, newline, ...): it ends
+// up in worker environments, file names and the lines of `config`, where
+// one would cut or forge a line, or fail every worker start.
 func stringSpec(k Key, typ, accepts string, nonEmpty bool, field func(*Config) *string) spec {
 	return spec{
-		Key: k, typ: typ, accepts: accepts,
+		Key: k, typ: typ, accepts: accepts + " (no control characters)",
 		decode: func(c *Config, raw any) bool {
 			s, ok := toString(raw)
 			if ok {
@@ -207,9 +212,26 @@ func stringSpec(k Key, typ, accepts string, nonEmpty bool, field func(*Config) *
 			}
 			return ok
 		},
-		valid: func(c *Config) bool { return !nonEmpty || *field(c) != "" },
-		show:  func(c *Config) string { return *field(c) },
+		valid: func(c *Config) bool {
+			s := *field(c)
+			return (!nonEmpty || s != "") && !strings.ContainsFunc(s, unicode.IsControl)
+		},
+		show: func(c *Config) string { return *field(c) },
 	}
+}
+
+// stopsAProcess reports whether sig can serve as stop_signal: a signal whose
+// default action ends the process, so that a worker without a handler of
+// its own stops. SIGSTOP, SIGTSTP, SIGTTIN and SIGTTOU suspend it, SIGCONT,
+// SIGCHLD, SIGWINCH and SIGURG are ignored by default: every stop would
+// take stop_grace and end in SIGKILL.
+func stopsAProcess(sig syscall.Signal) bool {
+	switch sig {
+	case syscall.SIGSTOP, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU,
+		syscall.SIGCONT, syscall.SIGCHLD, syscall.SIGWINCH, syscall.SIGURG:
+		return false
+	}
+	return true
 }
 
 // intSpec is an integer key from minimum to MaxCount.
@@ -343,7 +365,7 @@ func signalSpec() spec {
 	return spec{
 		Key: newKey("stop_signal", SignalName(qrun.DefaultStopSignal),
 			"signal sent to every process of each worker's tree to stop it: a name (TERM, SIGINT) or a number"),
-		typ: "signal", accepts: "a signal name (TERM, SIGTERM) or number (15)",
+		typ: "signal", accepts: "a signal name (TERM, SIGTERM) or number (15) whose default action ends a process (not STOP, TSTP, TTIN, TTOU, CONT, CHLD, WINCH, URG)",
 		decode: func(c *Config, raw any) bool {
 			s, ok := toString(raw)
 			if !ok {
@@ -361,7 +383,7 @@ func signalSpec() spec {
 		},
 		valid: func(c *Config) bool {
 			_, err := ParseSignal(strconv.Itoa(int(c.StopSignal)))
-			return err == nil
+			return err == nil && stopsAProcess(c.StopSignal)
 		},
 		show: func(c *Config) string { return SignalName(c.StopSignal) },
 	}

@@ -112,6 +112,9 @@ Linux is the primary platform. On macOS the features that need Linux (PR_SET_PDE
 **127**
 : COMMAND is not found (argv is executed exactly: PATH lookup, no shell).
 
+**141**
+: In task mode, the reader of the result stream went away (as with **| head -1**): the launcher stopped its workers gracefully, said so once on stderr, and exited 128 + SIGPIPE instead of dying of the signal.
+
 _status_, **128**+_N_
 : With one worker, its own exit status, or 128+_N_ when it was killed by signal _N_. With several workers, the status of the first that failed.
 
@@ -121,10 +124,10 @@ After a requested graceful stop, a worker that exited 0, died of the stop signal
 
 ## SIGNALS
 **SIGTERM**, **SIGINT**, **SIGQUIT**
-: Graceful stop: send **stop_signal** to every worker's process group, wait **stop_grace**, send SIGKILL to what is left, flush telemetry (for at most **shutdown_timeout**) and exit. A second such signal during the stop kills at once. No worker is restarted during a stop.
+: Graceful stop: send **stop_signal** to every process of every worker's tree (SIGCONT to stopped ones), wait **stop_grace**, send SIGKILL to what is left, flush telemetry (for at most **shutdown_timeout**) and exit. A second such signal during the stop kills at once. No worker is restarted during a stop.
 
 **SIGHUP**, **SIGUSR1**, **SIGUSR2**, **SIGWINCH**
-: Forwarded to every worker's process group.
+: Forwarded to every process of every worker's tree.
 
 **SIGTTIN**, **SIGTTOU**
 : Add one worker, remove one worker (never below 1).
