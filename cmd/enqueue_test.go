@@ -303,7 +303,7 @@ func TestEnqueueOverTheWire(t *testing.T) {
 	})
 }
 
-// TestEnqueueThenProcess is the shell producer of DESIGN section 6: task
+// TestEnqueueThenProcess is the shell producer of docs/protocol.md section 1: task
 // lines from enqueue, run by otel-qrun --tasks. The launcher's CONSUMER span
 // of each task is a child of the PRODUCER span that enqueued it. It runs the
 // built binary, so it needs enqueue registered in the root command.

@@ -16,7 +16,7 @@ import (
 	"github.com/otel-qrun/otel-qrun/launcher"
 )
 
-// Exit statuses of the launcher itself (DESIGN section 1).
+// Exit statuses of the launcher itself (README, Exit status).
 const (
 	exitUsage = 2
 )

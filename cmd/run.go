@@ -54,7 +54,7 @@ func launcherOptions(cfg *envconfig.Config, environ []string, pid int) []launche
 	}
 }
 
-// forwardedSignals are the signals the launcher handles (DESIGN section 4).
+// forwardedSignals are the signals the launcher handles (README, Supervision and signals).
 var forwardedSignals = []os.Signal{
 	syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT,
 	syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH,

@@ -34,7 +34,7 @@ type WorkerIdentity struct {
 	InstanceID string
 }
 
-// WorkerEnv returns a copy of environ changed as DESIGN section 3 says for the
+// WorkerEnv returns a copy of environ changed as docs/protocol.md section 4 says for the
 // worker with identity id: the trace context of ctx injected with p (stale
 // carrier fields removed first; with a nil p the inherited carrier passes
 // through untouched), service.instance.id and qrun.worker.index merged into

@@ -199,8 +199,8 @@ func WithBackoff(base, maxDelay time.Duration) Option {
 	return func(c *config) { c.backoffBase, c.backoffMax = base, maxDelay }
 }
 
-// WithTasks turns on task mode: tasks are read as lines from in (DESIGN
-// section 6) and one result line per task is written to results. The run
+// WithTasks turns on task mode: tasks are read as lines from in
+// (docs/protocol.md) and one result line per task is written to results. The run
 // ends when the input is exhausted and every task has ended; its status is
 // 0 when every task ended ok, else 1.
 //

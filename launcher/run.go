@@ -52,7 +52,7 @@ type run struct {
 // Run starts the workers and supervises them until they are all done, a
 // stop is requested (a SIGTERM, SIGINT or SIGQUIT on signals, or ctx being
 // canceled), or the restart policy gives up. It returns the launcher's exit
-// status (DESIGN section 4). Spans of worker starts are children of the span
+// status (README, Exit status). Spans of worker starts are children of the span
 // context in ctx. signals may be nil; Run interprets what arrives on it:
 // HUP, USR1, USR2 and WINCH are forwarded to every worker's process group,
 // TTIN and TTOU add and remove a worker. An error is returned only when the
@@ -234,7 +234,7 @@ func (r *run) finished() bool {
 	return true
 }
 
-// status is the one exit decision (DESIGN sections 4 and 6).
+// status is the one exit decision (README, Exit status; docs/protocol.md section 5).
 func (r *run) status() int {
 	if r.outClosed {
 		return ExitOutputClosed

@@ -17,7 +17,7 @@ import (
 const instrumentationScope = "github.com/otel-qrun/otel-qrun/launcher"
 
 // telemetry holds every instrument of the launcher and the attribute sets
-// they are recorded with (DESIGN section 5), built once in New. Attribute
+// they are recorded with (README, Telemetry), built once in New. Attribute
 // values are bounded: never a task id or payload.
 type telemetry struct {
 	tracer trace.Tracer

@@ -10,7 +10,7 @@ import (
 )
 
 // The text of the root page beyond cobra's flag list, in the markdown that
-// go-md2man renders. It follows DESIGN.md sections 1 to 4; the keys come
+// go-md2man renders. It follows the README (command line, configuration, workers, supervision); the keys come
 // from envconfig.Keys so that names, defaults and help cannot drift.
 
 const configurationIntro = `## CONFIGURATION
