@@ -148,8 +148,13 @@ func EnvironWith(name string, params any, extra ...string) []string {
 
 // Entries returns the environment entries that select helper name with
 // params (nil for zero parameters): QRUN_TEST_HELPER and QRUN_TEST_PARAMS.
-// It panics when no helper has that name or params is not of its type.
+// The name "" selects no helper (the environment of a real program, such
+// as RQ, that a test runs behind otel-qrun): no entries. It panics when no
+// helper has that name or params is not of its type.
 func Entries(name string, params any) []string {
+	if name == "" && params == nil {
+		return nil
+	}
 	h, ok := registry[name]
 	if !ok {
 		panic(fmt.Sprintf("workertest: no helper %q", name))
