@@ -443,4 +443,3 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
-
