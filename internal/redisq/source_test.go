@@ -475,3 +475,37 @@ func TestOwnEntryClaimedBackIsNotReturnedTwice(t *testing.T) {
 		t.Fatalf("held %d, want 1", s.Held())
 	}
 }
+
+// TestSourceHandsBackEntriesOfALostRead: an XREADGROUP whose reply never
+// arrived (the connection broke after the server delivered) leaves
+// entries pending on the consumer that the source never saw. After a read
+// failed, the next Read hands them back and claims them as the same
+// attempt, instead of leaving them to be claimed after the claim interval
+// as a second delivery (which max_attempts 1 would end "lost").
+func TestSourceHandsBackEntriesOfALostRead(t *testing.T) {
+	srv := redistest.Shared(t)
+	stream := streamName(t, "tasks")
+	c := dial(t, srv, stream, "g")
+	s := newSource(t, c, WithClaimInterval(time.Hour))
+	ctx := testCtx(t)
+	if es, err := s.Read(ctx, 1); err != nil || len(es) != 0 { // creates the group
+		t.Fatalf("Read = %v, %v", es, err)
+	}
+	ids := add(t, c.Redis(), stream, "lost-in-transit")
+	// the server delivers it to this consumer; the reply goes nowhere
+	if err := c.Redis().XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group: "g", Consumer: s.Consumer(), Streams: []string{stream, ">"}, Count: 1, Block: -1,
+	}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s.readMu.Lock()
+	s.suspect = true // what a failed XREADGROUP records
+	s.readMu.Unlock()
+	es := readN(t, s, 1)
+	if e := es[0]; e.ID != ids[0] || e.Attempt != 1 || e.Exhausted(1) {
+		t.Fatalf("entry %s attempt %d, want %s as attempt 1", e.ID, e.Attempt, ids[0])
+	}
+	if p := pending(t, c.Redis(), stream, "g")[ids[0]]; p.RetryCount != 1 || p.Consumer != s.Consumer() {
+		t.Fatalf("pending %+v", p)
+	}
+}

@@ -1,9 +1,3 @@
-// Package redistask wires a Redis stream (internal/redisq) into the
-// launcher's task mode: a Source implementing launcher.TaskSource and a
-// Sink implementing launcher.ResultSink. It holds no protocol code of its
-// own: reading, claiming, handing back and the atomic acknowledge-and-append
-// are redisq's; this package maps them onto the launcher's calls, with
-// backpressure, bounded waits on the supervision loop, and the lag metric.
 package redistask
 
 import (
