@@ -58,6 +58,18 @@ type ResultSink interface {
 	Put(line []byte, handle any) error
 }
 
+// BatchResultSink is a ResultSink that also takes many lines in one call
+// (one round trip to a broker): the result writer then gives it every
+// line that ended while the previous batch was written.
+type BatchResultSink interface {
+	ResultSink
+	// PutBatch stores lines[i] (each ending in "\n") for handles[i] and
+	// returns how many lines, from the first, are stored; on an error the
+	// rest are given again after a pause. The slices are only valid
+	// during the call.
+	PutBatch(lines [][]byte, handles []any) (done int, err error)
+}
+
 // ErrTaskGone is matched by the error of [TaskSource.Begin] when the task
 // is no longer the launcher's to run.
 var ErrTaskGone = errors.New("task no longer held")
@@ -120,6 +132,9 @@ func (c *config) chooseSink() resultSink {
 type brokerSink struct{ s ResultSink }
 
 func (b *brokerSink) Put(batch *resultBatch, from int) (int, error) {
+	if bs, ok := b.s.(BatchResultSink); ok {
+		return b.putBatch(bs, batch, from)
+	}
 	start := 0
 	for i, end := range batch.ends {
 		if end > from {
@@ -130,6 +145,30 @@ func (b *brokerSink) Put(batch *resultBatch, from int) (int, error) {
 		start = end
 	}
 	return len(batch.buf), nil
+}
+
+// putBatch gives the lines of batch from offset from to bs in one call.
+func (b *brokerSink) putBatch(bs BatchResultSink, batch *resultBatch, from int) (int, error) {
+	var lines [][]byte
+	var handles []any
+	var starts []int
+	start := 0
+	for i, end := range batch.ends {
+		if end > from {
+			lines = append(lines, batch.buf[start:end])
+			handles = append(handles, batch.handles[i])
+			starts = append(starts, start)
+		}
+		start = end
+	}
+	if len(lines) == 0 {
+		return len(batch.buf), nil
+	}
+	done, err := bs.PutBatch(lines, handles)
+	if done >= len(lines) {
+		return len(batch.buf), err
+	}
+	return starts[done], err
 }
 
 // Abandon does nothing: a line is put whole or not at all.

@@ -3,6 +3,7 @@ package redisq
 import (
 	"bytes"
 	"context"
+	"errors"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -100,4 +101,52 @@ func (s *Sink) Put(ctx context.Context, line []byte, e *Entry) (id string, writt
 		return str, true, nil
 	}
 	return "", false, nil
+}
+
+// PutBatch is Put for many lines at once, in one round trip (a pipeline):
+// line i is the result of es[i] (nil for a task not from Redis). It
+// returns how many lines, from the first, are done (appended, or found
+// acknowledged already); on an error the rest are not, and a later call
+// goes on from there. Each line is handled as by Put, with the same
+// atomic step on one server; a batch of entries of a Source on another
+// server is done line by line with Put.
+func (s *Sink) PutBatch(ctx context.Context, lines [][]byte, es []*Entry) (int, error) {
+	for _, e := range es {
+		if e != nil && e.src != nil && e.src.c != s.c && !SameServer(e.src.c.URL(), s.c.URL()) {
+			for i := range lines {
+				if _, _, err := s.Put(ctx, lines[i], es[i]); err != nil {
+					return i, err
+				}
+			}
+			return len(lines), nil
+		}
+	}
+	done := 0
+	err := s.c.do(ctx, "append results to "+s.stream, func(ctx context.Context) error {
+		pipe := s.c.rdb.Pipeline()
+		cmds := make([]redis.Cmder, 0, len(lines)-done)
+		for i := done; i < len(lines); i++ {
+			line := bytes.TrimSuffix(lines[i], []byte{'\n'})
+			if e := es[i]; e != nil && e.src != nil {
+				// EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT
+				// (a restarted server has no scripts); Redis caches the
+				// compiled script either way.
+				cmds = append(cmds, ackAddScript.Eval(ctx, pipe, []string{e.src.stream, s.stream}, e.src.group, e.ID, line))
+			} else {
+				cmds = append(cmds, pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.stream, Values: []any{ResultField, line}}))
+			}
+		}
+		_, _ = pipe.Exec(ctx)
+		for _, c := range cmds {
+			if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+				return err
+			}
+			if e := es[done]; e != nil && e.src != nil {
+				e.src.release(e)
+			}
+			done++
+		}
+		return nil
+	})
+	return done, err
 }

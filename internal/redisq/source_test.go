@@ -509,3 +509,47 @@ func TestSourceHandsBackEntriesOfALostRead(t *testing.T) {
 		t.Fatalf("pending %+v", p)
 	}
 }
+
+// TestSinkPutBatch: a batch acknowledges and appends each line as Put
+// does: an entry acknowledged already (by a host that claimed it) gets no
+// second result, a line without an entry is a plain append, and a key of
+// the wrong type stops the batch at that line with nothing acknowledged.
+func TestSinkPutBatch(t *testing.T) {
+	srv := redistest.Shared(t)
+	stream := streamName(t, "tasks")
+	results := streamName(t, "results")
+	c := dial(t, srv, stream, "g")
+	ctx := testCtx(t)
+	rdb := c.Redis()
+	add(t, rdb, stream, "1", "2", "3")
+	s := newSource(t, c, WithClaimInterval(time.Hour))
+	es := readN(t, s, 3)
+	if err := rdb.XAck(ctx, stream, "g", es[1].ID).Err(); err != nil { // taken and finished elsewhere
+		t.Fatal(err)
+	}
+	sink := NewSink(c, results)
+	lines := [][]byte{[]byte("r0\n"), []byte("r1\n"), []byte("r2\n"), []byte("plain\n")}
+	if done, err := sink.PutBatch(ctx, lines, []*Entry{es[0], es[1], es[2], nil}); err != nil || done != 4 {
+		t.Fatalf("PutBatch = %d, %v", done, err)
+	}
+	msgs, err := rdb.XRange(ctx, results, "-", "+").Result()
+	if err != nil || len(msgs) != 3 || msgs[0].Values[ResultField] != "r0" || msgs[1].Values[ResultField] != "r2" || msgs[2].Values[ResultField] != "plain" {
+		t.Fatalf("results %v, %v", msgs, err)
+	}
+	if p := pending(t, rdb, stream, "g"); len(p) != 0 || s.Held() != 0 {
+		t.Fatalf("%d pending, %d held after the batch", len(p), s.Held())
+	}
+
+	ids := add(t, rdb, stream, "4")
+	e := readN(t, s, 1)[0]
+	bad := streamName(t, "bad")
+	if err := rdb.Set(ctx, bad, "not a stream", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if done, err := NewSink(c, bad).PutBatch(ctx, [][]byte{[]byte("r4")}, []*Entry{e}); done != 0 || err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
+		t.Fatalf("PutBatch to a string key = %d, %v", done, err)
+	}
+	if p := pending(t, rdb, stream, "g"); len(p) != 1 || p[ids[0]].ID != ids[0] {
+		t.Fatalf("pending %v, want %s (no ack without result)", p, ids[0])
+	}
+}

@@ -27,8 +27,8 @@ const scope = "github.com/otel-qrun/otel-qrun/internal/redistask"
 const callTimeout = 5 * time.Second
 
 var (
-	_ launcher.TaskSource = (*Source)(nil)
-	_ launcher.ResultSink = (*Sink)(nil)
+	_ launcher.TaskSource      = (*Source)(nil)
+	_ launcher.BatchResultSink = (*Sink)(nil)
 )
 
 // Config is what a Source needs of the launcher's configuration.
@@ -293,4 +293,16 @@ func (s *Sink) Put(line []byte, handle any) error {
 	defer cancel()
 	_, _, err := s.sink.Put(ctx, line, e)
 	return err
+}
+
+// PutBatch appends many lines in one round trip (redisq.Sink.PutBatch),
+// giving up after a few seconds of Redis being down.
+func (s *Sink) PutBatch(lines [][]byte, handles []any) (int, error) {
+	es := make([]*redisq.Entry, len(handles))
+	for i, h := range handles {
+		es[i], _ = h.(*redisq.Entry)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	return s.sink.PutBatch(ctx, lines, es)
 }
