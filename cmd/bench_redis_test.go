@@ -20,7 +20,7 @@ import (
 )
 
 const (
-	redisBenchTasks   = 6000
+	redisBenchTasks   = 10000
 	redisBenchHosts   = 2
 	redisBenchWorkers = 2
 )
