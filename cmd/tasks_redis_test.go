@@ -43,6 +43,7 @@ type redisRun struct {
 	order    []string          // task ids, in order
 	seen     map[string][]taskproto.Result
 	lastID   string // last results entry read
+	noGroup  bool   // the tasks URL has no group: the hosts use the cluster name
 }
 
 func newRedisRun(t *testing.T, srv *redistest.Server) *redisRun {
@@ -91,6 +92,9 @@ func (rr *redisRun) add(n int, payload string) {
 func (rr *redisRun) url(results bool) string {
 	if results {
 		return rr.srv.URL(0, "?stream="+rr.results)
+	}
+	if rr.noGroup {
+		return rr.srv.URL(0, "?stream="+rr.stream)
 	}
 	return rr.srv.URL(0, "?stream="+rr.stream+"&group="+rr.group)
 }
@@ -397,7 +401,8 @@ func TestRedisRestart(t *testing.T) {
 
 // TestRedisBadEntries: an entry without a task field, one with broken
 // JSON and one with a 10 MB field each get an invalid result and are
-// acknowledged; the good task runs.
+// acknowledged; the good task runs. The tasks URL has no group: the host
+// joins the group named after the cluster.
 func TestRedisBadEntries(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Shared(t)
@@ -417,7 +422,8 @@ func TestRedisBadEntries(t *testing.T) {
 		ids[what] = id
 	}
 	rr.add(1, `{"n":1}`)
-	h := rr.startHost(helperEnv("taskworker"))
+	rr.noGroup = true // the group is the cluster name, as the README says
+	h := rr.startHost(helperEnv("taskworker"), "--name", rr.group)
 	rr.waitResults(4)
 	h.stop(t, syscall.SIGTERM)
 	if r := rr.seen["t-0"]; len(r) != 1 || r[0].Status != taskproto.StatusOK {
@@ -442,4 +448,19 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestRedisBadURLIsAUsageError: a task or result URL that does not parse
+// is a configuration error (exit 2) naming the key, password redacted.
+func TestRedisBadURLIsAUsageError(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"--tasks", "redis://user:hunter22@127.0.0.1:1/0"},
+		{"--tasks", "-", "--results", "redis://user:hunter22@127.0.0.1:1/x?stream=r"},
+	} {
+		res := runQrun(t, helperEnv("taskworker"), append(args, os.Args[0])...)
+		if res.code != 2 || !strings.Contains(res.stderr, args[len(args)-2]) || strings.Contains(res.stderr, "hunter22") {
+			t.Errorf("%v: exit %d, stderr %q; want 2 naming the flag, password hidden", args, res.code, res.stderr)
+		}
+	}
 }
