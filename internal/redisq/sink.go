@@ -123,30 +123,43 @@ func (s *Sink) PutBatch(ctx context.Context, lines [][]byte, es []*Entry) (int, 
 	}
 	done := 0
 	err := s.c.do(ctx, "append results to "+s.stream, func(ctx context.Context) error {
-		pipe := s.c.rdb.Pipeline()
-		cmds := make([]redis.Cmder, 0, len(lines)-done)
-		for i := done; i < len(lines); i++ {
-			line := bytes.TrimSuffix(lines[i], []byte{'\n'})
-			if e := es[i]; e != nil && e.src != nil {
-				// EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT
-				// (a restarted server has no scripts); Redis caches the
-				// compiled script either way.
-				cmds = append(cmds, ackAddScript.Eval(ctx, pipe, []string{e.src.stream, s.stream}, e.src.group, e.ID, line))
-			} else {
-				cmds = append(cmds, pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.stream, Values: []any{ResultField, line}}))
-			}
-		}
-		_, _ = pipe.Exec(ctx)
-		for _, c := range cmds {
-			if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+		err := s.putBatch(ctx, lines, es, &done)
+		if redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// a restarted server forgot the script: load it, go on
+			if err := ackAddScript.Load(ctx, s.c.rdb).Err(); err != nil {
 				return err
 			}
-			if e := es[done]; e != nil && e.src != nil {
-				e.src.release(e)
-			}
-			done++
+			err = s.putBatch(ctx, lines, es, &done)
 		}
-		return nil
+		return err
 	})
 	return done, err
+}
+
+// putBatch sends lines[*done:] in one pipeline and counts on *done the
+// lines done, up to the first that failed.
+func (s *Sink) putBatch(ctx context.Context, lines [][]byte, es []*Entry, done *int) error {
+	pipe := s.c.rdb.Pipeline()
+	cmds := make([]redis.Cmder, 0, len(lines)-*done)
+	for i := *done; i < len(lines); i++ {
+		line := bytes.TrimSuffix(lines[i], []byte{'\n'})
+		if e := es[i]; e != nil && e.src != nil {
+			// EVALSHA: the script is sent once (Put's Run or the
+			// NOSCRIPT fallback above loads it), not with every line
+			cmds = append(cmds, ackAddScript.EvalSha(ctx, pipe, []string{e.src.stream, s.stream}, e.src.group, e.ID, line))
+		} else {
+			cmds = append(cmds, pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.stream, Values: []any{ResultField, line}}))
+		}
+	}
+	_, _ = pipe.Exec(ctx)
+	for _, c := range cmds {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		if e := es[*done]; e != nil && e.src != nil {
+			e.src.release(e)
+		}
+		*done++
+	}
+	return nil
 }
