@@ -3,14 +3,17 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/otel-qrun/otel-qrun/envconfig"
 	"github.com/otel-qrun/otel-qrun/instrument"
+	"github.com/otel-qrun/otel-qrun/internal/redisq"
 	"github.com/otel-qrun/otel-qrun/internal/telemetry"
 	"github.com/otel-qrun/otel-qrun/launcher"
 )
@@ -116,7 +119,11 @@ func (o *runOptions) run(ctx context.Context) error {
 	}
 	opts = append(opts, launcher.WithLogger(log), launcher.WithStdio(stdio[0], stdio[1], stdio[2]))
 	if cfg.Tasks != "" {
-		taskOpts, closeTasks, err := taskOptions(cfg, stdio)
+		var meter metric.MeterProvider
+		if !sdk.Disabled {
+			meter = sdk.MeterProvider
+		}
+		taskOpts, closeTasks, err := taskOptions(cfg, stdio, environ, log, meter)
 		if err != nil {
 			return err
 		}
@@ -177,18 +184,30 @@ func prepareBootstrap(ctx context.Context, cfg *envconfig.Config, argv, environ 
 	return plan, nil
 }
 
-// taskOptions opens the task input and the result stream. When results go
-// to stdout, the workers' stdout goes to stderr, so that stdout holds
-// nothing but result lines.
-func taskOptions(cfg *envconfig.Config, stdio [3]*os.File) ([]launcher.Option, func(), error) {
+// taskOptions opens the task input and the result stream: stdin, a file,
+// a FIFO or a Redis stream (redis.go) for tasks; stdout, a file or a Redis
+// stream for results. When results go to stdout, the workers' stdout goes
+// to stderr, so that stdout holds nothing but result lines.
+func taskOptions(cfg *envconfig.Config, stdio [3]*os.File, environ []string, log *slog.Logger, meter metric.MeterProvider) ([]launcher.Option, func(), error) {
 	var closers []func() error
 	closeAll := func() {
 		for _, c := range closers {
 			_ = c()
 		}
 	}
+	var extra []launcher.Option
+	if redisq.IsURL(cfg.Tasks) || redisq.IsURL(cfg.Results) {
+		rt, err := openRedisTasks(cfg, environ, log, meter)
+		if err != nil {
+			return nil, nil, err
+		}
+		extra = rt.opts
+		closers = append(closers, func() error { rt.close(); return nil })
+	}
 	in := stdio[0]
-	if cfg.Tasks != "-" {
+	if redisq.IsURL(cfg.Tasks) {
+		in = nil
+	} else if cfg.Tasks != "-" {
 		mode := os.O_RDONLY
 		if st, err := os.Stat(cfg.Tasks); err == nil && st.Mode()&os.ModeNamedPipe != 0 {
 			// Holding a write end of the FIFO ourselves, its input never
@@ -203,9 +222,12 @@ func taskOptions(cfg *envconfig.Config, stdio [3]*os.File) ([]launcher.Option, f
 		in, closers = f, append(closers, f.Close)
 	}
 	results, workerOut := stdio[1], stdio[1]
-	if cfg.Results == "-" {
+	switch {
+	case redisq.IsURL(cfg.Results):
+		results = nil
+	case cfg.Results == "-":
 		workerOut = stdio[2]
-	} else {
+	default:
 		f, err := os.OpenFile(cfg.Results, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
 			closeAll()
@@ -213,9 +235,8 @@ func taskOptions(cfg *envconfig.Config, stdio [3]*os.File) ([]launcher.Option, f
 		}
 		results, closers = f, append(closers, f.Close)
 	}
-	return []launcher.Option{
+	opts := []launcher.Option{
 		launcher.WithStdio(nil, workerOut, stdio[2]),
-		launcher.WithTasks(in, results),
 		launcher.WithPerTask(cfg.PerTask),
 		launcher.WithTaskTimeout(cfg.Timeout),
 		launcher.WithStartTimeout(cfg.StartTimeout),
@@ -223,7 +244,11 @@ func taskOptions(cfg *envconfig.Config, stdio [3]*os.File) ([]launcher.Option, f
 		launcher.WithMaxAttempts(cfg.MaxAttempts),
 		launcher.WithQueueLimit(cfg.QueueLimit),
 		launcher.WithMaxLine(cfg.MaxLine),
-	}, closeAll, nil
+	}
+	if in != nil || results != nil {
+		opts = append(opts, launcher.WithTasks(in, results))
+	}
+	return append(opts, extra...), closeAll, nil
 }
 
 // stdioFiles returns the standard streams as the files workers inherit

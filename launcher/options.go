@@ -62,6 +62,8 @@ type config struct {
 	logger       *slog.Logger
 	taskIn       io.Reader
 	taskResults  io.Writer
+	taskSrc      TaskSource
+	resultSink   ResultSink
 	perTask      bool
 	taskTimeout  time.Duration
 	startTimeout time.Duration
@@ -119,8 +121,8 @@ func (c *config) validate() error {
 	if c.guardCycle <= 0 {
 		errs = append(errs, fmt.Errorf("guard cycle must be > 0, got %s", c.guardCycle))
 	}
-	if c.taskIn != nil {
-		if c.taskResults == nil {
+	if c.taskMode() {
+		if c.taskResults == nil && c.resultSink == nil {
 			errs = append(errs, errors.New("task mode needs a result stream"))
 		}
 		if c.queueLimit == 0 {

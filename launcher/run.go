@@ -155,7 +155,7 @@ func newRun(l *Launcher, ctx context.Context) (*run, error) {
 func (r *run) begin() {
 	cfg := r.cfg
 	switch {
-	case cfg.taskIn == nil:
+	case !cfg.taskMode():
 		r.mode = plainMode{r}
 	case cfg.perTask:
 		r.tasks = newTaskRun(r)

@@ -21,7 +21,8 @@ type taskState struct {
 	t          taskproto.Task
 	handle     any             // the source's mark of the task
 	parent     context.Context // the task carrier's context; nil for a new root
-	attempts   int
+	attempts   int             // the number of the last attempt, counting those before it came here
+	base       int             // attempts made before the task came here (TaskSource)
 	first      time.Time
 	worker     int
 	traceID    string
@@ -71,7 +72,7 @@ func newTaskRun(r *run) *taskRun {
 	cfg := r.cfg
 	tr := &taskRun{
 		r:        r,
-		src:      newLineSource(cfg.taskIn, cfg.maxLine),
+		src:      cfg.chooseSource(),
 		reads:    make(chan readEvent),
 		replies:  make(chan replyEvent),
 		tokens:   make(chan struct{}, cfg.queueLimit),
@@ -80,7 +81,7 @@ func newTaskRun(r *run) *taskRun {
 		reading:  true,
 		name:     cfg.cluster,
 	}
-	tr.out = newResultWriter(r, &writerSink{w: cfg.taskResults}, max(cfg.queueLimit, 64))
+	tr.out = newResultWriter(r, cfg.chooseSink(), max(cfg.queueLimit, 64))
 	go tr.read()
 	return tr
 }
@@ -102,7 +103,8 @@ func (tr *taskRun) read() {
 			return
 		}
 		var le *taskproto.LineError
-		if err != nil && !errors.As(err, &le) {
+		var ended *EndedError
+		if err != nil && !errors.As(err, &le) && !errors.As(err, &ended) {
 			return
 		}
 	}
@@ -149,12 +151,15 @@ func (tr *taskRun) release() {
 func (tr *taskRun) onRead(ev readEvent) {
 	var le *taskproto.LineError
 	var cut *cutLineError
+	var ended *EndedError
 	switch {
 	case errors.As(ev.err, &cut):
 		tr.release()
 		tr.cancel(&taskState{t: taskproto.Task{ID: cut.id}, handle: ev.handle, worker: -1})
 	case ev.err == nil:
 		ts := &taskState{t: ev.task, handle: ev.handle, worker: -1}
+		ts.base = tr.priorAttempts(ev.handle)
+		ts.attempts = ts.base
 		ts.parent = tr.carrierContext(ev.task.Carrier)
 		if !tr.reading {
 			tr.release()
@@ -163,6 +168,10 @@ func (tr *taskRun) onRead(ev readEvent) {
 		}
 		tr.r.tel.queued.Add(tr.r.ctx, 1)
 		tr.queue = append(tr.queue, ts)
+	case errors.As(ev.err, &ended):
+		tr.release()
+		tr.writeResult(&taskState{t: taskproto.Task{ID: ended.ID}, handle: ev.handle, worker: -1, attempts: ended.Attempts},
+			ended.Status, ended.Err.Error(), nil)
 	case errors.As(ev.err, &le):
 		tr.release()
 		tr.writeResult(&taskState{t: taskproto.Task{ID: le.ID}, handle: ev.handle, worker: -1}, taskproto.StatusInvalid, le.Error(), nil)
@@ -210,7 +219,7 @@ func (tr *taskRun) dispatch() {
 		}
 		ts := tr.queue[0]
 		tr.queue = tr.queue[1:]
-		if ts.attempts == 0 {
+		if ts.attempts == ts.base {
 			tr.release()
 			r.tel.queued.Add(r.ctx, -1)
 		}
@@ -224,14 +233,18 @@ func (tr *taskRun) dispatch() {
 // be given to a process.
 func (tr *taskRun) startAttempt(ts *taskState, s *slot) bool {
 	r := tr.r
+	extra, ok := tr.beginAttempt(ts, ts.attempts+1)
+	if !ok {
+		return true // another consumer took the task: no result here, the slot stays free
+	}
 	ts.attempts++
-	if ts.attempts == 1 {
+	if ts.first.IsZero() {
 		ts.first = time.Now()
 	}
 	ts.worker = s.index
 	opts := []trace.SpanStartOption{
 		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(
+		trace.WithAttributes(withAttrs([]attribute.KeyValue{
 			attribute.String("messaging.system", "otel_qrun"),
 			attribute.String("messaging.operation.type", "process"),
 			attribute.String("messaging.operation.name", "process"),
@@ -239,7 +252,7 @@ func (tr *taskRun) startAttempt(ts *taskState, s *slot) bool {
 			attribute.String("messaging.message.id", ts.t.ID),
 			attribute.String("messaging.client.id", tr.name+"/"+strconv.Itoa(s.index)),
 			attribute.Int("qrun.task.attempt", ts.attempts),
-		),
+		}, extra)...),
 	}
 	parent := ts.parent
 	if parent == nil {
@@ -248,7 +261,7 @@ func (tr *taskRun) startAttempt(ts *taskState, s *slot) bool {
 	} else {
 		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: trace.SpanContextFromContext(parent)}))
 	}
-	ctx, span := r.tel.tracer.Start(parent, "process "+tr.name, opts...)
+	ctx, span := r.tel.tracer.Start(parent, "process "+destination(tr.name, extra), opts...)
 	if sc := span.SpanContext(); sc.IsValid() {
 		ts.traceID = sc.TraceID().String()
 	}
@@ -396,7 +409,7 @@ func (tr *taskRun) writeResult(ts *taskState, status taskproto.Status, msg strin
 // cancel ends a task that never started because the launcher stops: it
 // goes back to a source that takes it, else its result is cancelled.
 func (tr *taskRun) cancel(ts *taskState) {
-	if ret, ok := tr.src.(taskReturner); ok && ts.attempts == 0 {
+	if ret, ok := tr.src.(taskReturner); ok && ts.attempts == ts.base {
 		if err := ret.Return(ts.handle); err == nil {
 			return
 		}
@@ -442,7 +455,7 @@ func (tr *taskRun) stop() {
 		}
 	}
 	for _, ts := range tr.queue {
-		if ts.attempts == 0 {
+		if ts.attempts == ts.base {
 			tr.release()
 			tr.r.tel.queued.Add(tr.r.ctx, -1)
 			tr.cancel(ts)

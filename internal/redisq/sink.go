@@ -3,6 +3,7 @@ package redisq
 import (
 	"bytes"
 	"context"
+	"errors"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -100,4 +101,65 @@ func (s *Sink) Put(ctx context.Context, line []byte, e *Entry) (id string, writt
 		return str, true, nil
 	}
 	return "", false, nil
+}
+
+// PutBatch is Put for many lines at once, in one round trip (a pipeline):
+// line i is the result of es[i] (nil for a task not from Redis). It
+// returns how many lines, from the first, are done (appended, or found
+// acknowledged already); on an error the rest are not, and a later call
+// goes on from there. Each line is handled as by Put, with the same
+// atomic step on one server; a batch of entries of a Source on another
+// server is done line by line with Put.
+func (s *Sink) PutBatch(ctx context.Context, lines [][]byte, es []*Entry) (int, error) {
+	for _, e := range es {
+		if e != nil && e.src != nil && e.src.c != s.c && !SameServer(e.src.c.URL(), s.c.URL()) {
+			for i := range lines {
+				if _, _, err := s.Put(ctx, lines[i], es[i]); err != nil {
+					return i, err
+				}
+			}
+			return len(lines), nil
+		}
+	}
+	done := 0
+	err := s.c.do(ctx, "append results to "+s.stream, func(ctx context.Context) error {
+		err := s.putBatch(ctx, lines, es, &done)
+		if redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// a restarted server forgot the script: load it, go on
+			if err := ackAddScript.Load(ctx, s.c.rdb).Err(); err != nil {
+				return err
+			}
+			err = s.putBatch(ctx, lines, es, &done)
+		}
+		return err
+	})
+	return done, err
+}
+
+// putBatch sends lines[*done:] in one pipeline and counts on *done the
+// lines done, up to the first that failed.
+func (s *Sink) putBatch(ctx context.Context, lines [][]byte, es []*Entry, done *int) error {
+	pipe := s.c.rdb.Pipeline()
+	cmds := make([]redis.Cmder, 0, len(lines)-*done)
+	for i := *done; i < len(lines); i++ {
+		line := bytes.TrimSuffix(lines[i], []byte{'\n'})
+		if e := es[i]; e != nil && e.src != nil {
+			// EVALSHA: the script is sent once (Put's Run or the
+			// NOSCRIPT fallback above loads it), not with every line
+			cmds = append(cmds, ackAddScript.EvalSha(ctx, pipe, []string{e.src.stream, s.stream}, e.src.group, e.ID, line))
+		} else {
+			cmds = append(cmds, pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.stream, Values: []any{ResultField, line}}))
+		}
+	}
+	_, _ = pipe.Exec(ctx)
+	for _, c := range cmds {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		if e := es[*done]; e != nil && e.src != nil {
+			e.src.release(e)
+		}
+		*done++
+	}
+	return nil
 }

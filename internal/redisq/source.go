@@ -98,6 +98,9 @@ type Source struct {
 	cursor    string     // XAUTOCLAIM cursor
 	lastClaim time.Time
 	grouped   bool
+	suspect   bool // an XREADGROUP failed: its entries may be pending here, unseen
+
+	backMu sync.Mutex // a hand-back and the hand-back of orphans, one at a time
 
 	mu   sync.Mutex
 	held map[string]*Entry
@@ -248,6 +251,13 @@ func (s *Source) readOnce(ctx context.Context, n int, out *[]*Entry) error {
 		}
 		s.grouped = true
 	}
+	if s.suspect {
+		if err := s.handBackOrphans(ctx, *out); err != nil {
+			return err
+		}
+		s.suspect = false
+		s.cursor, s.lastClaim = "0-0", time.Time{} // claim them now
+	}
 	if len(*out) < n && time.Since(s.lastClaim) >= s.block {
 		claimed, err := s.claim(ctx, n-len(*out))
 		if err != nil {
@@ -267,6 +277,11 @@ func (s *Source) readOnce(ctx context.Context, n int, out *[]*Entry) error {
 		Streams: []string{s.stream, ">"},
 		Count:   int64(n - len(*out)), Block: block,
 	}).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		// The server may have delivered entries whose reply was lost (a
+		// broken connection, a restart): the next read hands them back.
+		s.suspect = true
+	}
 	if errors.Is(err, redis.Nil) || (err != nil && len(*out) > 0) {
 		return nil // with claimed entries in hand, deliver them; the error shows on the next Read
 	}
@@ -323,6 +338,46 @@ func (s *Source) claim(ctx context.Context, n int) ([]*Entry, error) {
 		out = append(out, s.entry(m, attempt))
 	}
 	return out, nil
+}
+
+// handBackOrphans hands back the entries pending on this consumer that it
+// does not hold (nor has in hand, read by the Read under way): entries an
+// XREADGROUP delivered whose reply never arrived (the connection broke,
+// the server restarted). Their delivery count counts a delivery that never
+// reached a worker, so it is lowered by one, and the next XAUTOCLAIM of any
+// consumer takes them at once as the same attempt, instead of after the
+// claim interval as one more attempt (which max_attempts 1 would end
+// "lost"). Entries handed back already (idle for half a year or more) are
+// left as they are.
+func (s *Source) handBackOrphans(ctx context.Context, inHand []*Entry) error {
+	s.backMu.Lock()
+	defer s.backMu.Unlock()
+	pending, err := s.c.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
+		Stream: s.stream, Group: s.group, Start: "-", End: "+", Count: 10000, Consumer: s.consumer,
+	}).Result()
+	if err != nil {
+		return err
+	}
+	hand := make(map[string]bool, len(inHand))
+	for _, e := range inHand {
+		hand[e.ID] = true
+	}
+	var ids []string
+	var counts []int
+	s.mu.Lock()
+	for _, p := range pending {
+		if _, held := s.held[p.ID]; held || hand[p.ID] || p.Idle >= handBackIdle/2 {
+			continue
+		}
+		ids = append(ids, p.ID)
+		counts = append(counts, max(int(p.RetryCount)-1, 0))
+	}
+	s.mu.Unlock()
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err = s.touch(ctx, handBackIdle, ids, counts)
+	return err
 }
 
 // entry parses a stream message into an Entry.
@@ -474,6 +529,8 @@ func (s *Source) Started(ctx context.Context, e *Entry, attempt int) error {
 // Redis 8.x has XNACK for this; XCLAIM … IDLE … RETRYCOUNT … JUSTID works
 // on every Redis since 5.0.
 func (s *Source) HandBack(ctx context.Context, es ...*Entry) error {
+	s.backMu.Lock()
+	defer s.backMu.Unlock()
 	var ids []string
 	var counts []int
 	for _, e := range es {

@@ -475,3 +475,81 @@ func TestOwnEntryClaimedBackIsNotReturnedTwice(t *testing.T) {
 		t.Fatalf("held %d, want 1", s.Held())
 	}
 }
+
+// TestSourceHandsBackEntriesOfALostRead: an XREADGROUP whose reply never
+// arrived (the connection broke after the server delivered) leaves
+// entries pending on the consumer that the source never saw. After a read
+// failed, the next Read hands them back and claims them as the same
+// attempt, instead of leaving them to be claimed after the claim interval
+// as a second delivery (which max_attempts 1 would end "lost").
+func TestSourceHandsBackEntriesOfALostRead(t *testing.T) {
+	srv := redistest.Shared(t)
+	stream := streamName(t, "tasks")
+	c := dial(t, srv, stream, "g")
+	s := newSource(t, c, WithClaimInterval(time.Hour))
+	ctx := testCtx(t)
+	if es, err := s.Read(ctx, 1); err != nil || len(es) != 0 { // creates the group
+		t.Fatalf("Read = %v, %v", es, err)
+	}
+	ids := add(t, c.Redis(), stream, "lost-in-transit")
+	// the server delivers it to this consumer; the reply goes nowhere
+	if err := c.Redis().XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group: "g", Consumer: s.Consumer(), Streams: []string{stream, ">"}, Count: 1, Block: -1,
+	}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s.readMu.Lock()
+	s.suspect = true // what a failed XREADGROUP records
+	s.readMu.Unlock()
+	es := readN(t, s, 1)
+	if e := es[0]; e.ID != ids[0] || e.Attempt != 1 || e.Exhausted(1) {
+		t.Fatalf("entry %s attempt %d, want %s as attempt 1", e.ID, e.Attempt, ids[0])
+	}
+	if p := pending(t, c.Redis(), stream, "g")[ids[0]]; p.RetryCount != 1 || p.Consumer != s.Consumer() {
+		t.Fatalf("pending %+v", p)
+	}
+}
+
+// TestSinkPutBatch: a batch acknowledges and appends each line as Put
+// does: an entry acknowledged already (by a host that claimed it) gets no
+// second result, a line without an entry is a plain append, and a key of
+// the wrong type stops the batch at that line with nothing acknowledged.
+func TestSinkPutBatch(t *testing.T) {
+	srv := redistest.Shared(t)
+	stream := streamName(t, "tasks")
+	results := streamName(t, "results")
+	c := dial(t, srv, stream, "g")
+	ctx := testCtx(t)
+	rdb := c.Redis()
+	add(t, rdb, stream, "1", "2", "3")
+	s := newSource(t, c, WithClaimInterval(time.Hour))
+	es := readN(t, s, 3)
+	if err := rdb.XAck(ctx, stream, "g", es[1].ID).Err(); err != nil { // taken and finished elsewhere
+		t.Fatal(err)
+	}
+	sink := NewSink(c, results)
+	lines := [][]byte{[]byte("r0\n"), []byte("r1\n"), []byte("r2\n"), []byte("plain\n")}
+	if done, err := sink.PutBatch(ctx, lines, []*Entry{es[0], es[1], es[2], nil}); err != nil || done != 4 {
+		t.Fatalf("PutBatch = %d, %v", done, err)
+	}
+	msgs, err := rdb.XRange(ctx, results, "-", "+").Result()
+	if err != nil || len(msgs) != 3 || msgs[0].Values[ResultField] != "r0" || msgs[1].Values[ResultField] != "r2" || msgs[2].Values[ResultField] != "plain" {
+		t.Fatalf("results %v, %v", msgs, err)
+	}
+	if p := pending(t, rdb, stream, "g"); len(p) != 0 || s.Held() != 0 {
+		t.Fatalf("%d pending, %d held after the batch", len(p), s.Held())
+	}
+
+	ids := add(t, rdb, stream, "4")
+	e := readN(t, s, 1)[0]
+	bad := streamName(t, "bad")
+	if err := rdb.Set(ctx, bad, "not a stream", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if done, err := NewSink(c, bad).PutBatch(ctx, [][]byte{[]byte("r4")}, []*Entry{e}); done != 0 || err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
+		t.Fatalf("PutBatch to a string key = %d, %v", done, err)
+	}
+	if p := pending(t, rdb, stream, "g"); len(p) != 1 || p[ids[0]].ID != ids[0] {
+		t.Fatalf("pending %v, want %s (no ack without result)", p, ids[0])
+	}
+}
