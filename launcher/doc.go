@@ -55,12 +55,19 @@
 //	             from starting, ready or busy
 //
 // A per-task slot goes empty → ready (process started for a task) → busy →
-// empty at its exit. A slot holds an ordered queue of attempts in flight
-// (at most one today). An attempt is named by (task id, attempt number,
-// run-wide serial); a reply is credited only to the head attempt of its own
-// process, matching the task id (and the attempt, when the worker echoes
-// it), and a timer only to the clock it was armed for. Any other reply or
-// timer is stale: dropped and counted (qrun.task.stale_events).
+// empty at its exit. A slot holds an ordered queue of attempts in flight,
+// up to prefetch (WithPrefetch), written to the worker ahead of its
+// replies; new tasks go to the slot holding the fewest. An attempt is named
+// by (task id, attempt number, run-wide serial); a reply is credited only to
+// the head attempt of its own process, matching the task id (and the
+// attempt, when the worker echoes it), and a timer only to the clock it was
+// armed for. Only the head's timeout clock runs: the next attempt's starts
+// when the head ends. Any other reply or timer is stale: dropped and counted
+// (qrun.task.stale_events). When a worker exits, its head attempt ends by
+// the usual rules and the attempts behind it are queued again, in order,
+// without an attempt charged; so are they, at the next settle, when the
+// worker is condemned (a timeout, a broken protocol, a failed start), and a
+// condemned worker is credited no further reply.
 //
 // Stopping a persistent worker is cooperative first: its stdin is closed
 // (the protocol's "finish, flush, exit"), stop_grace later the stop signal,

@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 	if code, ok := launcher.KeeperMain(); ok {
 		os.Exit(code)
 	}
-	if code, ok := workertest.Run(map[string]func() int{"launcher": runLauncherHelper}); ok {
+	if code, ok := workertest.Run(map[string]func() int{"launcher": runLauncherHelper, "batchworker": batchWorker}); ok {
 		os.Exit(code)
 	}
 	goleak.VerifyTestMain(m)

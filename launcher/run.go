@@ -112,7 +112,7 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 		case <-tc.drained:
 			r.tasks.onDrained()
 		case ev := <-tc.replies:
-			r.mode.(*persistentMode).onReply(ev)
+			r.mode.(*persistentMode).onReplies(ev)
 		case <-tc.progress:
 			// the result writer caught up (or failed): see channels
 			if err := r.tasks.out.closedOutput(); err != nil {
@@ -184,6 +184,9 @@ func (r *run) settle() {
 	r.scratch = append(r.scratch[:0], r.slots...) // remove may change r.slots
 	for _, s := range r.scratch {
 		w := s.w
+		if w != nil && w.stopNow && len(s.inflight) > 0 && r.tasks != nil {
+			r.tasks.requeueHeld(s)
+		}
 		switch {
 		case w != nil && s.state != slotStopping && (w.stopNow || (len(s.inflight) == 0 && (w.replace != "" || s.retiring))):
 			r.stopWorker(s, !w.stopNow)
