@@ -12,9 +12,11 @@
 // through /proc. With [WithKeeper], a small process of the program's own
 // outlives a launcher killed with SIGKILL and kills what the trees hold.
 //
-// Exactly one place waits for child processes: a per-worker wait on its own
-// pid, or, when the launcher is a child subreaper, a single wait4(-1) loop
-// that also reaps orphans. Workers are forked from one goroutine locked to its
+// Exactly one place waits for child processes: one goroutine watching a
+// pidfd per worker and reaping exactly that pid when it exits (a wait per
+// pid where pidfds are missing), or, when the launcher is a child
+// subreaper, a single wait4(-1) loop that also reaps orphans. Either way
+// the threads do not grow with the workers. Workers are forked from one goroutine locked to its
 // OS thread for the launcher's lifetime, so PR_SET_PDEATHSIG (which follows
 // the creating thread, not the process) fires only when the launcher dies.
 //
