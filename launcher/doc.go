@@ -26,8 +26,9 @@
 // process exits, signals, the context, timers (each timer hands a function
 // to the loop, which checks that what it names is still current), task
 // reads, worker replies and the result writer. A handler only updates
-// state; after every event the loop calls settle, the one decision point,
-// which decides in a fixed order:
+// state; after every event (or every few task events that were ready
+// together: all the replies one read gave, up to 64 events) the loop
+// calls settle, the one decision point, which decides in a fixed order:
 //
 //  1. replacements: a worker marked to stop (timeout, bad reply, closed
 //     fd 3, start_timeout) stops now; one marked to go after its task
@@ -80,7 +81,9 @@
 //
 // Task input comes through a taskSource and results leave through a
 // resultSink, written by their own goroutine: a stuck output pauses the
-// reading of input, never the loop.
+// reading of input, never the loop. Results are handed to that goroutine
+// when the loop goes idle, or at 64 KiB, so a busy loop writes many
+// results at once.
 //
 // The package knows nothing of flags or configuration files; the caller maps
 // its configuration onto [Option] values.

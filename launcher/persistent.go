@@ -1,7 +1,6 @@
 package launcher
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -14,8 +13,9 @@ import (
 // persistentMode feeds task lines to long-lived workers on their stdin and
 // reads their replies (and readiness line) on fd 3.
 type persistentMode struct {
-	r    *run
-	line []byte // the task line being written, reused
+	r       *run
+	line    []byte               // the task line being written, reused
+	carrier propagate.MapCarrier // the carrier being written, reused
 	// announces becomes true at the first readiness line of the run: from
 	// then on a new worker gets no task before its own readiness line.
 	announces bool
@@ -101,7 +101,10 @@ func (m *persistentMode) give(s *slot, a *attempt) error {
 	a.w.given++
 	carrier := ts.t.Carrier
 	if r.cfg.propagator != nil {
-		carrier = propagate.InjectMap(a.ctx, r.cfg.propagator)
+		if m.carrier == nil {
+			m.carrier = propagate.MapCarrier{}
+		}
+		carrier = propagate.InjectMapInto(a.ctx, r.cfg.propagator, m.carrier)
 	}
 	m.line = taskproto.AppendWorkerTask(m.line[:0], taskproto.WorkerTask{
 		ID: ts.t.ID, Payload: ts.t.Payload, Carrier: carrier, Attempt: ts.attempts,
@@ -139,9 +142,11 @@ func (m *persistentMode) exited(s *slot, w *worker, ws syscall.WaitStatus, left 
 func (m *persistentMode) readReplies(w *worker, f *os.File) {
 	defer f.Close()
 	lr := taskproto.NewLineReader(f, m.r.cfg.maxLine)
+	var ends []int // where each line ends in buf; -1: too long
 	for {
-		var ev replyBatch
-		ev.w = w
+		ev := replyBatch{w: w}
+		var buf []byte // the lines of this batch, copied out of the reader's buffer
+		ends = ends[:0]
 		for {
 			line, _, err := lr.ReadLine()
 			if err != nil {
@@ -149,13 +154,23 @@ func (m *persistentMode) readReplies(w *worker, f *os.File) {
 					ev.err = err
 					break
 				}
-				ev.lines = append(ev.lines, nil) // a nil line: too long
+				ends = append(ends, -1)
 			} else {
-				ev.lines = append(ev.lines, bytes.Clone(line))
+				buf = append(buf, line...)
+				ends = append(ends, len(buf))
 			}
 			if !lr.HasLine() {
 				break
 			}
+		}
+		start := 0
+		for _, end := range ends {
+			if end < 0 {
+				ev.lines = append(ev.lines, nil) // a nil line: too long
+				continue
+			}
+			ev.lines = append(ev.lines, buf[start:end:end])
+			start = end
 		}
 		select {
 		case m.r.tasks.replies <- ev:

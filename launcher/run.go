@@ -94,6 +94,18 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 	r.settle()
 	for !r.finished() {
 		tc := r.tasks.channels()
+		if r.poll(tc) {
+			// Other events that are ready are handled before settle
+			// decides (and writes task lines), up to a bound.
+			for i := 0; i < maxPolled && r.poll(r.tasks.channels()); i++ {
+			}
+			r.settle()
+			continue
+		}
+		// The loop goes idle: the results gathered so far are written.
+		if r.tasks != nil {
+			r.tasks.out.flush()
+		}
 		select {
 		case ev := <-exitCh:
 			r.onExit(ev)
@@ -119,12 +131,35 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 				r.outputClosed(err)
 			}
 		}
+		for i := 0; i < maxPolled && r.poll(r.tasks.channels()); i++ {
+		}
 		r.settle()
 	}
 	if r.tasks != nil {
 		r.tasks.out.finish(signals)
 	}
 	return r.status(), nil
+}
+
+// maxPolled bounds the ready events handled together before settle, so
+// that a steady stream of replies cannot starve the other channels.
+const maxPolled = 64
+
+// poll handles one task mode event that is ready now (a worker's replies,
+// a task read), without waiting; false when none was.
+func (r *run) poll(tc taskChannels) bool {
+	if r.tasks == nil {
+		return false
+	}
+	select {
+	case ev := <-tc.replies:
+		r.mode.(*persistentMode).onReplies(ev)
+	case ev := <-tc.reads:
+		r.tasks.onRead(ev)
+	default:
+		return false
+	}
+	return true
 }
 
 // newRun prepares a run of l: its files and CPUs; begin picks the mode.

@@ -302,7 +302,7 @@ func propertyRun(t *testing.T, seed uint64) {
 		return nil
 	}
 	for step := 0; step < 60; step++ {
-		switch op := rng.IntN(15); {
+		switch op := rng.IntN(16); {
 		case op == 0 && s.read < tasks && !s.tr.eof:
 			s.readTask()
 		case op == 1:
@@ -386,6 +386,19 @@ func propertyRun(t *testing.T, seed uint64) {
 					s.reply(w, okLine(sl.inflight[1+rng.IntN(len(sl.inflight)-1)]))
 				}
 			}
+		case op == 15:
+			// Several ready events handled before one settle, as the
+			// loop does: replies of every worker, one a garbage line.
+			for _, sl := range append([]*slot(nil), s.r.slots...) {
+				if w := sl.w; w != nil {
+					line := "garbage"
+					if a := sl.head(); a != nil && rng.IntN(4) > 0 {
+						line = okLine(a)
+					}
+					s.m.onReplies(replyBatch{w: w, lines: [][]byte{[]byte(line)}})
+				}
+			}
+			s.settle()
 		case op == 14 && len(s.attempts) > 0:
 			// A late reply for an attempt that ended, from its worker
 			// while that worker is condemned: never credited.
