@@ -25,6 +25,7 @@ type taskPipe struct {
 	flushing bool   // a goroutine is writing pending
 	closed   bool
 	broken   bool // a write failed: the worker's exit tells the loop
+	closing  bool // close once pending is written (closeWhenWritten)
 }
 
 func newTaskPipe(f *os.File, wg *sync.WaitGroup) *taskPipe { return &taskPipe{f: f, wg: wg} }
@@ -96,7 +97,12 @@ func (p *taskPipe) flush() {
 		if p.closed || p.broken || len(p.pending) == 0 {
 			p.flushing = false
 			p.pending = p.pending[:0]
+			closing := p.closing && !p.closed
+			p.closed = p.closed || closing
 			p.mu.Unlock()
+			if closing {
+				p.f.Close()
+			}
 			return
 		}
 		buf, p.pending = p.pending, buf[:0]
@@ -107,6 +113,21 @@ func (p *taskPipe) flush() {
 			p.mu.Unlock()
 		}
 	}
+}
+
+// closeWhenWritten closes the pipe once what was written has gone into
+// it: at once when nothing is pending, else after the flushing goroutine
+// wrote it (or failed to). A per-task process gets its payload this way.
+func (p *taskPipe) closeWhenWritten() {
+	p.mu.Lock()
+	if p.flushing {
+		p.closing = true
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	p.mu.Unlock()
+	p.f.Close()
 }
 
 // Close closes the pipe: the worker reads EOF once it has read what was
