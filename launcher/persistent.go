@@ -16,6 +16,7 @@ type persistentMode struct {
 	r       *run
 	line    []byte               // the task line being written, reused
 	carrier propagate.MapCarrier // the carrier being written, reused
+	staged  []*taskPipe          // stdins with task lines staged by give
 	// announces becomes true at the first readiness line of the run: from
 	// then on a new worker gets no task before its own readiness line.
 	announces bool
@@ -89,8 +90,8 @@ func (m *persistentMode) startTimeoutOver(s *slot, w *worker) {
 	w.startFailed, w.stopNow = true, true
 }
 
-// give writes the task line of a to the worker of s, behind the tasks it
-// holds. Its timeout clock starts when it is at the head of the worker's
+// give stages the task line of a for the worker of s, behind the tasks it
+// holds; flushWrites writes it at the end of the dispatch step. Its timeout clock starts when it is at the head of the worker's
 // queue: now, or when the attempt before it ends (finishAttempt); if the
 // worker has not announced readiness yet, the readiness line restarts it.
 func (m *persistentMode) give(s *slot, a *attempt) error {
@@ -112,8 +113,22 @@ func (m *persistentMode) give(s *slot, a *attempt) error {
 	if s.head() == a {
 		r.tasks.startClock(a)
 	}
-	s.w.in.write(m.line)
+	if len(s.w.in.staged) == 0 {
+		m.staged = append(m.staged, s.w.in)
+	}
+	s.w.in.stage(m.line)
 	return nil
+}
+
+// flushWrites writes the task lines staged by give, one write per worker:
+// the dispatch step calls it when it is done, before anything could close
+// a worker's stdin.
+func (m *persistentMode) flushWrites() {
+	for i, p := range m.staged {
+		p.flushStaged()
+		m.staged[i] = nil
+	}
+	m.staged = m.staged[:0]
 }
 
 // exited ends the attempts that were in flight on a worker that exited:

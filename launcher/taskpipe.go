@@ -26,6 +26,8 @@ type taskPipe struct {
 	closed   bool
 	broken   bool // a write failed: the worker's exit tells the loop
 	closing  bool // close once pending is written (closeWhenWritten)
+
+	staged []byte // lines the loop gathered for one write (stage, flushStaged); loop only
 }
 
 func newTaskPipe(f *os.File, wg *sync.WaitGroup) *taskPipe { return &taskPipe{f: f, wg: wg} }
@@ -53,6 +55,21 @@ func (p *taskPipe) write(line []byte) {
 		p.wg.Add(1)
 		go p.flush()
 	}
+}
+
+// stage gathers line for the next flushStaged, so that the task lines one
+// settle gives a worker go in one write(2). The loop only.
+func (p *taskPipe) stage(line []byte) { p.staged = append(p.staged, line...) }
+
+// flushStaged writes the staged lines (see write); it reports whether
+// there were any.
+func (p *taskPipe) flushStaged() bool {
+	if len(p.staged) == 0 {
+		return false
+	}
+	p.write(p.staged)
+	p.staged = p.staged[:0]
+	return true
 }
 
 // tryWrite writes what the pipe takes now, without waiting; EAGAIN is not

@@ -214,6 +214,9 @@ func (tr *taskRun) carrierContext(c propagate.MapCarrier) context.Context {
 // settle).
 func (tr *taskRun) dispatch() {
 	r := tr.r
+	if m, ok := r.mode.(*persistentMode); ok {
+		defer m.flushWrites() // the lines given to one worker in one write
+	}
 	for len(tr.queue) > 0 && !r.stopping && !tr.draining {
 		s := r.mode.freeSlot()
 		if s == nil {
