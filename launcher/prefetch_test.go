@@ -8,7 +8,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -116,5 +118,31 @@ func TestPrefetchWorkerDeathRequeuesUncharged(t *testing.T) {
 		if r.Status != want || r.Attempts != 1 {
 			t.Errorf("task %s: %s after %d attempts, want %s after 1", id, r.Status, r.Attempts, want)
 		}
+	}
+}
+
+// Results are batched while the loop is busy, never held while it waits:
+// the result of a task that ended is written although the other task in
+// flight runs on, and nothing else happens.
+func TestResultWrittenWhileTheLoopWaits(t *testing.T) {
+	input := "quick\n" + `{"id":"slow","payload":{"sleep_ms":600000}}` + "\n"
+	th := startTasks(t, strings.NewReader(input), launcher.WithWorkers(2), launcher.WithStopGrace(0),
+		launcher.WithEnviron(helperEnviron("taskworker")))
+	var first taskproto.Result
+	select {
+	case first = <-th.results:
+	case <-th.done:
+		t.Fatal("the launcher ended before writing a result")
+	case <-time.After(patience):
+		t.Fatal("no result while a task runs on: the results of a waiting loop are held")
+	}
+	if first.ID != "1" || first.Status != taskproto.StatusOK {
+		t.Fatalf("first result %+v, want task 1 ok", first)
+	}
+	th.sigs <- syscall.SIGTERM
+	th.sigs <- syscall.SIGTERM
+	status, res := th.all(t)
+	if status == 0 || res["slow"].Status == taskproto.StatusOK {
+		t.Fatalf("status %d, slow %+v", status, res["slow"])
 	}
 }
