@@ -81,9 +81,8 @@
 //
 // Task input comes through a taskSource and results leave through a
 // resultSink, written by their own goroutine: a stuck output pauses the
-// reading of input, never the loop. Results are handed to that goroutine
-// when the loop goes idle, or at 64 KiB, so a busy loop writes many
-// results at once.
+// reading of input, never the loop. That goroutine takes every result
+// pending when it wakes, so a busy loop's results go out in few writes.
 //
 // The package knows nothing of flags or configuration files; the caller maps
 // its configuration onto [Option] values.

@@ -102,10 +102,6 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 			r.settle()
 			continue
 		}
-		// The loop goes idle: the results gathered so far are written.
-		if r.tasks != nil {
-			r.tasks.out.flush()
-		}
 		select {
 		case ev := <-exitCh:
 			r.onExit(ev)

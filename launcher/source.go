@@ -313,27 +313,8 @@ func (w *resultWriter) add(res *taskproto.Result, handle any) {
 	b.buf = taskproto.AppendResult(b.buf, *res)
 	b.ends = append(b.ends, len(b.buf))
 	b.handles = append(b.handles, handle)
-	big := len(b.buf) >= flushAt
 	w.mu.Unlock()
-	if big {
-		signal1(w.kick)
-	}
-}
-
-// flushAt is the size of the pending results at which they are handed to
-// the writing goroutine at once; below it they wait until the loop goes
-// idle (flush), so that a busy loop writes many results per write.
-const flushAt = 64 << 10
-
-// flush hands the pending results, if any, to the writing goroutine. The
-// loop calls it before it waits for the next event.
-func (w *resultWriter) flush() {
-	w.mu.Lock()
-	n := w.pending.len()
-	w.mu.Unlock()
-	if n > 0 {
-		signal1(w.kick)
-	}
+	signal1(w.kick)
 }
 
 // full reports whether reading input should pause; the loop then waits on
