@@ -53,14 +53,18 @@ func batchWorker() int {
 }
 
 // With prefetch 16, tasks are written ahead of the replies: a worker that
-// answers only after reading 16 tasks runs every task, and each task has
+// answers only after reading 16 tasks (it would wait forever with less)
+// runs every task, and each task has
 // its own CONSUMER span whose context the worker received.
 func TestPrefetchWritesAhead(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	defer tp.Shutdown(context.Background())
 	const n = 320
-	th := startTasks(t, strings.NewReader(lines(n, strconv.Itoa)), launcher.WithPrefetch(16), launcher.WithWorkers(2),
+	// One worker: it holds exactly what the launcher wrote ahead, so with
+	// n a multiple of 16 every batch fills (with two, the last tasks may
+	// split unevenly and a batch would wait for lines that never come).
+	th := startTasks(t, strings.NewReader(lines(n, strconv.Itoa)), launcher.WithPrefetch(16), launcher.WithWorkers(1),
 		launcher.WithQueueLimit(64), launcher.WithEnviron(helperEnviron("batchworker", "HELPER_BATCH=16")),
 		launcher.WithTracerProvider(tp), launcher.WithPropagator(propagation.TraceContext{}))
 	status, res := th.all(t)
