@@ -242,6 +242,7 @@ func taskOptions(cfg *envconfig.Config, stdio [3]*os.File, environ []string, log
 		launcher.WithStartTimeout(cfg.StartTimeout),
 		launcher.WithRecycle(cfg.Recycle),
 		launcher.WithMaxAttempts(cfg.MaxAttempts),
+		launcher.WithPrefetch(cfg.Prefetch),
 		launcher.WithQueueLimit(cfg.QueueLimit),
 		launcher.WithMaxLine(cfg.MaxLine),
 	}

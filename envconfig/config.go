@@ -82,6 +82,7 @@ type Config struct {
 	PerTask         bool               // key per_task
 	Results         string             // key results; "-" means stdout
 	MaxAttempts     int                // key max_attempts
+	Prefetch        int                // key prefetch: tasks in flight per persistent worker
 	QueueLimit      int                // key queue_limit; defaults to Workers²
 	MaxLine         int                // key max_line, in bytes
 	ClaimInterval   time.Duration      // key claim_interval; defaults to DefaultClaimInterval

@@ -80,6 +80,7 @@ func defaultConfig() *envconfig.Config {
 		GuardCycle:      500 * time.Millisecond,
 		Results:         "-",
 		MaxAttempts:     1,
+		Prefetch:        1,
 		QueueLimit:      1,
 		MaxLine:         1048576,
 		ClaimInterval:   40 * time.Second, // max(timeout none, 30s) + stop_grace 10s
@@ -119,7 +120,7 @@ func TestKeys(t *testing.T) {
 	}
 	want := []string{"name", "workers", "max_workers", "restart", "max_restarts", "min_uptime",
 		"stop_signal", "stop_grace", "timeout", "start_timeout", "recycle", "max_rss", "cpu_affinity",
-		"guard_cycle", "tasks", "per_task", "results", "max_attempts", "queue_limit",
+		"guard_cycle", "tasks", "per_task", "results", "max_attempts", "prefetch", "queue_limit",
 		"max_line", "claim_interval", "shutdown_timeout", "subreaper", "instrument", "javaagent"}
 	if !slices.Equal(names, want) {
 		t.Errorf("Keys() names = %q\nwant %q", names, want)
@@ -198,6 +199,7 @@ var layerSamples = map[string][4]sample{
 	"per_task":         {{"true", "true"}, {"0", "false"}, {"true", "true"}, {"off", "false"}},
 	"results":          {{"out.jsonl", "out.jsonl"}, {"/env/r", "/env/r"}, {"r.json", "r.json"}, {"f.json", "f.json"}},
 	"max_attempts":     {{"2", "2"}, {"3", "3"}, {"4", "4"}, {"5", "5"}},
+	"prefetch":         {{"2", "2"}, {"16", "16"}, {"1", "1"}, {"65536", "65536"}},
 	"queue_limit":      {{"7", "7"}, {"8", "8"}, {"9", "9"}, {"10", "10"}},
 	"max_line":         {{"100", "100"}, {"200", "200"}, {"300", "300"}, {"400", "400"}},
 	"claim_interval":   {{"5", "5s"}, {"1m", "1m0s"}, {"90", "1m30s"}, {"0.25", "250ms"}},
@@ -564,6 +566,7 @@ var badValues = []struct{ key, value string }{
 	{"per_task", "maybe"},
 	{"results", ""},
 	{"max_attempts", "-1"},
+	{"prefetch", "0"}, {"prefetch", "-1"}, {"prefetch", "65537"}, {"prefetch", "1.5"},
 	{"queue_limit", "0"}, {"queue_limit", "1048577"},
 	{"max_line", "0"}, {"max_line", "67108865"},
 	{"shutdown_timeout", "-1"}, {"shutdown_timeout", "9000h"},

@@ -85,6 +85,9 @@ const (
 	MaxQueueLimit = qrun.MaxQueueLimit
 	// MaxLineLimit bounds max_line, in bytes (64 MiB).
 	MaxLineLimit = 64 << 20
+	// MaxPrefetch bounds prefetch, the tasks in flight per persistent
+	// worker.
+	MaxPrefetch = 1 << 16
 	// MaxCPUAffinity bounds cpu_affinity: the CPUs a Linux CPU set holds.
 	MaxCPUAffinity = 1024
 	// MaxCount bounds the other counts (max_restarts, recycle,
@@ -179,6 +182,9 @@ func specs() []spec {
 		intSpec(newKey("max_attempts", strconv.Itoa(qrun.DefaultMaxAttempts),
 			"task mode: attempts per task, retrying on error, timeout and lost (0 = no limit, as in django-q2)"),
 			"count", 0, func(c *Config) *int { return &c.MaxAttempts }),
+		intRangeSpec(newKey("prefetch", strconv.Itoa(qrun.DefaultPrefetch),
+			fmt.Sprintf("task mode: tasks in flight per persistent worker, written ahead of its replies, which come in order (1 to %d)", MaxPrefetch)),
+			"count", 1, MaxPrefetch, func(c *Config) *int { return &c.Prefetch }),
 		intRangeSpec(newKey(keyQueueLimit, "workers²",
 			fmt.Sprintf("task mode: tasks read ahead before reading input pauses (1 to %d; the default is at most that)", MaxQueueLimit)),
 			"count", 1, MaxQueueLimit, func(c *Config) *int { return &c.QueueLimit }),

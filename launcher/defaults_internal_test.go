@@ -62,6 +62,7 @@ func TestDefaultsAgreeWithEnvconfig(t *testing.T) {
 				"tasks":         {cfg.Tasks == "", lc.taskIn == nil}, // no task mode
 				"per_task":      {cfg.PerTask, lc.perTask},
 				"max_attempts":  {cfg.MaxAttempts, lc.maxAttempts},
+				"prefetch":      {cfg.Prefetch, lc.prefetch},
 				"queue_limit":   {cfg.QueueLimit, task.queueLimit},
 				"max_line":      {cfg.MaxLine, lc.maxLine},
 			}

@@ -12,9 +12,11 @@
 // through /proc. With [WithKeeper], a small process of the program's own
 // outlives a launcher killed with SIGKILL and kills what the trees hold.
 //
-// Exactly one place waits for child processes: a per-worker wait on its own
-// pid, or, when the launcher is a child subreaper, a single wait4(-1) loop
-// that also reaps orphans. Workers are forked from one goroutine locked to its
+// Exactly one place waits for child processes: one goroutine watching a
+// pidfd per worker and reaping exactly that pid when it exits (a wait per
+// pid where pidfds are missing), or, when the launcher is a child
+// subreaper, a single wait4(-1) loop that also reaps orphans. Either way
+// the threads do not grow with the workers. Workers are forked from one goroutine locked to its
 // OS thread for the launcher's lifetime, so PR_SET_PDEATHSIG (which follows
 // the creating thread, not the process) fires only when the launcher dies.
 //
@@ -24,8 +26,9 @@
 // process exits, signals, the context, timers (each timer hands a function
 // to the loop, which checks that what it names is still current), task
 // reads, worker replies and the result writer. A handler only updates
-// state; after every event the loop calls settle, the one decision point,
-// which decides in a fixed order:
+// state; after every event (or every few task events that were ready
+// together: all the replies one read gave, up to 64 events) the loop
+// calls settle, the one decision point, which decides in a fixed order:
 //
 //  1. replacements: a worker marked to stop (timeout, bad reply, closed
 //     fd 3, start_timeout) stops now; one marked to go after its task
@@ -55,12 +58,19 @@
 //	             from starting, ready or busy
 //
 // A per-task slot goes empty → ready (process started for a task) → busy →
-// empty at its exit. A slot holds an ordered queue of attempts in flight
-// (at most one today). An attempt is named by (task id, attempt number,
-// run-wide serial); a reply is credited only to the head attempt of its own
-// process, matching the task id (and the attempt, when the worker echoes
-// it), and a timer only to the clock it was armed for. Any other reply or
-// timer is stale: dropped and counted (qrun.task.stale_events).
+// empty at its exit. A slot holds an ordered queue of attempts in flight,
+// up to prefetch (WithPrefetch), written to the worker ahead of its
+// replies; new tasks go to the slot holding the fewest. An attempt is named
+// by (task id, attempt number, run-wide serial); a reply is credited only to
+// the head attempt of its own process, matching the task id (and the
+// attempt, when the worker echoes it), and a timer only to the clock it was
+// armed for. Only the head's timeout clock runs: the next attempt's starts
+// when the head ends. Any other reply or timer is stale: dropped and counted
+// (qrun.task.stale_events). When a worker exits, its head attempt ends by
+// the usual rules and the attempts behind it are queued again, in order,
+// without an attempt charged; so are they, at the next settle, when the
+// worker is condemned (a timeout, a broken protocol, a failed start), and a
+// condemned worker is credited no further reply.
 //
 // Stopping a persistent worker is cooperative first: its stdin is closed
 // (the protocol's "finish, flush, exit"), stop_grace later the stop signal,
@@ -71,7 +81,8 @@
 //
 // Task input comes through a taskSource and results leave through a
 // resultSink, written by their own goroutine: a stuck output pauses the
-// reading of input, never the loop.
+// reading of input, never the loop. That goroutine takes every result
+// pending when it wakes, so a busy loop's results go out in few writes.
 //
 // The package knows nothing of flags or configuration files; the caller maps
 // its configuration onto [Option] values.

@@ -45,7 +45,10 @@ var (
 	zombies           = workertest.Zombies
 )
 
-func init() { workertest.Register("launcher", runLauncherHelper) }
+func init() {
+	workertest.Register("launcher", runLauncherHelper)
+	workertest.Register("batchworker", func(struct{}) int { return batchWorker() })
+}
 
 // launcherParams configure the "launcher" helper.
 type launcherParams struct {

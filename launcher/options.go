@@ -69,6 +69,7 @@ type config struct {
 	startTimeout time.Duration
 	recycle      int
 	maxAttempts  int
+	prefetch     int
 	queueLimit   int
 	maxLine      int
 	tracer       trace.TracerProvider
@@ -95,6 +96,7 @@ func defaults() config {
 		backoffBase: 100 * time.Millisecond,
 		backoffMax:  30 * time.Second,
 		maxAttempts: qrun.DefaultMaxAttempts,
+		prefetch:    qrun.DefaultPrefetch,
 		maxLine:     qrun.DefaultMaxLine,
 		logger:      slog.New(slog.DiscardHandler),
 		tracer:      tracenoop.NewTracerProvider(),
@@ -128,8 +130,8 @@ func (c *config) validate() error {
 		if c.queueLimit == 0 {
 			c.queueLimit = qrun.DefaultQueueLimit(c.workers)
 		}
-		if c.queueLimit < 1 || c.maxLine < 1 || c.maxAttempts < 0 || c.recycle < 0 || c.taskTimeout < 0 || c.startTimeout < 0 {
-			errs = append(errs, errors.New("queue limit and max line must be >= 1; max attempts, recycle, timeout and start timeout not negative"))
+		if c.queueLimit < 1 || c.maxLine < 1 || c.prefetch < 1 || c.maxAttempts < 0 || c.recycle < 0 || c.taskTimeout < 0 || c.startTimeout < 0 {
+			errs = append(errs, errors.New("queue limit, max line and prefetch must be >= 1; max attempts, recycle, timeout and start timeout not negative"))
 		}
 	}
 	if c.backoffBase <= 0 || c.backoffMax < c.backoffBase {
@@ -238,6 +240,15 @@ func WithRecycle(n int) Option { return func(c *config) { c.recycle = n } }
 
 // WithMaxAttempts sets the attempts per task (default 1; 0: no limit).
 func WithMaxAttempts(n int) Option { return func(c *config) { c.maxAttempts = n } }
+
+// WithPrefetch sets how many tasks a persistent worker may hold at once
+// (default 1): the one it works on and n-1 more written to its stdin ahead
+// of its replies, which must come in the order of the tasks. Each task
+// keeps its own span, carrier and result; its timeout runs from when it
+// reaches the head of its worker's queue, and when a worker dies the tasks
+// behind the head are queued again without an attempt charged. Per-task
+// processes ignore it.
+func WithPrefetch(n int) Option { return func(c *config) { c.prefetch = n } }
 
 // WithQueueLimit sets how many tasks are read ahead of the workers (default
 // workers²).

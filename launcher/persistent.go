@@ -1,7 +1,6 @@
 package launcher
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -15,26 +14,38 @@ import (
 // persistentMode feeds task lines to long-lived workers on their stdin and
 // reads their replies (and readiness line) on fd 3.
 type persistentMode struct {
-	r *run
+	r       *run
+	line    []byte               // the task line being written, reused
+	carrier propagate.MapCarrier // the carrier being written, reused
+	staged  []*taskPipe          // stdins with task lines staged by give
 	// announces becomes true at the first readiness line of the run: from
 	// then on a new worker gets no task before its own readiness line.
 	announces bool
 }
 
-// capacity is the number of attempts in flight per worker.
-const capacity = 1
-
 func (m *persistentMode) startsWorkers() bool           { return true }
 func (m *persistentMode) policy() (RestartPolicy, bool) { return RestartAlways, true }
 func (m *persistentMode) persistent() bool              { return true }
 
+// freeSlot picks the slot with the fewest attempts in flight (the lowest
+// index among equals) that can take one more: below prefetch, and below
+// what is left of recycle, so a worker is never given a task it would not
+// run before being replaced.
 func (m *persistentMode) freeSlot() *slot {
+	var best *slot
+	limit, recycle := m.r.cfg.prefetch, m.r.cfg.recycle
 	for _, s := range m.r.slots {
-		if s.free(capacity, m.announces) {
-			return s
+		if !s.free(limit, m.announces) || (recycle > 0 && s.w.given >= recycle) {
+			continue
+		}
+		if best == nil || len(s.inflight) < len(best.inflight) {
+			best = s
+			if len(s.inflight) == 0 {
+				break
+			}
 		}
 	}
-	return nil
+	return best
 }
 
 // startWorker starts a persistent task worker with a task pipe on its
@@ -60,7 +71,7 @@ func (m *persistentMode) startWorker(s *slot, reason Reason) error {
 		return err
 	}
 	w := s.w
-	w.in = stdinW
+	w.in = newTaskPipe(stdinW, &r.lingering)
 	go m.readReplies(w, replyR)
 	if d := r.cfg.startTimeout; d > 0 {
 		r.after(d, func() { m.startTimeoutOver(s, w) })
@@ -80,92 +91,126 @@ func (m *persistentMode) startTimeoutOver(s *slot, w *worker) {
 	w.startFailed, w.stopNow = true, true
 }
 
-// give writes the task line of a to the worker of s. Its timeout clock
-// starts now; if the worker has not announced readiness yet, the
-// readiness line restarts it.
+// give stages the task line of a for the worker of s, behind the tasks it
+// holds; flushWrites writes it at the end of the dispatch step. Its timeout clock starts when it is at the head of the worker's
+// queue: now, or when the attempt before it ends (finishAttempt); if the
+// worker has not announced readiness yet, the readiness line restarts it.
 func (m *persistentMode) give(s *slot, a *attempt) error {
 	r := m.r
 	ts := a.ts
 	s.take(a)
 	a.w = s.w
+	a.w.given++
 	carrier := ts.t.Carrier
 	if r.cfg.propagator != nil {
-		carrier = propagate.InjectMap(a.ctx, r.cfg.propagator)
+		if m.carrier == nil {
+			m.carrier = propagate.MapCarrier{}
+		}
+		carrier = propagate.InjectMapInto(a.ctx, r.cfg.propagator, m.carrier)
 	}
-	line := taskproto.AppendWorkerTask(nil, taskproto.WorkerTask{
+	m.line = taskproto.AppendWorkerTask(m.line[:0], taskproto.WorkerTask{
 		ID: ts.t.ID, Payload: ts.t.Payload, Carrier: carrier, Attempt: ts.attempts,
 	})
-	r.tasks.startClock(a)
-	// With one task in flight the worker has read everything before: a
-	// line up to PIPE_BUF fits the empty pipe and is written at once. A
-	// longer one could fill it, and the loop never waits on a worker. A
-	// failed write shows up as the worker's exit.
-	if len(line) <= pipeBuf {
-		_, _ = s.w.in.Write(line)
-		return nil
+	if s.head() == a {
+		r.tasks.startClock(a)
 	}
-	go func(in *os.File) { _, _ = in.Write(line) }(s.w.in)
+	if len(s.w.in.staged) == 0 {
+		m.staged = append(m.staged, s.w.in)
+	}
+	s.w.in.stage(m.line)
 	return nil
 }
 
-// pipeBuf is POSIX's PIPE_BUF, the size of a write a pipe takes whole.
-const pipeBuf = 4096
+// flushWrites writes the task lines staged by give, one write per worker:
+// the dispatch step calls it when it is done, before anything could close
+// a worker's stdin.
+func (m *persistentMode) flushWrites() {
+	for i, p := range m.staged {
+		p.flushStaged()
+		m.staged[i] = nil
+	}
+	m.staged = m.staged[:0]
+}
 
+// exited ends the attempts that were in flight on a worker that exited:
+// the head by the usual rules (lost, or queued again uncharged when the
+// worker never became ready), the ones behind it, which the worker had not
+// started, queued again without an attempt charged. They go back to the
+// front of the queue in their order.
 func (m *persistentMode) exited(s *slot, w *worker, ws syscall.WaitStatus, left []*attempt) {
-	for _, a := range left {
-		if w.startFailed {
-			m.r.tasks.requeue(a)
-		} else {
-			m.r.tasks.endAttempt(a, taskproto.StatusLost, "worker died during the task: "+describeStatus(ws), nil)
-		}
+	tr := m.r.tasks
+	for i := len(left) - 1; i >= 1; i-- {
+		tr.requeue(left[i], "the worker exited before it reached the task")
+	}
+	if len(left) == 0 {
+		return
+	}
+	if w.startFailed {
+		tr.requeue(left[0], "the worker did not become ready")
+	} else {
+		tr.endAttempt(left[0], taskproto.StatusLost, "worker died during the task: "+describeStatus(ws), nil)
 	}
 }
 
-// readReplies hands a worker's reply lines to the loop until the pipe ends.
+// readReplies hands a worker's reply lines to the loop until the pipe
+// ends: every line already read goes in one event, so the loop settles
+// them together.
 func (m *persistentMode) readReplies(w *worker, f *os.File) {
 	defer f.Close()
-	br := bufio.NewReaderSize(f, 64*1024)
-	max := m.r.cfg.maxLine
+	lr := taskproto.NewLineReader(f, m.r.cfg.maxLine)
+	var ends []int // where each line ends in buf; -1: too long
 	for {
-		line, err := readLine(br, max)
+		ev := replyBatch{w: w}
+		var buf []byte // the lines of this batch, copied out of the reader's buffer
+		ends = ends[:0]
+		for {
+			line, _, err := lr.ReadLine()
+			if err != nil {
+				if !errors.Is(err, taskproto.ErrLineTooLong) {
+					ev.err = err
+					break
+				}
+				ends = append(ends, -1)
+			} else {
+				buf = append(buf, line...)
+				ends = append(ends, len(buf))
+			}
+			if !lr.HasLine() {
+				break
+			}
+		}
+		start := 0
+		for _, end := range ends {
+			if end < 0 {
+				ev.lines = append(ev.lines, nil) // a nil line: too long
+				continue
+			}
+			ev.lines = append(ev.lines, buf[start:end:end])
+			start = end
+		}
 		select {
-		case m.r.tasks.replies <- replyEvent{w: w, line: line, err: err}:
+		case m.r.tasks.replies <- ev:
 		case <-m.r.quit:
 			return
 		}
-		if err != nil && !errors.Is(err, errLongReply) {
+		if ev.err != nil {
 			return
 		}
 	}
 }
 
-// readLine reads one line of at most max bytes; a longer one is consumed
-// and reported as errLongReply.
-func readLine(br *bufio.Reader, max int) ([]byte, error) {
-	var line []byte
-	long := false
-	for {
-		chunk, err := br.ReadSlice('\n')
-		if !long {
-			if len(line)+len(chunk) > max+1 {
-				long, line = true, nil
-			} else {
-				line = append(line, chunk...)
-			}
+// onReplies handles the lines (and the end) a worker's result descriptor
+// gave in one read.
+func (m *persistentMode) onReplies(b replyBatch) {
+	for _, line := range b.lines {
+		ev := replyEvent{w: b.w, line: line}
+		if line == nil {
+			ev.err = taskproto.ErrLineTooLong
 		}
-		switch {
-		case errors.Is(err, bufio.ErrBufferFull):
-			continue
-		case err != nil && len(line) == 0 && !long:
-			return nil, err
-		}
-		if long {
-			return nil, errLongReply
-		}
-		if n := len(line); n > 0 && line[n-1] == '\n' {
-			line = line[:n-1]
-		}
-		return line, nil
+		m.onReply(ev)
+	}
+	if b.err != nil {
+		m.onReply(replyEvent{w: b.w, err: b.err})
 	}
 }
 
@@ -183,7 +228,7 @@ func (m *persistentMode) onReply(ev replyEvent) {
 		}
 		return
 	}
-	if ev.err != nil && !errors.Is(ev.err, errLongReply) {
+	if ev.err != nil && !errors.Is(ev.err, taskproto.ErrLineTooLong) {
 		if s.state == slotStopping || w.phase != phaseRunning || w.stopNow {
 			return
 		}
@@ -196,8 +241,10 @@ func (m *persistentMode) onReply(ev replyEvent) {
 		return
 	}
 	a := s.head()
-	if a == nil && (s.state == slotStopping || w.stopNow) {
-		// The attempt it may be about ended already (a timeout, say).
+	if w.stopNow || (a == nil && s.state == slotStopping) {
+		// The attempt it may be about ended already (a timeout, say),
+		// and a worker condemned is credited nothing more: the tasks it
+		// held are queued again.
 		r.tel.staleEvent(r.ctx, "reply")
 		return
 	}

@@ -59,11 +59,11 @@ func (m perTaskMode) give(s *slot, a *attempt) error {
 	s.take(a)
 	a.w = s.w
 	r.tasks.startClock(a)
-	payload := taskproto.PayloadBytes(ts.t.Payload)
-	go func() {
-		_, _ = out.Write(payload)
-		out.Close()
-	}()
+	// A payload the pipe takes whole goes in one write, without a
+	// goroutine; the pipe closes once the payload is written.
+	p := newTaskPipe(out, &r.lingering)
+	p.write(taskproto.PayloadBytes(ts.t.Payload))
+	p.closeWhenWritten()
 	return nil
 }
 

@@ -21,9 +21,12 @@ type exitEvent struct {
 
 // reaper is the one place that waits for child processes.
 //
-// Without subreaper mode each registered pid gets its own blocking wait4 on
-// exactly that pid, so other children of the process (an exec.Cmd elsewhere
-// in a test binary, say) keep their statuses. In subreaper mode a single
+// Without subreaper mode only the registered pids are reaped, each with a
+// wait4 on exactly that pid, so other children of the process (an exec.Cmd
+// elsewhere in a test binary, say) keep their statuses. On Linux one
+// goroutine watches a pidfd per worker (pidWaiter) and reaps a pid once its
+// pidfd says it exited, so the threads stay constant in the number of
+// workers; where pidfds are missing, each pid gets its own blocking wait4. In subreaper mode a single
 // wait4(-1) loop reaps every child, workers and adopted orphans alike, and
 // hands worker statuses to out; orphans are counted and dropped.
 //
@@ -41,6 +44,7 @@ type reaper struct {
 	helpers map[int]bool // the launcher's own children that are not workers (the keeper)
 	log     *slog.Logger
 	wg      sync.WaitGroup
+	pw      *pidWaiter // nil in subreaper mode or without pidfds
 }
 
 func newReaper(all bool, out chan<- exitEvent, log *slog.Logger) *reaper {
@@ -54,6 +58,13 @@ func newReaper(all bool, out chan<- exitEvent, log *slog.Logger) *reaper {
 	}
 	if all {
 		go r.waitAll()
+		return r
+	}
+	pw, err := newPidWaiter(out, r.stop)
+	if err != nil {
+		log.Debug("waiting for each worker on a thread of its own", "reason", err)
+	} else {
+		r.pw = pw
 	}
 	return r
 }
@@ -66,6 +77,9 @@ func (r *reaper) registerLocked(pid int) {
 		case r.kick <- struct{}{}:
 		default:
 		}
+		return
+	}
+	if r.pw != nil && r.pw.add(pid) == nil {
 		return
 	}
 	r.wg.Add(1)
@@ -139,6 +153,9 @@ func (r *reaper) waitAll() {
 // seen every worker exit.
 func (r *reaper) close() {
 	close(r.stop)
+	if r.pw != nil {
+		r.pw.close()
+	}
 	r.wg.Wait()
 }
 

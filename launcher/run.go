@@ -94,6 +94,14 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 	r.settle()
 	for !r.finished() {
 		tc := r.tasks.channels()
+		if r.poll(tc) {
+			// Other events that are ready are handled before settle
+			// decides (and writes task lines), up to a bound.
+			for i := 0; i < maxPolled && r.poll(r.tasks.channels()); i++ {
+			}
+			r.settle()
+			continue
+		}
 		select {
 		case ev := <-exitCh:
 			r.onExit(ev)
@@ -112,11 +120,13 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 		case <-tc.drained:
 			r.tasks.onDrained()
 		case ev := <-tc.replies:
-			r.mode.(*persistentMode).onReply(ev)
+			r.mode.(*persistentMode).onReplies(ev)
 		case <-tc.progress:
 			// the result writer caught up (or failed): see channels
 		case <-tc.outClosed:
 			r.outputClosed(r.tasks.out.closedOutput())
+		}
+		for i := 0; i < maxPolled && r.poll(r.tasks.channels()); i++ {
 		}
 		r.settle()
 	}
@@ -124,6 +134,27 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 		r.tasks.out.finish(signals)
 	}
 	return r.status(), nil
+}
+
+// maxPolled bounds the ready events handled together before settle, so
+// that a steady stream of replies cannot starve the other channels.
+const maxPolled = 64
+
+// poll handles one task mode event that is ready now (a worker's replies,
+// a task read), without waiting; false when none was.
+func (r *run) poll(tc taskChannels) bool {
+	if r.tasks == nil {
+		return false
+	}
+	select {
+	case ev := <-tc.replies:
+		r.mode.(*persistentMode).onReplies(ev)
+	case ev := <-tc.reads:
+		r.tasks.onRead(ev)
+	default:
+		return false
+	}
+	return true
 }
 
 // newRun prepares a run of l: its files and CPUs; begin picks the mode.
@@ -183,6 +214,9 @@ func (r *run) settle() {
 	r.scratch = append(r.scratch[:0], r.slots...) // remove may change r.slots
 	for _, s := range r.scratch {
 		w := s.w
+		if w != nil && w.stopNow && len(s.inflight) > 0 && r.tasks != nil {
+			r.tasks.requeueHeld(s)
+		}
 		switch {
 		case w != nil && s.state != slotStopping && (w.stopNow || (len(s.inflight) == 0 && (w.replace != "" || s.retiring))):
 			r.stopWorker(s, !w.stopNow)

@@ -2,7 +2,6 @@ package launcher
 
 import (
 	"context"
-	"os"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -65,10 +64,11 @@ type worker struct {
 	started time.Time
 	span    trace.Span // nil for a per-task process
 
-	in        *os.File // persistent: the worker's stdin; nil once closed
-	heard     bool     // persistent: it wrote a readiness line or a reply
-	announced bool     // persistent: it wrote the readiness line
-	done      int      // persistent: tasks answered
+	in        *taskPipe // persistent: the worker's stdin; nil once closed
+	heard     bool      // persistent: it wrote a readiness line or a reply
+	announced bool      // persistent: it wrote the readiness line
+	done      int       // persistent: tasks answered
+	given     int       // persistent: tasks written to it
 
 	replace     Reason      // start a new worker for this reason when this one exits
 	stopNow     bool        // stop at once, not after the task in flight
@@ -93,7 +93,7 @@ type slot struct {
 	index    int
 	state    slotState
 	w        *worker
-	inflight []*attempt // attempts given to w, oldest first; at most one today
+	inflight []*attempt // attempts given to w, oldest first; at most prefetch
 
 	quick    int    // exits in a row before min_uptime: drives the backoff
 	failures int    // failures in a row before min_uptime: drives the give-up

@@ -277,7 +277,11 @@ func TestSlotPropertyOneResultPerTask(t *testing.T) {
 
 func propertyRun(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, seed*7919))
-	s := newSim(t, WithWorkers(1+rng.IntN(3)), WithMaxAttempts(1+rng.IntN(3)), WithRecycle(rng.IntN(3)))
+	prefetch := 1
+	if seed%2 == 0 {
+		prefetch = 2 + rng.IntN(3)
+	}
+	s := newSim(t, WithWorkers(1+rng.IntN(3)), WithMaxAttempts(1+rng.IntN(3)), WithRecycle(rng.IntN(3)), WithPrefetch(prefetch))
 	const tasks = 12
 	pick := func() *worker {
 		var ws []*worker
@@ -298,7 +302,7 @@ func propertyRun(t *testing.T, seed uint64) {
 		return nil
 	}
 	for step := 0; step < 60; step++ {
-		switch op := rng.IntN(13); {
+		switch op := rng.IntN(16); {
 		case op == 0 && s.read < tasks && !s.tr.eof:
 			s.readTask()
 		case op == 1:
@@ -334,7 +338,30 @@ func propertyRun(t *testing.T, seed uint64) {
 			}
 		case op == 7:
 			if w := pick(); w != nil {
+				// The attempts behind the head never ran: they are
+				// queued again uncharged, so none gets a result here
+				// and none is charged an attempt.
+				type held struct {
+					ts       *taskState
+					attempts int
+				}
+				var behind []held
+				if sl := current(w); sl != nil && len(sl.inflight) > 1 {
+					for _, a := range sl.inflight[1:] {
+						behind = append(behind, held{a.ts, a.ts.attempts})
+					}
+				}
+				before := s.results()
 				s.exit(w, []syscall.WaitStatus{exited0, exited3, killedBy}[rng.IntN(3)])
+				after := s.results()
+				for _, h := range behind {
+					if len(after[h.ts.t.ID]) != len(before[h.ts.t.ID]) && !s.r.stopping {
+						t.Fatalf("step %d: task %s behind the head got a result at its worker's exit: %+v", step, h.ts.t.ID, after[h.ts.t.ID])
+					}
+					if h.ts.attempts > h.attempts {
+						t.Fatalf("step %d: task %s behind the head was charged an attempt (%d -> %d)", step, h.ts.t.ID, h.attempts, h.ts.attempts)
+					}
+				}
 			}
 		case op == 8 && len(s.workers) > 0:
 			w := s.workers[rng.IntN(len(s.workers))]
@@ -352,6 +379,34 @@ func propertyRun(t *testing.T, seed uint64) {
 			s.settle()
 		case op == 12 && s.read >= tasks:
 			s.eof()
+		case op == 13:
+			// A reply for an attempt behind the head: out of order.
+			if w := pick(); w != nil {
+				if sl := current(w); len(sl.inflight) > 1 {
+					s.reply(w, okLine(sl.inflight[1+rng.IntN(len(sl.inflight)-1)]))
+				}
+			}
+		case op == 15:
+			// Several ready events handled before one settle, as the
+			// loop does: replies of every worker, one a garbage line.
+			for _, sl := range append([]*slot(nil), s.r.slots...) {
+				if w := sl.w; w != nil {
+					line := "garbage"
+					if a := sl.head(); a != nil && rng.IntN(4) > 0 {
+						line = okLine(a)
+					}
+					s.m.onReplies(replyBatch{w: w, lines: [][]byte{[]byte(line)}})
+				}
+			}
+			s.settle()
+		case op == 14 && len(s.attempts) > 0:
+			// A late reply for an attempt that ended, from its worker
+			// while that worker is condemned: never credited.
+			a := s.attempts[rng.IntN(len(s.attempts))]
+			if sl := current(a.w); a.over && sl != nil && a.w.stopNow {
+				line := fmt.Sprintf(`{"id":%q,"ok":true,"attempt":%d}`, a.key.task, a.key.attempt)
+				staleUnchanged(t, s, func() { s.reply(a.w, line) })
+			}
 		}
 		checkSlots(t, s)
 		for id, rs := range s.results() {
@@ -415,20 +470,197 @@ func checkSlots(t *testing.T, s *sim) {
 		switch {
 		case (sl.w == nil) != (sl.state == slotEmpty):
 			t.Fatalf("slot %d: state %s with worker %v", sl.index, sl.state, sl.w)
-		case len(sl.inflight) > capacity:
+		case len(sl.inflight) > s.r.cfg.prefetch:
 			t.Fatalf("slot %d: %d attempts in flight", sl.index, len(sl.inflight))
 		case sl.state == slotBusy && len(sl.inflight) == 0:
 			t.Fatalf("slot %d busy with nothing in flight", sl.index)
 		case (sl.state == slotReady || sl.state == slotStarting) && len(sl.inflight) > 0:
 			t.Fatalf("slot %d %s with an attempt in flight", sl.index, sl.state)
 		}
-		for _, a := range sl.inflight {
+		for i, a := range sl.inflight {
 			if a.over || a.w != sl.w {
 				t.Fatalf("slot %d holds an attempt that ended or belongs to another process", sl.index)
 			}
+			if (a.timer != nil) != (i == 0) {
+				t.Fatalf("slot %d: attempt %d in its queue has a timeout clock %v: only the head's runs", sl.index, i, a.timer != nil)
+			}
+		}
+		if sl.w != nil && sl.w.stopNow && len(sl.inflight) > 0 {
+			t.Fatalf("slot %d: a worker to stop at once still holds %d attempts", sl.index, len(sl.inflight))
 		}
 	}
 	if inflight != s.tr.inflight {
 		t.Fatalf("%d attempts in slots, %d counted in flight", inflight, s.tr.inflight)
 	}
+}
+
+// ready makes a sim worker announce readiness.
+func (s *sim) ready(w *worker) { s.reply(w, `{"ready":true}`) }
+
+// ids are the task ids in flight on sl, head first.
+func ids(sl *slot) string {
+	var out []string
+	for _, a := range sl.inflight {
+		out = append(out, fmt.Sprintf("%s#%d", a.key.task, a.key.attempt))
+	}
+	return strings.Join(out, " ")
+}
+
+// With prefetch, a slot holds a queue of attempts: replies in order, only
+// the head's timeout clock runs, and a worker that dies or is condemned
+// gives back the attempts behind its head uncharged.
+func TestSlotPrefetch(t *testing.T) {
+	t.Run("queue fills up to prefetch and refills on each reply", func(t *testing.T) {
+		s := newSim(t, WithPrefetch(3))
+		w := s.slot0().w
+		s.ready(w)
+		for range 4 {
+			s.readTask()
+		}
+		if got := ids(s.slot0()); got != "t1#1 t2#1 t3#1" || len(s.tr.queue) != 1 {
+			t.Fatalf("in flight %q, queued %d", got, len(s.tr.queue))
+		}
+		a1, a2 := s.slot0().inflight[0], s.slot0().inflight[1]
+		if a1.timer == nil || a2.timer != nil {
+			t.Fatalf("timers: head %v, second %v; want only the head's", a1.timer != nil, a2.timer != nil)
+		}
+		s.reply(w, okLine(a1))
+		if got := ids(s.slot0()); got != "t2#1 t3#1 t4#1" || a2.timer == nil || a2.clock.Before(a1.clock) {
+			t.Fatalf("after the first reply: in flight %q, head timer %v", got, a2.timer != nil)
+		}
+		if r := s.results(); len(r) != 1 || r["t1"][0].Status != "ok" {
+			t.Fatalf("results %+v", r)
+		}
+	})
+	t.Run("death with a queue: head lost, the rest queued again uncharged", func(t *testing.T) {
+		s := newSim(t, WithPrefetch(3), WithMaxAttempts(1))
+		w := s.slot0().w
+		s.ready(w)
+		for range 3 {
+			s.readTask()
+		}
+		s.exit(w, killedBy)
+		s.tick()
+		nw := s.slot0().w
+		if nw == nil || nw == w {
+			t.Fatal("no new worker")
+		}
+		s.ready(nw)
+		if got := ids(s.slot0()); got != "t2#1 t3#1" {
+			t.Fatalf("on the new worker %q, want t2 and t3 at attempt 1, in order", got)
+		}
+		for s.slot0().head() != nil {
+			s.reply(nw, okLine(s.slot0().head()))
+		}
+		r := s.results()
+		if r["t1"][0].Status != "lost" || r["t2"][0].Status != "ok" || r["t2"][0].Attempts != 1 || r["t3"][0].Attempts != 1 {
+			t.Fatalf("results %+v", r)
+		}
+	})
+	t.Run("timeout of the head: the rest go elsewhere, late replies are not credited", func(t *testing.T) {
+		s := newSim(t, WithPrefetch(2), WithWorkers(2))
+		w0, w1 := s.r.slots[0].w, s.r.slots[1].w
+		s.ready(w0)
+		s.ready(w1)
+		s.readTask()
+		s.readTask()
+		s.readTask() // t1 and t3 on worker 0 (the least loaded), t2 on worker 1
+		if got := ids(s.r.slots[0]) + "|" + ids(s.r.slots[1]); got != "t1#1 t3#1|t2#1" {
+			t.Fatalf("spread %q", got)
+		}
+		a1, a3 := s.r.slots[0].inflight[0], s.r.slots[0].inflight[1]
+		s.fire(a1)
+		if len(s.r.slots[0].inflight) != 0 || !a3.over || w0.phase != phaseSignaled {
+			t.Fatalf("after the timeout: %q in flight, t3 over %v, phase %d", ids(s.r.slots[0]), a3.over, w0.phase)
+		}
+		if got := ids(s.r.slots[1]); got != "t2#1 t3#1" {
+			t.Fatalf("t3 not requeued uncharged onto worker 1: %q", got)
+		}
+		staleUnchanged(t, s, func() { s.reply(w0, `{"id":"t3","ok":true,"attempt":1}`) })
+		s.reply(w1, `{"id":"t2","ok":true}`)
+		s.reply(w1, `{"id":"t3","ok":true,"attempt":1}`)
+		r := s.results()
+		if r["t1"][0].Status != "timeout" || r["t3"][0].Status != "ok" || r["t3"][0].Worker != 1 {
+			t.Fatalf("results %+v", r)
+		}
+	})
+	t.Run("a reply out of order breaks the protocol", func(t *testing.T) {
+		s := newSim(t, WithPrefetch(3))
+		w := s.slot0().w
+		s.ready(w)
+		s.readTask()
+		s.readTask()
+		s.reply(w, `{"id":"t2","ok":true}`)
+		r := s.results()
+		if len(r["t1"]) != 1 || r["t1"][0].Status != "lost" || len(r["t2"]) != 0 {
+			t.Fatalf("results %+v", r)
+		}
+		if s.slot0().state != slotStopping || len(s.tr.queue) != 1 || s.tr.queue[0].attempts != 0 {
+			t.Fatalf("state %s, queue %d", s.slot0().state, len(s.tr.queue))
+		}
+	})
+	t.Run("recycle bounds the tasks given to a worker", func(t *testing.T) {
+		s := newSim(t, WithPrefetch(8), WithRecycle(2))
+		w := s.slot0().w
+		s.ready(w)
+		for range 4 {
+			s.readTask()
+		}
+		if got := ids(s.slot0()); got != "t1#1 t2#1" {
+			t.Fatalf("in flight %q, want two (recycle 2)", got)
+		}
+		s.reply(w, okLine(s.slot0().head()))
+		s.reply(w, okLine(s.slot0().head()))
+		if w.phase != phaseEOF || s.slot0().state != slotStopping {
+			t.Fatalf("recycled worker: phase %d state %s; want a cooperative stop once its queue drained", w.phase, s.slot0().state)
+		}
+		s.exit(w, exited0)
+		s.ready(s.slot0().w)
+		if got := ids(s.slot0()); got != "t3#1 t4#1" {
+			t.Fatalf("replacement holds %q", got)
+		}
+	})
+	t.Run("end of input stops workers after their queues drain", func(t *testing.T) {
+		s := newSim(t, WithPrefetch(4))
+		w := s.slot0().w
+		s.ready(w)
+		s.readTask()
+		s.readTask()
+		s.eof()
+		if w.phase != phaseRunning || w.in == nil {
+			t.Fatalf("worker stopped with tasks in its queue: phase %d", w.phase)
+		}
+		s.reply(w, okLine(s.slot0().head()))
+		if w.phase != phaseRunning {
+			t.Fatal("worker stopped with one task still in its queue")
+		}
+		s.reply(w, okLine(s.slot0().head()))
+		if w.phase != phaseEOF {
+			t.Fatalf("worker not stopped cooperatively once drained: phase %d", w.phase)
+		}
+	})
+	t.Run("SIGTERM: the queue in flight gets stop_grace; what the worker never reached is cancelled", func(t *testing.T) {
+		s := newSim(t, WithPrefetch(3))
+		w := s.slot0().w
+		s.ready(w)
+		for range 3 {
+			s.readTask()
+		}
+		s.r.onSignal(syscall.SIGTERM)
+		s.settle()
+		if w.phase != phaseRunning || len(s.slot0().inflight) != 3 {
+			t.Fatalf("tasks in flight not given stop_grace: phase %d, %q", w.phase, ids(s.slot0()))
+		}
+		s.reply(w, okLine(s.slot0().head()))
+		s.tr.graceOver = true
+		s.settle()
+		if w.phase != phaseSignaled {
+			t.Fatalf("after stop_grace: phase %d", w.phase)
+		}
+		s.exit(w, syscall.WaitStatus(syscall.SIGTERM))
+		r := s.results()
+		if r["t1"][0].Status != "ok" || r["t2"][0].Status != "lost" || r["t3"][0].Status != "cancelled" || r["t3"][0].Attempts != 0 {
+			t.Fatalf("results %+v", r)
+		}
+	})
 }

@@ -397,5 +397,3 @@ func isStopSignal(sig os.Signal) bool {
 	}
 	return false
 }
-
-var errLongReply = errors.New("reply longer than max_line")

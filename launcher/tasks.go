@@ -23,6 +23,7 @@ type taskState struct {
 	parent     context.Context // the task carrier's context; nil for a new root
 	attempts   int             // the number of the last attempt, counting those before it came here
 	base       int             // attempts made before the task came here (TaskSource)
+	dequeued   bool            // it left the input's queue: its queue_limit token is released
 	first      time.Time
 	worker     int
 	traceID    string
@@ -44,6 +45,15 @@ type replyEvent struct {
 	err  error // the reply pipe ended or a reply was too long
 }
 
+// replyBatch is what one read of a worker's result descriptor gave: the
+// whole lines (nil for one longer than max_line), then err when the
+// descriptor ended.
+type replyBatch struct {
+	w     *worker
+	lines [][]byte
+	err   error
+}
+
 // taskRun is the task mode part of a run: the queue, the attempts, the
 // input and the results. Like run, it is owned by the goroutine in Run.
 type taskRun struct {
@@ -51,7 +61,7 @@ type taskRun struct {
 	src       taskSource
 	out       *resultWriter
 	reads     chan readEvent
-	replies   chan replyEvent
+	replies   chan replyBatch
 	tokens    chan struct{} // one per task read and not yet dispatched: queue_limit
 	stopRead  chan struct{}
 	drained   chan struct{} // closed when the reading goroutine is done
@@ -74,7 +84,7 @@ func newTaskRun(r *run) *taskRun {
 		r:        r,
 		src:      cfg.chooseSource(),
 		reads:    make(chan readEvent),
-		replies:  make(chan replyEvent),
+		replies:  make(chan replyBatch),
 		tokens:   make(chan struct{}, cfg.queueLimit),
 		stopRead: make(chan struct{}),
 		drained:  make(chan struct{}),
@@ -115,7 +125,7 @@ func (tr *taskRun) read() {
 type taskChannels struct {
 	reads    <-chan readEvent
 	drained  <-chan struct{}
-	replies  <-chan replyEvent
+	replies  <-chan replyBatch
 	progress <-chan struct{}
 	// outClosed is closed when the reader of the results went away; nil
 	// once the loop has acted on it.
@@ -212,6 +222,9 @@ func (tr *taskRun) carrierContext(c propagate.MapCarrier) context.Context {
 // settle).
 func (tr *taskRun) dispatch() {
 	r := tr.r
+	if m, ok := r.mode.(*persistentMode); ok {
+		defer m.flushWrites() // the lines given to one worker in one write
+	}
 	for len(tr.queue) > 0 && !r.stopping && !tr.draining {
 		s := r.mode.freeSlot()
 		if s == nil {
@@ -219,14 +232,23 @@ func (tr *taskRun) dispatch() {
 		}
 		ts := tr.queue[0]
 		tr.queue = tr.queue[1:]
-		if ts.attempts == ts.base {
-			tr.release()
-			r.tel.queued.Add(r.ctx, -1)
-		}
+		tr.dequeue(ts)
 		if !tr.startAttempt(ts, s) {
 			return // a start failed: try again at the next event
 		}
 	}
+}
+
+// dequeue releases the queue_limit token of a task leaving the queue for
+// the first time (a task queued again after a retry or a requeue holds
+// none).
+func (tr *taskRun) dequeue(ts *taskState) {
+	if ts.dequeued {
+		return
+	}
+	ts.dequeued = true
+	tr.release()
+	tr.r.tel.queued.Add(tr.r.ctx, -1)
 }
 
 // startAttempt starts the next attempt of ts on s; false when it could not
@@ -320,7 +342,7 @@ func (tr *taskRun) onTimer(a *attempt, clock time.Time) {
 		r.log.Warn("worker did not become ready within start_timeout; replacing it",
 			"worker", s.index, "pid", w.pid, "start_timeout", r.cfg.startTimeout)
 		w.startFailed, w.stopNow = true, true
-		tr.requeue(a)
+		tr.requeue(a, "the worker did not become ready")
 		return
 	}
 	tr.endAttempt(a, taskproto.StatusTimeout, "timed out after "+time.Since(a.clock).Round(time.Millisecond).String(), nil)
@@ -339,9 +361,13 @@ func (tr *taskRun) finishAttempt(a *attempt, status taskproto.Status, msg string
 		return false
 	}
 	a.over = true
+	head := a.slot.head() == a
 	a.slot.release(a)
 	if a.timer != nil {
 		a.timer.Stop()
+	}
+	if next := a.slot.head(); head && next != nil {
+		tr.startClock(next) // its timeout runs from when it reaches the head
 	}
 	tr.inflight--
 	if status != taskproto.StatusOK {
@@ -376,16 +402,31 @@ func (tr *taskRun) endAttempt(a *attempt, status taskproto.Status, msg string, r
 	tr.writeResult(ts, status, msg, result)
 }
 
-// requeue ends an attempt that never got a working process (its worker
-// did not start) without charging it: the task is queued first again.
-func (tr *taskRun) requeue(a *attempt) {
-	if !tr.finishAttempt(a, taskproto.StatusLost, "the worker did not become ready", false) {
+// requeueHeld queues again, uncharged and in their order, the attempts
+// still held by a worker that is stopped at once (a timeout, a broken
+// protocol, a failed start): the attempt it was working on has ended by
+// then, and it never reached these.
+func (tr *taskRun) requeueHeld(s *slot) {
+	for i := len(s.inflight) - 1; i >= 0; i-- {
+		tr.requeue(s.inflight[i], "the worker was replaced before it reached the task")
+	}
+}
+
+// requeue ends an attempt that never ran (its worker did not start, or
+// died or was stopped before it reached the attempt) without charging it:
+// the task is queued first again. msg is the status of the attempt's span.
+func (tr *taskRun) requeue(a *attempt, msg string) {
+	if !tr.finishAttempt(a, taskproto.StatusLost, msg, false) {
 		return
 	}
 	ts := a.ts
 	ts.attempts--
-	if tr.r.stopping || tr.draining {
-		tr.writeResult(ts, taskproto.StatusCancelled, "cancelled: the launcher is stopping", nil)
+	switch {
+	case (tr.r.stopping || tr.draining) && ts.attempts > 0:
+		tr.writeResult(ts, ts.lastStatus, ts.lastErr, nil) // as stop does for a retry
+		return
+	case tr.r.stopping || tr.draining:
+		tr.cancel(ts)
 		return
 	}
 	tr.queue = append([]*taskState{ts}, tr.queue...)
@@ -455,9 +496,8 @@ func (tr *taskRun) stop() {
 		}
 	}
 	for _, ts := range tr.queue {
+		tr.dequeue(ts)
 		if ts.attempts == ts.base {
-			tr.release()
-			tr.r.tel.queued.Add(tr.r.ctx, -1)
 			tr.cancel(ts)
 		} else {
 			tr.writeResult(ts, ts.lastStatus, ts.lastErr, nil)

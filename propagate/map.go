@@ -87,6 +87,16 @@ func InjectMap(ctx context.Context, p propagation.TextMapPropagator) MapCarrier 
 	return c
 }
 
+// InjectMapInto is InjectMap into c, which it empties first and returns:
+// a caller that hands the carrier on at once (encodes it into a task line,
+// say) reuses one map instead of allocating one per call. c must not be
+// nil.
+func InjectMapInto(ctx context.Context, p propagation.TextMapPropagator, c MapCarrier) MapCarrier {
+	clear(c)
+	inject(ctx, p, c)
+	return c
+}
+
 // ParseMapCarrier parses a carrier from a JSON object whose values are all
 // strings. Keys are kept as given. JSON null gives an empty carrier. Input
 // that is not a JSON object, or a value that is not a string (a number, a

@@ -68,6 +68,19 @@ func TestInjectMap(t *testing.T) {
 	}
 }
 
+// InjectMapInto leaves in the reused carrier only what it injects now.
+func TestInjectMapInto(t *testing.T) {
+	c := propagate.MapCarrier{"stale": "x", "traceparent": "00-old"}
+	got := propagate.InjectMapInto(testContext(t), w3c(), c)
+	want := propagate.MapCarrier{"traceparent": testTraceparent, "tracestate": testTracestate, "baggage": testBaggage}
+	if !maps.Equal(got, want) || !maps.Equal(c, want) {
+		t.Errorf("InjectMapInto = %v (carrier %v), want %v", got, c, want)
+	}
+	if got := propagate.InjectMapInto(context.Background(), w3c(), c); len(got) != 0 {
+		t.Errorf("InjectMapInto without context = %v, want empty", got)
+	}
+}
+
 func TestParseMapCarrier(t *testing.T) {
 	tests := []struct {
 		raw     string

@@ -89,6 +89,7 @@ const (
 	DefaultStopGrace       = 10 * time.Second       // stop_grace
 	DefaultGuardCycle      = 500 * time.Millisecond // guard_cycle
 	DefaultMaxAttempts     = 1                      // max_attempts
+	DefaultPrefetch        = 1                      // prefetch: one task in flight per worker
 	DefaultMaxLine         = 1 << 20                // max_line, in bytes (1 MiB)
 	DefaultShutdownTimeout = 3 * time.Second        // shutdown_timeout
 	DefaultInstrument      = InstrumentNone         // instrument

@@ -2,6 +2,7 @@ package taskproto
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -65,6 +66,18 @@ func (r *LineReader) ReadLine() (line []byte, n int, err error) {
 		return nil, n, fmt.Errorf("%w: %d bytes, the limit is %d", ErrLineTooLong, n, r.limit)
 	}
 	return line, n, nil
+}
+
+// HasLine reports whether a whole line is already buffered, so that the
+// next ReadLine returns without reading. A reader of a pipe uses it to hand
+// on every line one read gave before waiting for more.
+func (r *LineReader) HasLine() bool {
+	n := r.br.Buffered()
+	if n == 0 {
+		return false
+	}
+	b, _ := r.br.Peek(n)
+	return bytes.IndexByte(b, '\n') >= 0
 }
 
 // readLine reads one line. It returns all of its bytes without the "\n"

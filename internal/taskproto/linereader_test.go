@@ -56,3 +56,24 @@ func TestLineReaderErrors(t *testing.T) {
 		t.Errorf("error %q", msg)
 	}
 }
+
+// HasLine tells whether the next ReadLine returns without reading: after
+// a read that brought several lines, until the last whole one is taken.
+func TestLineReaderHasLine(t *testing.T) {
+	pr, pw := io.Pipe()
+	lr := taskproto.NewLineReader(pr, 8)
+	if lr.HasLine() {
+		t.Fatal("HasLine before any read")
+	}
+	go func() { pw.Write([]byte("a\nbb\ncc")); pw.Write([]byte("c\n")); pw.Close() }()
+	steps := []struct {
+		line string
+		has  bool
+	}{{"a", true}, {"bb", false}, {"ccc", false}}
+	for i, st := range steps {
+		line, _, err := lr.ReadLine()
+		if err != nil || string(line) != st.line || lr.HasLine() != st.has {
+			t.Fatalf("step %d: %q %v, HasLine %v; want %q, %v", i, line, err, lr.HasLine(), st.line, st.has)
+		}
+	}
+}

@@ -1,0 +1,147 @@
+package launcher
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// pidWaiter waits for many child processes with one thread: a pidfd per
+// worker (pidfd_open(2), Linux 5.3), all in one epoll set watched by one
+// goroutine. A pidfd becomes readable when its process exits; only then is
+// that one pid reaped, with wait4(pid, WNOHANG), so the statuses of the
+// process's other children (an exec.Cmd elsewhere in a test binary) are
+// never taken. It replaces the goroutine blocked in wait4 per worker, which
+// costs an OS thread each.
+type pidWaiter struct {
+	epfd int
+	wake int // an eventfd in the set: close writes to it
+	out  chan<- exitEvent
+	stop chan struct{}
+
+	mu   sync.Mutex
+	fds  map[int32]int // pidfd -> pid
+	done chan struct{}
+}
+
+// newPidWaiter returns a waiter that hands the statuses of the pids it is
+// given to out, or an error when the kernel lacks pidfds or epoll.
+func newPidWaiter(out chan<- exitEvent, stop chan struct{}) (*pidWaiter, error) {
+	// Probe: a pidfd of this process tells whether pidfd_open exists.
+	self, err := unix.PidfdOpen(unix.Getpid(), 0)
+	if err != nil {
+		return nil, fmt.Errorf("pidfd_open: %w", err)
+	}
+	unix.Close(self)
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll_create1: %w", err)
+	}
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wake)}); err != nil {
+		unix.Close(epfd)
+		unix.Close(wake)
+		return nil, fmt.Errorf("epoll_ctl: %w", err)
+	}
+	p := &pidWaiter{epfd: epfd, wake: wake, out: out, stop: stop, fds: make(map[int32]int), done: make(chan struct{})}
+	go p.loop()
+	return p, nil
+}
+
+// add watches pid, a child not reaped yet (the caller holds the reaper's
+// lock from the fork on). An error leaves pid to the caller.
+func (p *pidWaiter) add(pid int) error {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return err
+	}
+	unix.CloseOnExec(fd)
+	p.mu.Lock()
+	p.fds[int32(fd)] = pid
+	p.mu.Unlock()
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
+		p.mu.Lock()
+		delete(p.fds, int32(fd))
+		p.mu.Unlock()
+		unix.Close(fd)
+		return err
+	}
+	return nil
+}
+
+func (p *pidWaiter) loop() {
+	defer close(p.done)
+	events := make([]unix.EpollEvent, 64)
+	for {
+		n, err := unix.EpollWait(p.epfd, events, -1)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return // the epoll fd is gone: close was called
+		}
+		for _, ev := range events[:n] {
+			if int(ev.Fd) == p.wake {
+				return
+			}
+			p.reap(ev.Fd)
+		}
+	}
+}
+
+// reap reaps the process of a readable pidfd and hands its status on.
+func (p *pidWaiter) reap(fd int32) {
+	p.mu.Lock()
+	pid, ok := p.fds[fd]
+	p.mu.Unlock()
+	if !ok {
+		return
+	}
+	var ws syscall.WaitStatus
+	for {
+		got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err == nil && got == 0 {
+			return // not exited yet (a stop, say): wait for the next event
+		}
+		if err != nil {
+			// ECHILD: a foreign wait4(-1) took it; see waitOne.
+			ws = syscall.WaitStatus(syscall.SIGKILL)
+		}
+		break
+	}
+	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
+	unix.Close(int(fd))
+	p.mu.Lock()
+	delete(p.fds, fd)
+	p.mu.Unlock()
+	select {
+	case p.out <- exitEvent{pid: pid, status: ws}:
+	case <-p.stop:
+	}
+}
+
+// close ends the loop and releases the descriptors. Every worker has been
+// reported by the time the run ends, so no pidfd is normally left.
+func (p *pidWaiter) close() {
+	var one = [8]byte{1}
+	_, _ = unix.Write(p.wake, one[:])
+	<-p.done
+	p.mu.Lock()
+	for fd := range p.fds {
+		unix.Close(int(fd))
+	}
+	p.fds = nil
+	p.mu.Unlock()
+	unix.Close(p.epfd)
+	unix.Close(p.wake)
+}

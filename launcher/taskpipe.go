@@ -1,0 +1,159 @@
+package launcher
+
+import (
+	"errors"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// taskPipe is the write end of a persistent worker's stdin. The loop
+// writes task lines into it and never waits: a line goes straight into the
+// pipe when the pipe has room (one write(2), no goroutine), and what does
+// not fit is kept and written by one goroutine that ends as soon as the
+// pipe has taken it. With prefetch, up to prefetch lines may be waiting for
+// the worker to read them.
+//
+// mu guards pending, flushing and closed; the loop calls write and Close,
+// the flushing goroutine owns the bytes it took from pending.
+type taskPipe struct {
+	f        *os.File
+	wg       *sync.WaitGroup // the run's lingering goroutines
+	mu       sync.Mutex
+	pending  []byte // bytes the pipe did not take yet, in order
+	flushing bool   // a goroutine is writing pending
+	closed   bool
+	broken   bool // a write failed: the worker's exit tells the loop
+	closing  bool // close once pending is written (closeWhenWritten)
+
+	staged []byte // lines the loop gathered for one write (stage, flushStaged); loop only
+}
+
+func newTaskPipe(f *os.File, wg *sync.WaitGroup) *taskPipe { return &taskPipe{f: f, wg: wg} }
+
+// write queues line (which the pipe copies) for the worker. A failed
+// write is not reported: a worker that cannot read its stdin shows up as
+// its exit.
+func (p *taskPipe) write(line []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.closed || p.broken:
+		return
+	case p.flushing:
+		p.pending = append(p.pending, line...)
+		return
+	}
+	n, err := p.tryWrite(line)
+	switch {
+	case err != nil:
+		p.broken = true
+	case n < len(line):
+		p.pending = append(p.pending[:0], line[n:]...)
+		p.flushing = true
+		p.wg.Add(1)
+		go p.flush()
+	}
+}
+
+// stage gathers line for the next flushStaged, so that the task lines one
+// settle gives a worker go in one write(2). The loop only.
+func (p *taskPipe) stage(line []byte) { p.staged = append(p.staged, line...) }
+
+// flushStaged writes the staged lines (see write); it reports whether
+// there were any.
+func (p *taskPipe) flushStaged() bool {
+	if len(p.staged) == 0 {
+		return false
+	}
+	p.write(p.staged)
+	p.staged = p.staged[:0]
+	return true
+}
+
+// tryWrite writes what the pipe takes now, without waiting; EAGAIN is not
+// an error.
+func (p *taskPipe) tryWrite(b []byte) (int, error) {
+	rc, err := p.f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var werr error
+	err = rc.Write(func(fd uintptr) bool {
+		for n < len(b) {
+			k, err := unix.Write(int(fd), b[n:])
+			if k > 0 {
+				n += k
+			}
+			switch {
+			case err == nil, errors.Is(err, unix.EINTR):
+			case errors.Is(err, unix.EAGAIN):
+				return true
+			default:
+				werr = err
+				return true
+			}
+		}
+		return true
+	})
+	if err == nil {
+		err = werr
+	}
+	return n, err
+}
+
+// flush writes pending until it is empty, the pipe is closed, or a write
+// fails.
+func (p *taskPipe) flush() {
+	defer p.wg.Done()
+	var buf []byte
+	for {
+		p.mu.Lock()
+		if p.closed || p.broken || len(p.pending) == 0 {
+			p.flushing = false
+			p.pending = p.pending[:0]
+			closing := p.closing && !p.closed
+			p.closed = p.closed || closing
+			p.mu.Unlock()
+			if closing {
+				p.f.Close()
+			}
+			return
+		}
+		buf, p.pending = p.pending, buf[:0]
+		p.mu.Unlock()
+		if _, err := p.f.Write(buf); err != nil {
+			p.mu.Lock()
+			p.broken = true
+			p.mu.Unlock()
+		}
+	}
+}
+
+// closeWhenWritten closes the pipe once what was written has gone into
+// it: at once when nothing is pending, else after the flushing goroutine
+// wrote it (or failed to). A per-task process gets its payload this way.
+func (p *taskPipe) closeWhenWritten() {
+	p.mu.Lock()
+	if p.flushing {
+		p.closing = true
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	p.mu.Unlock()
+	p.f.Close()
+}
+
+// Close closes the pipe: the worker reads EOF once it has read what was
+// written. Lines still pending are dropped (Close is called when the
+// worker is stopped, or after its queue drained). A flushing goroutine
+// blocked on the full pipe returns.
+func (p *taskPipe) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	return p.f.Close()
+}
