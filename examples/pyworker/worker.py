@@ -169,4 +169,9 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    # The work is over: a stop signal from here on (otel-qrun stops the
+    # worker's whole tree) must not interrupt the exit's flush with a
+    # SystemExit inside the interpreter's shutdown.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(status)
