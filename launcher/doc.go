@@ -62,6 +62,14 @@
 // it), and a timer only to the clock it was armed for. Any other reply or
 // timer is stale: dropped and counted (qrun.task.stale_events).
 //
+// A persistent worker's exit is handled only once its reply pipe has been
+// read to its end, so a reply written just before the exit always counts.
+// A task line the worker never read (still whole in its stdin pipe at its
+// exit or at the end of its fd 3, or not written at all because it closed
+// its stdin) is queued again without a charge when the worker has answered
+// a task before: it left after its last answer, like a worker with a
+// request limit.
+//
 // Stopping a persistent worker is cooperative first: its stdin is closed
 // (the protocol's "finish, flush, exit"), stop_grace later the stop signal,
 // stop_grace after that SIGKILL. A timeout or a broken protocol skips the

@@ -7,6 +7,8 @@ import (
 	"os"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/otel-qrun/otel-qrun/internal/taskproto"
 	"github.com/otel-qrun/otel-qrun/propagate"
 	"github.com/otel-qrun/otel-qrun/qrun"
@@ -95,30 +97,90 @@ func (m *persistentMode) give(s *slot, a *attempt) error {
 	line := taskproto.AppendWorkerTask(nil, taskproto.WorkerTask{
 		ID: ts.t.ID, Payload: ts.t.Payload, Carrier: carrier, Attempt: ts.attempts,
 	})
+	a.line = len(line)
 	r.tasks.startClock(a)
 	// With one task in flight the worker has read everything before: a
 	// line up to PIPE_BUF fits the empty pipe and is written at once. A
 	// longer one could fill it, and the loop never waits on a worker. A
 	// failed write shows up as the worker's exit.
 	if len(line) <= pipeBuf {
-		_, _ = s.w.in.Write(line)
+		if _, err := s.w.in.Write(line); err != nil {
+			m.unsent(s, a, err)
+		}
 		return nil
 	}
 	go func(in *os.File) { _, _ = in.Write(line) }(s.w.in)
 	return nil
 }
 
+// unsent ends an attempt whose task line could not be written: the
+// worker closed its stdin (EPIPE) and can take no task, so it is replaced.
+// The task never reached it: like a line left unread (see unreached), it
+// is queued again without a charge when the worker has answered a task
+// before, else it ends lost, so a worker that closes its stdin at once
+// cannot hold the tasks forever.
+func (m *persistentMode) unsent(s *slot, a *attempt, err error) {
+	r, w := m.r, s.w
+	r.log.Warn("cannot write a task line to the worker; replacing it", "worker", s.index, "pid", w.pid, "error", err)
+	w.replace, w.stopNow = ReasonRestart, true
+	if w.done > 0 {
+		r.tasks.requeue(a)
+		return
+	}
+	r.tasks.endAttempt(a, taskproto.StatusLost, "worker closed its stdin: the task line could not be written", nil)
+}
+
 // pipeBuf is POSIX's PIPE_BUF, the size of a write a pipe takes whole.
 const pipeBuf = 4096
 
 func (m *persistentMode) exited(s *slot, w *worker, ws syscall.WaitStatus, left []*attempt) {
-	for _, a := range left {
-		if w.startFailed {
+	never := unreached(w, left, w.unread)
+	for i, a := range left {
+		switch {
+		case w.startFailed, i >= len(left)-never:
 			m.r.tasks.requeue(a)
-		} else {
+		default:
 			m.r.tasks.endAttempt(a, taskproto.StatusLost, "worker died during the task: "+describeStatus(ws), nil)
 		}
 	}
+}
+
+// unreached is how many of the last attempts of as (oldest first) never
+// reached the worker w: their task lines are still whole in its stdin
+// pipe, which holds unread bytes. Only a worker that has answered a task
+// is trusted so: it exited (or closed fd 3) after its last answer, as a
+// worker with a request limit does, and the task it never read is queued
+// again without being charged. A worker that never answered is charged,
+// so one that exits at once cannot hold a task forever.
+func unreached(w *worker, as []*attempt, unread int) int {
+	if w.done == 0 {
+		return 0
+	}
+	n := 0
+	for i := len(as) - 1; i >= 0 && as[i].line > 0 && unread >= as[i].line; i-- {
+		unread -= as[i].line
+		n++
+	}
+	return n
+}
+
+// unreadBytes is the number of bytes written to the pipe f and not read
+// yet (FIONREAD); 0 when f is nil or it cannot be told.
+func unreadBytes(f *os.File) int {
+	if f == nil {
+		return 0
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	_ = rc.Control(func(fd uintptr) {
+		if v, err := unix.IoctlGetInt(int(fd), fionread); err == nil {
+			n = v
+		}
+	})
+	return n
 }
 
 // readReplies hands a worker's reply lines to the loop until the pipe ends.
@@ -184,13 +246,27 @@ func (m *persistentMode) onReply(ev replyEvent) {
 		return
 	}
 	if ev.err != nil && !errors.Is(ev.err, errLongReply) {
+		w.replyEOF = true
+		if w.exit != nil {
+			// Every reply written before the exit is in: the exit
+			// can be charged now.
+			r.exited(s, w, w.exit.status)
+			return
+		}
 		if s.state == slotStopping || w.phase != phaseRunning || w.stopNow {
 			return
 		}
-		// The worker can no longer reply: whatever it holds is lost.
+		// The worker can no longer reply: whatever it holds is lost,
+		// but a task line it never read (see unreached).
 		r.log.Warn("worker closed its result descriptor; replacing it", "worker", s.index, "pid", w.pid)
-		if a := s.head(); a != nil {
-			tr.endAttempt(a, taskproto.StatusLost, "worker closed its result descriptor (fd 3) during the task", nil)
+		left := append([]*attempt(nil), s.inflight...)
+		never := unreached(w, left, unreadBytes(w.in))
+		for i, a := range left {
+			if i >= len(left)-never {
+				tr.requeue(a)
+			} else {
+				tr.endAttempt(a, taskproto.StatusLost, "worker closed its result descriptor (fd 3) during the task", nil)
+			}
 		}
 		w.replace, w.stopNow = ReasonRestart, true
 		return

@@ -1,0 +1,50 @@
+package launcher_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otel-qrun/otel-qrun/internal/taskproto"
+	"github.com/otel-qrun/otel-qrun/launcher"
+)
+
+// The tests of this file are faults found in the task mode state machine
+// after issue 11, each as a user met it.
+
+// A reply written just before the worker exits always counts: the exit is
+// charged to nothing until the reply pipe has been read to its end. This
+// is also gunicorn's max_requests pattern: answer the last task, exit.
+func TestReplyWrittenBeforeExitCounts(t *testing.T) {
+	const n = 40
+	in := lines(n, func(i int) string { return `{"id":"` + strconv.Itoa(i) + `"}` })
+	th := startTasksCmd(t, sh(`read -r l; `+shReply), strings.NewReader(in), shEnv(),
+		launcher.WithWorkers(2), launcher.WithBackoff(time.Millisecond, time.Millisecond))
+	status, res := th.all(t)
+	want := map[string]taskproto.Status{}
+	for i := 1; i <= n; i++ {
+		want[strconv.Itoa(i)] = "ok"
+	}
+	wantStatuses(t, res, want)
+	if status != 0 {
+		t.Errorf("status %d, want 0", status)
+	}
+}
+
+// A persistent worker that closes its stdin but keeps running can take no
+// task: the failed write of the next task line replaces it, and the task,
+// which never reached it, goes to the next worker uncharged.
+func TestWorkerThatClosedItsStdinIsReplaced(t *testing.T) {
+	worker := `echo '{"ready":true}' >&3; read -r l; exec 0<&-; ` + shReply + ` exec sleep 600`
+	th := startTasksCmd(t, sh(worker), strings.NewReader(`{"id":"1"}`+"\n"+`{"id":"2"}`+"\n"), shEnv(),
+		launcher.WithStopGrace(time.Second))
+	status, res := th.all(t)
+	wantStatuses(t, res, map[string]taskproto.Status{"1": "ok", "2": "ok"})
+	if r := res["2"]; r.Attempts != 1 {
+		t.Errorf("task 2: %+v, want 1 attempt", r)
+	}
+	if status != 0 {
+		t.Errorf("status %d, want 0", status)
+	}
+}
