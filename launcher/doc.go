@@ -75,7 +75,8 @@
 // stop_grace after that SIGKILL. A timeout or a broken protocol skips the
 // first step; a launcher stop (SIGTERM) keeps its contract: the tasks in
 // flight get stop_grace, then the stop signal, then SIGKILL, and a second
-// SIGTERM kills at once.
+// SIGTERM kills at once. A first SIGTERM during a stop the launcher began
+// by itself (end of input, give-up, closed output) lets it go on.
 //
 // Task input comes through a taskSource and results leave through a
 // resultSink, written by their own goroutine: a stuck output pauses the

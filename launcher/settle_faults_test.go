@@ -1,8 +1,10 @@
 package launcher_test
 
 import (
+	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,6 +46,40 @@ func TestWorkerThatClosedItsStdinIsReplaced(t *testing.T) {
 	if r := res["2"]; r.Attempts != 1 {
 		t.Errorf("task 2: %+v, want 1 attempt", r)
 	}
+	if status != 0 {
+		t.Errorf("status %d, want 0", status)
+	}
+}
+
+// A first SIGTERM during a stop the launcher began by itself (here the end
+// of the input) lets the cooperative stop go on: the worker, flushing
+// after its stdin closed, is not killed. Only a second one kills at once.
+func TestFirstSIGTERMDuringEndOfInputStopIsCooperative(t *testing.T) {
+	gate := t.TempDir() + "/go"
+	worker := `read -r l; ` + shReply + ` read -r l || echo '{"event":"eof"}'; ` +
+		`while [ ! -e ` + gate + ` ]; do sleep 0.01; done; echo '{"event":"flushed"}'`
+	th := startTasksCmd(t, sh(worker), strings.NewReader(`{"id":"1"}`+"\n"), shEnv(),
+		launcher.WithStopGrace(10*patience))
+	for th.next().Event != "eof" {
+	}
+	th.sigs <- syscall.SIGTERM
+	for {
+		m := <-th.logs
+		if strings.Contains(m["msg"], "SIGTERM") {
+			if strings.Contains(m["msg"], "killing") {
+				t.Errorf("first SIGTERM: %q", m["msg"])
+			}
+			break
+		}
+	}
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if ev := th.next().Event; ev != "flushed" {
+		t.Errorf("event %q, want flushed", ev)
+	}
+	status, res := th.all(t)
+	wantStatuses(t, res, map[string]taskproto.Status{"1": "ok"})
 	if status != 0 {
 		t.Errorf("status %d, want 0", status)
 	}
