@@ -70,16 +70,20 @@ func (m *persistentMode) startWorker(s *slot, reason Reason) error {
 	return nil
 }
 
-// startTimeoutOver is start_timeout after w started: a worker that has not
-// announced readiness and holds no task (an attempt's timer has its own
-// rule) is replaced when the run's workers are known to announce it.
+// startTimeoutOver is start_timeout after w started: a worker that has
+// written neither its readiness line nor a reply is replaced and counted
+// as a failed start, whatever the other workers of the run did; a task it
+// holds is queued again without being charged an attempt.
 func (m *persistentMode) startTimeoutOver(s *slot, w *worker) {
-	if s.w != w || w.heard || len(s.inflight) > 0 || s.state == slotStopping || !m.announces {
+	if s.w != w || w.heard || s.state == slotStopping || w.exit != nil {
 		return
 	}
 	m.r.log.Warn("worker did not become ready within start_timeout; replacing it",
 		"worker", s.index, "pid", w.pid, "start_timeout", m.r.cfg.startTimeout)
 	w.startFailed, w.stopNow = true, true
+	for _, a := range append([]*attempt(nil), s.inflight...) {
+		m.r.tasks.requeue(a)
+	}
 }
 
 // give writes the task line of a to the worker of s. Its timeout clock

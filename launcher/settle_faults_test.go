@@ -84,3 +84,20 @@ func TestFirstSIGTERMDuringEndOfInputStopIsCooperative(t *testing.T) {
 		t.Errorf("status %d, want 0", status)
 	}
 }
+
+// start_timeout holds for every worker, whether or not a worker of the run
+// has announced readiness yet, and whether or not it holds a task: a
+// worker silent for start_timeout is replaced as a failed start, its task
+// queued again uncharged, and the run gives up after max_restarts.
+func TestStartTimeoutHoldsBeforeAnyReadiness(t *testing.T) {
+	th := startTasksCmd(t, []string{"/bin/sleep", "600"}, strings.NewReader(`{"id":"1"}`+"\n"), shEnv(),
+		launcher.WithStartTimeout(200*time.Millisecond), launcher.WithMaxRestarts(1),
+		launcher.WithBackoff(time.Millisecond, 10*time.Millisecond), launcher.WithStopGrace(time.Second))
+	status, res := th.all(t)
+	if r := res["1"]; r.Status != "cancelled" || r.Attempts != 0 {
+		t.Errorf("task 1: %+v, want cancelled without an attempt (its workers never started)", r)
+	}
+	if status != 1 {
+		t.Errorf("status %d, want 1", status)
+	}
+}
