@@ -77,6 +77,15 @@ func (r *run) afterExit(s *slot, w *worker, ws syscall.WaitStatus, uptime time.D
 		r.remove(s)
 	case s.retiring:
 		r.remove(s)
+	case w.tree.ctty >= 0 && w.phase == phaseRunning && ws.Signaled() && (ws.Signal() == syscall.SIGINT || ws.Signal() == syscall.SIGQUIT):
+		// The worker held the terminal's foreground, so ^C (or ^\)
+		// went to it, not to the launcher. As a shell does, its death
+		// by that signal is taken as the signal sent to the launcher:
+		// a graceful stop of everything, exit 128+signal, whatever the
+		// restart policy.
+		r.log.Info("worker holding the terminal died of "+signalName(ws.Signal())+": stopping workers", "worker", s.index, "pid", w.pid)
+		r.fail(128 + int(ws.Signal()))
+		r.remove(s)
 	case w.startFailed:
 		// A start that never got going is a quick failure, whatever
 		// min_uptime says.
