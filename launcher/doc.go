@@ -72,12 +72,21 @@
 // worker is condemned (a timeout, a broken protocol, a failed start), and a
 // condemned worker is credited no further reply.
 //
+// A persistent worker's exit is handled only once its reply pipe has been
+// read to its end, so a reply written just before the exit always counts.
+// A task line the worker never read (still whole in its stdin pipe at its
+// exit or at the end of its fd 3, or not written at all because it closed
+// its stdin) is queued again without a charge when the worker has answered
+// a task before: it left after its last answer, like a worker with a
+// request limit.
+//
 // Stopping a persistent worker is cooperative first: its stdin is closed
 // (the protocol's "finish, flush, exit"), stop_grace later the stop signal,
 // stop_grace after that SIGKILL. A timeout or a broken protocol skips the
 // first step; a launcher stop (SIGTERM) keeps its contract: the tasks in
 // flight get stop_grace, then the stop signal, then SIGKILL, and a second
-// SIGTERM kills at once.
+// SIGTERM kills at once. A first SIGTERM during a stop the launcher began
+// by itself (end of input, give-up, closed output) lets it go on.
 //
 // Task input comes through a taskSource and results leave through a
 // resultSink, written by their own goroutine: a stuck output pauses the

@@ -8,27 +8,62 @@ import (
 
 func (r *run) onExit(ev exitEvent) {
 	s := r.byPid[ev.pid]
-	if s == nil {
+	if s == nil || s.w == nil || s.w.exit != nil {
 		return
 	}
-	delete(r.byPid, ev.pid)
 	w := s.w
+	if w.span != nil && r.mode.persistent() {
+		// What the worker left unread on its stdin is known now that it
+		// reads no more: tasks it never read are not charged.
+		w.unread = unreadBytes(w.in)
+		if !w.replyEOF {
+			// A reply written before the exit may still wait in the
+			// reply pipe: the exit is handled once the pipe is read to
+			// its end (onReply). What is left of the tree is stopped
+			// now, so that the pipe ends; a pipe held open by a
+			// process outside the tree is given up on after the
+			// tree's stop has run its course.
+			w.exit, w.exitAt = &ev, time.Now()
+			s.stopping()
+			r.drainTree(w)
+			r.after(2*r.cfg.stopGrace+5*time.Second, func() {
+				if s.w == w && !w.replyEOF {
+					r.log.Warn("the result descriptor of an exited worker stays open; handling its exit without it", "worker", s.index, "pid", w.pid)
+					r.exited(s, w, ev.status)
+				}
+			})
+			return
+		}
+	}
+	w.exitAt = time.Now()
+	r.exited(s, w, ev.status)
+}
+
+// exited handles the exit of the slot's worker with status ws, once every
+// reply it wrote has been handled.
+func (r *run) exited(s *slot, w *worker, ws syscall.WaitStatus) {
+	if r.byPid[w.pid] == s {
+		delete(r.byPid, w.pid)
+	}
 	left := s.exited()
 	if w.timer != nil {
 		w.timer.Stop()
 	}
 	if w.in != nil {
 		w.in.Close()
+		w.in = nil
 	}
-	uptime := time.Since(w.started)
-	clean := exitStatus(ev.status) == 0 || (w.phase != phaseRunning && r.stoppedCleanly(ev.status))
+	uptime := w.exitAt.Sub(w.started)
+	clean := exitStatus(ws) == 0 || (w.phase != phaseRunning && r.stoppedCleanly(ws))
 	if w.span != nil {
-		r.tel.workerExited(r.ctx, w.span, ev.status, !clean)
+		r.tel.workerExited(r.ctx, w.span, ws, !clean)
 	}
-	r.logExit(s, w, ev.status, uptime)
-	r.drainTree(w)
-	r.mode.exited(s, w, ev.status, left)
-	r.afterExit(s, w, ev.status, uptime)
+	r.logExit(s, w, ws, uptime)
+	if w.exit == nil {
+		r.drainTree(w)
+	}
+	r.mode.exited(s, w, ws, left)
+	r.afterExit(s, w, ws, uptime)
 }
 
 // afterExit decides what becomes of a slot whose process exited.
@@ -41,6 +76,15 @@ func (r *run) afterExit(s *slot, w *worker, ws syscall.WaitStatus, uptime time.D
 		}
 		r.remove(s)
 	case s.retiring:
+		r.remove(s)
+	case w.tree.ctty >= 0 && w.phase == phaseRunning && ws.Signaled() && (ws.Signal() == syscall.SIGINT || ws.Signal() == syscall.SIGQUIT):
+		// The worker held the terminal's foreground, so ^C (or ^\)
+		// went to it, not to the launcher. As a shell does, its death
+		// by that signal is taken as the signal sent to the launcher:
+		// a graceful stop of everything, exit 128+signal, whatever the
+		// restart policy.
+		r.log.Info("worker holding the terminal died of "+signalName(ws.Signal())+": stopping workers", "worker", s.index, "pid", w.pid)
+		r.fail(128 + int(ws.Signal()))
 		r.remove(s)
 	case w.startFailed:
 		// A start that never got going is a quick failure, whatever

@@ -6,6 +6,8 @@ import (
 	"os"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/otel-qrun/otel-qrun/internal/taskproto"
 	"github.com/otel-qrun/otel-qrun/propagate"
 	"github.com/otel-qrun/otel-qrun/qrun"
@@ -18,6 +20,8 @@ type persistentMode struct {
 	line    []byte               // the task line being written, reused
 	carrier propagate.MapCarrier // the carrier being written, reused
 	staged  []*taskPipe          // stdins with task lines staged by give
+	// stagedSlots[i] is the slot whose stdin is staged[i].
+	stagedSlots []*slot
 	// announces becomes true at the first readiness line of the run: from
 	// then on a new worker gets no task before its own readiness line.
 	announces bool
@@ -79,16 +83,18 @@ func (m *persistentMode) startWorker(s *slot, reason Reason) error {
 	return nil
 }
 
-// startTimeoutOver is start_timeout after w started: a worker that has not
-// announced readiness and holds no task (an attempt's timer has its own
-// rule) is replaced when the run's workers are known to announce it.
+// startTimeoutOver is start_timeout after w started: a worker that has
+// written neither its readiness line nor a reply is replaced and counted
+// as a failed start, whatever the other workers of the run did; a task it
+// holds is queued again without being charged an attempt.
 func (m *persistentMode) startTimeoutOver(s *slot, w *worker) {
-	if s.w != w || w.heard || len(s.inflight) > 0 || s.state == slotStopping || !m.announces {
+	if s.w != w || w.heard || s.state == slotStopping || w.exit != nil {
 		return
 	}
 	m.r.log.Warn("worker did not become ready within start_timeout; replacing it",
 		"worker", s.index, "pid", w.pid, "start_timeout", m.r.cfg.startTimeout)
 	w.startFailed, w.stopNow = true, true
+	m.r.tasks.requeueHeld(s) // never started: no attempt is charged
 }
 
 // give stages the task line of a for the worker of s, behind the tasks it
@@ -111,11 +117,13 @@ func (m *persistentMode) give(s *slot, a *attempt) error {
 	m.line = taskproto.AppendWorkerTask(m.line[:0], taskproto.WorkerTask{
 		ID: ts.t.ID, Payload: ts.t.Payload, Carrier: carrier, Attempt: ts.attempts,
 	})
+	a.line = len(m.line)
 	if s.head() == a {
 		r.tasks.startClock(a)
 	}
 	if len(s.w.in.staged) == 0 {
 		m.staged = append(m.staged, s.w.in)
+		m.stagedSlots = append(m.stagedSlots, s)
 	}
 	s.w.in.stage(m.line)
 	return nil
@@ -127,9 +135,33 @@ func (m *persistentMode) give(s *slot, a *attempt) error {
 func (m *persistentMode) flushWrites() {
 	for i, p := range m.staged {
 		p.flushStaged()
-		m.staged[i] = nil
+		s := m.stagedSlots[i]
+		if p.isBroken() && s.w != nil && s.w.in == p && !s.w.stopNow {
+			m.unsent(s, errors.New("the worker's stdin is closed"))
+		}
+		m.staged[i], m.stagedSlots[i] = nil, nil
 	}
-	m.staged = m.staged[:0]
+	m.staged, m.stagedSlots = m.staged[:0], m.stagedSlots[:0]
+}
+
+// unsent ends the attempts of a worker whose task lines could not be
+// written: it closed its stdin (EPIPE) and can take no task, so it is
+// replaced. The tasks never reached it: like lines left unread (see
+// unreached), they are queued again without a charge when the worker has
+// answered a task before; else the oldest ends lost, so a worker that
+// closes its stdin at once cannot hold the tasks forever.
+func (m *persistentMode) unsent(s *slot, err error) {
+	r, w := m.r, s.w
+	r.log.Warn("cannot write a task line to the worker; replacing it", "worker", s.index, "pid", w.pid, "error", err)
+	w.replace, w.stopNow = ReasonRestart, true
+	left := append([]*attempt(nil), s.inflight...)
+	for i := len(left) - 1; i >= 0; i-- {
+		if i == 0 && w.done == 0 {
+			r.tasks.endAttempt(left[0], taskproto.StatusLost, "worker closed its stdin: the task line could not be written", nil)
+			continue
+		}
+		r.tasks.requeue(left[i], "the worker's stdin was closed before it reached the task")
+	}
 }
 
 // exited ends the attempts that were in flight on a worker that exited:
@@ -139,17 +171,69 @@ func (m *persistentMode) flushWrites() {
 // front of the queue in their order.
 func (m *persistentMode) exited(s *slot, w *worker, ws syscall.WaitStatus, left []*attempt) {
 	tr := m.r.tasks
+	// Back to front, so that the tasks queued again keep their order.
 	for i := len(left) - 1; i >= 1; i-- {
 		tr.requeue(left[i], "the worker exited before it reached the task")
 	}
 	if len(left) == 0 {
 		return
 	}
-	if w.startFailed {
+	switch {
+	case w.startFailed:
 		tr.requeue(left[0], "the worker did not become ready")
-	} else {
+	case unreached(w, left[:1], w.unread-pendingBehind(left)) == 1:
+		tr.requeue(left[0], "the worker exited before it read the task")
+	default:
 		tr.endAttempt(left[0], taskproto.StatusLost, "worker died during the task: "+describeStatus(ws), nil)
 	}
+}
+
+// pendingBehind is the bytes of the task lines behind the head of as (the
+// oldest), which sit after the head's line in the worker's stdin.
+func pendingBehind(as []*attempt) int {
+	n := 0
+	for _, a := range as[1:] {
+		n += a.line
+	}
+	return n
+}
+
+// unreached is how many of the last attempts of as (oldest first) never
+// reached the worker w: their task lines are still whole in its stdin
+// pipe, which holds unread bytes. Only a worker that has answered a task
+// is trusted so: it exited (or closed fd 3) after its last answer, as a
+// worker with a request limit does, and the task it never read is queued
+// again without being charged. A worker that never answered is charged,
+// so one that exits at once cannot hold a task forever.
+func unreached(w *worker, as []*attempt, unread int) int {
+	if w.done == 0 {
+		return 0
+	}
+	n := 0
+	for i := len(as) - 1; i >= 0 && as[i].line > 0 && unread >= as[i].line; i-- {
+		unread -= as[i].line
+		n++
+	}
+	return n
+}
+
+// unreadBytes is the number of bytes written to the worker's stdin pipe p
+// and not read yet (FIONREAD); 0 when p is nil or it cannot be told.
+func unreadBytes(p *taskPipe) int {
+	if p == nil {
+		return 0
+	}
+	rc, err := p.f.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	_ = rc.Control(func(fd uintptr) {
+		if v, err := unix.IoctlGetInt(int(fd), fionread); err == nil {
+			n = v
+		}
+	})
+	return n
 }
 
 // readReplies hands a worker's reply lines to the loop until the pipe
@@ -229,13 +313,29 @@ func (m *persistentMode) onReply(ev replyEvent) {
 		return
 	}
 	if ev.err != nil && !errors.Is(ev.err, taskproto.ErrLineTooLong) {
+		w.replyEOF = true
+		if w.exit != nil {
+			// Every reply written before the exit is in: the exit
+			// can be charged now.
+			r.exited(s, w, w.exit.status)
+			return
+		}
 		if s.state == slotStopping || w.phase != phaseRunning || w.stopNow {
 			return
 		}
-		// The worker can no longer reply: whatever it holds is lost.
+		// The worker can no longer reply: whatever it holds is lost,
+		// but a task line it never read (see unreached).
 		r.log.Warn("worker closed its result descriptor; replacing it", "worker", s.index, "pid", w.pid)
-		if a := s.head(); a != nil {
-			tr.endAttempt(a, taskproto.StatusLost, "worker closed its result descriptor (fd 3) during the task", nil)
+		left := append([]*attempt(nil), s.inflight...)
+		for i := len(left) - 1; i >= 1; i-- { // back to front: they keep their order
+			tr.requeue(left[i], "the worker closed its result descriptor before it reached the task")
+		}
+		if len(left) > 0 {
+			if unreached(w, left[:1], unreadBytes(w.in)-pendingBehind(left)) == 1 {
+				tr.requeue(left[0], "the worker closed its result descriptor before it read the task")
+			} else {
+				tr.endAttempt(left[0], taskproto.StatusLost, "worker closed its result descriptor (fd 3) during the task", nil)
+			}
 		}
 		w.replace, w.stopNow = ReasonRestart, true
 		return

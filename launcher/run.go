@@ -337,7 +337,10 @@ func (r *run) onSignal(sig os.Signal) {
 	}
 	switch s {
 	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT:
-		if r.stopAsked || r.stopping {
+		// Only a second stop request kills at once: a stop the
+		// launcher began by itself (end of input, give-up, closed
+		// output) goes on cooperatively at the first.
+		if r.stopAsked {
 			r.log.Warn("received " + signalName(s) + " during the stop: killing every worker now")
 			r.stopAsked, r.killNow = true, true
 			if r.tasks != nil {
@@ -345,7 +348,11 @@ func (r *run) onSignal(sig os.Signal) {
 			}
 			return
 		}
-		r.log.Info("received " + signalName(s) + ": stopping workers")
+		if r.stopping {
+			r.log.Info("received "+signalName(s)+" during the stop: letting it go on; a second one kills every worker now", "stop_grace", r.cfg.stopGrace)
+		} else {
+			r.log.Info("received " + signalName(s) + ": stopping workers")
+		}
 		r.requestStop()
 	case syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH:
 		for _, sl := range r.slots {

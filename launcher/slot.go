@@ -54,6 +54,7 @@ type attempt struct {
 	clock time.Time   // when its timeout clock started: the write, or the worker's readiness
 	timer *time.Timer // the timeout; nil without one
 	over  bool        // ended: every later event about it is stale
+	line  int         // persistent: the length of its task line
 }
 
 // worker is one running process, the leader of its own process group.
@@ -64,11 +65,15 @@ type worker struct {
 	started time.Time
 	span    trace.Span // nil for a per-task process
 
-	in        *taskPipe // persistent: the worker's stdin; nil once closed
-	heard     bool      // persistent: it wrote a readiness line or a reply
-	announced bool      // persistent: it wrote the readiness line
-	done      int       // persistent: tasks answered
-	given     int       // persistent: tasks written to it
+	in        *taskPipe  // persistent: the worker's stdin; nil once closed
+	heard     bool       // persistent: it wrote a readiness line or a reply
+	announced bool       // persistent: it wrote the readiness line
+	done      int        // persistent: tasks answered
+	given     int        // persistent: tasks written to it
+	replyEOF  bool       // persistent: its reply pipe was read to its end
+	exit      *exitEvent // persistent: its exit, handled once replyEOF
+	exitAt    time.Time  // when its exit was reaped
+	unread    int        // persistent: bytes of task lines it left unread at its exit
 
 	replace     Reason      // start a new worker for this reason when this one exits
 	stopNow     bool        // stop at once, not after the task in flight

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -43,7 +44,19 @@ func newSim(t *testing.T, opts ...Option) *sim {
 		t.Fatal(err)
 	}
 	s := &sim{t: t, r: r, pid: 1 << 23}
-	r.spawn = func(spawnRequest) (*tree, error) { s.pid++; return inertTree(s.pid), nil }
+	var stdins []*os.File // the read ends of the workers' stdin, kept open as a process would
+	r.spawn = func(req spawnRequest) (*tree, error) {
+		s.pid++
+		if fd, err := syscall.Dup(int(req.files[0])); err == nil {
+			stdins = append(stdins, os.NewFile(uintptr(fd), "stdin"))
+		}
+		return inertTree(s.pid), nil
+	}
+	t.Cleanup(func() {
+		for _, f := range stdins {
+			f.Close()
+		}
+	})
 	r.begin()
 	s.tr, s.m = r.tasks, r.mode.(*persistentMode)
 	// Results stay in the pending batch, where results() reads them: the
@@ -125,6 +138,10 @@ func (s *sim) replyEOF(w *worker) { s.m.onReply(replyEvent{w: w, err: io.EOF}); 
 
 func (s *sim) exit(w *worker, ws syscall.WaitStatus) {
 	s.r.onExit(exitEvent{pid: w.pid, status: ws})
+	if !w.replyEOF {
+		// A real process's reply pipe ends at its exit.
+		s.m.onReply(replyEvent{w: w, err: io.EOF})
+	}
 	s.settle()
 }
 

@@ -37,6 +37,9 @@ func (r *run) beginStop(requested bool) {
 // by a later stop that is not.
 func (r *run) stopWorker(s *slot, cooperative bool) {
 	w := s.w
+	if w.exit != nil {
+		return // it exited: its exit waits for the end of its replies
+	}
 	s.stopping()
 	if w.in != nil {
 		w.in.Close() // EOF: a well-behaved worker finishes and exits

@@ -61,6 +61,13 @@ func (p *taskPipe) write(line []byte) {
 // settle gives a worker go in one write(2). The loop only.
 func (p *taskPipe) stage(line []byte) { p.staged = append(p.staged, line...) }
 
+// isBroken reports whether a write failed: the worker closed its stdin.
+func (p *taskPipe) isBroken() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.broken
+}
+
 // flushStaged writes the staged lines (see write); it reports whether
 // there were any.
 func (p *taskPipe) flushStaged() bool {

@@ -182,3 +182,27 @@ func stopped(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i > 0 && i+2 < len(s) && s[i+2] == 'T'
 }
+
+// ^C on a terminal stops the launcher even under restart always: a worker
+// holding the terminal's foreground that dies of SIGINT is taken as SIGINT
+// sent to the launcher, as a shell does: a graceful stop, exit 130.
+func TestCtrlCStopsARestartingLauncher(t *testing.T) {
+	master, slave := testenv.OpenPTY(t)
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = helperEnvironWith("launcher", launcherParams{Workers: 1, Worker: "trap", Restart: launcher.RestartAlways})
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	lines := ptyLines(master)
+	waitLine(t, lines, `"event":"ready"`)
+	if _, err := master.Write([]byte{0x03}); err != nil { // ^C
+		t.Fatal(err)
+	}
+	err := waitExit(t, cmd)
+	if cmd.ProcessState.ExitCode() != 130 {
+		t.Errorf("launcher: %v, want exit 130", err)
+	}
+}
