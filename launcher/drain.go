@@ -45,7 +45,7 @@ func (t *tree) waitGone(deadline time.Time) bool {
 // signal, the grace period, then SIGKILL. A stop already under way keeps
 // its deadline. A tree with no live member is released at once. Run waits
 // for the drain before returning.
-func (r *run) drainTree(w *worker) {
+func (r *supervisor) drainTree(w *worker) {
 	t := w.tree
 	t.exited()
 	if !t.alive() {

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-func (r *run) onExit(ev exitEvent) {
+func (r *supervisor) onExit(ev exitEvent) {
 	s := r.byPid[ev.pid]
 	if s == nil || s.w == nil || s.w.exit != nil {
 		return
@@ -41,7 +41,7 @@ func (r *run) onExit(ev exitEvent) {
 
 // exited handles the exit of the slot's worker with status ws, once every
 // reply it wrote has been handled.
-func (r *run) exited(s *slot, w *worker, ws syscall.WaitStatus) {
+func (r *supervisor) exited(s *slot, w *worker, ws syscall.WaitStatus) {
 	if r.byPid[w.pid] == s {
 		delete(r.byPid, w.pid)
 	}
@@ -67,10 +67,10 @@ func (r *run) exited(s *slot, w *worker, ws syscall.WaitStatus) {
 }
 
 // afterExit decides what becomes of a slot whose process exited.
-func (r *run) afterExit(s *slot, w *worker, ws syscall.WaitStatus, uptime time.Duration) {
+func (r *supervisor) afterExit(s *slot, w *worker, ws syscall.WaitStatus, uptime time.Duration) {
 	status := exitStatus(ws)
 	switch {
-	case r.stopping:
+	case r.shuttingDown:
 		if r.requested && !r.stoppedCleanly(ws) && r.stopStatus == nil {
 			r.stopStatus = &status
 		}
@@ -107,12 +107,12 @@ func (r *run) afterExit(s *slot, w *worker, ws syscall.WaitStatus, uptime time.D
 
 // stoppedCleanly reports whether a worker asked to stop ended as a clean
 // stop: exit 0, death by the stop signal, or exit 128+stop signal.
-func (r *run) stoppedCleanly(ws syscall.WaitStatus) bool {
+func (r *supervisor) stoppedCleanly(ws syscall.WaitStatus) bool {
 	sig := r.cfg.stopSignal
 	return exitStatus(ws) == 0 || (ws.Signaled() && ws.Signal() == sig) || ws.ExitStatus() == 128+int(sig)
 }
 
-func (r *run) logExit(s *slot, w *worker, ws syscall.WaitStatus, uptime time.Duration) {
+func (r *supervisor) logExit(s *slot, w *worker, ws syscall.WaitStatus, uptime time.Duration) {
 	args := []any{"worker", s.index, "pid", w.pid, "status", describeStatus(ws), "uptime", uptime.Round(time.Millisecond)}
 	switch {
 	case w.span == nil: // a per-task process: its task result says how it went
@@ -133,13 +133,13 @@ func (r *run) logExit(s *slot, w *worker, ws syscall.WaitStatus, uptime time.Dur
 // transparent reports whether the launcher is a plain prefix of one
 // command: one worker, restart never, no task mode. Its exit status is then
 // the worker's, and a failure of the worker is no event of the launcher's.
-func (r *run) transparent() bool {
+func (r *supervisor) transparent() bool {
 	return len(r.slots) == 1 && r.cfg.restart == RestartNever && r.tasks == nil
 }
 
 // applyPolicy applies the restart policy to a slot whose worker ended (or
 // could not start) outside a stop.
-func (r *run) applyPolicy(s *slot, policy RestartPolicy, status int, uptime time.Duration) {
+func (r *supervisor) applyPolicy(s *slot, policy RestartPolicy, status int, uptime time.Duration) {
 	cfg := r.cfg
 	failed := status != 0
 	if uptime >= cfg.minUptime {
@@ -150,7 +150,7 @@ func (r *run) applyPolicy(s *slot, policy RestartPolicy, status int, uptime time
 		r.fail(status)
 		return
 	case policy != RestartAlways && !failed:
-		s.done = true
+		s.finished = true
 		return
 	}
 	quick := uptime < cfg.minUptime
@@ -172,7 +172,7 @@ func (r *run) applyPolicy(s *slot, policy RestartPolicy, status int, uptime time
 	gen := s.gen
 	r.log.Debug("restart scheduled", "worker", s.index, "delay", delay.Round(time.Millisecond))
 	r.after(delay, func() {
-		if s.pending && s.gen == gen && !r.stopping {
+		if s.pending && s.gen == gen && !r.shuttingDown {
 			s.pending = false
 			s.start = ReasonRestart
 		}
@@ -180,7 +180,7 @@ func (r *run) applyPolicy(s *slot, policy RestartPolicy, status int, uptime time
 }
 
 // fail ends the launcher with status; settle stops the other workers.
-func (r *run) fail(status int) {
+func (r *supervisor) fail(status int) {
 	if r.failure == nil {
 		r.failure = &status
 	}

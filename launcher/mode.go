@@ -29,7 +29,7 @@ type mode interface {
 }
 
 // plainMode runs the command as long-lived workers, without tasks.
-type plainMode struct{ r *run }
+type plainMode struct{ r *supervisor }
 
 func (m plainMode) startsWorkers() bool { return true }
 func (m plainMode) startWorker(s *slot, reason Reason) error {

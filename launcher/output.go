@@ -15,7 +15,7 @@ const ExitOutputClosed = 128 + int(syscall.SIGPIPE)
 // for a graceful stop of every worker and its tree, reported once, with
 // exit status ExitOutputClosed. It reports whether err was that; any other
 // error is the caller's to report.
-func (r *run) outputClosed(err error) bool {
+func (r *supervisor) outputClosed(err error) bool {
 	if !errors.Is(err, syscall.EPIPE) {
 		return false
 	}

@@ -16,7 +16,7 @@ import (
 // persistentMode feeds task lines to long-lived workers on their stdin and
 // reads their replies (and readiness line) on fd 3.
 type persistentMode struct {
-	r       *run
+	r       *supervisor
 	line    []byte               // the task line being written, reused
 	carrier propagate.MapCarrier // the carrier being written, reused
 	staged  []*taskPipe          // stdins with task lines staged by give
@@ -156,7 +156,7 @@ func (m *persistentMode) unsent(s *slot, err error) {
 	w.replace, w.stopNow = ReasonRestart, true
 	left := append([]*attempt(nil), s.inflight...)
 	for i := len(left) - 1; i >= 0; i-- {
-		if i == 0 && w.done == 0 {
+		if i == 0 && w.answered == 0 {
 			r.tasks.endAttempt(left[0], taskproto.StatusLost, "worker closed its stdin: the task line could not be written", nil)
 			continue
 		}
@@ -206,7 +206,7 @@ func pendingBehind(as []*attempt) int {
 // again without being charged. A worker that never answered is charged,
 // so one that exits at once cannot hold a task forever.
 func unreached(w *worker, as []*attempt, unread int) int {
-	if w.done == 0 {
+	if w.answered == 0 {
 		return 0
 	}
 	n := 0
@@ -383,9 +383,9 @@ func (m *persistentMode) onReply(ev replyEvent) {
 		w.replace, w.stopNow = ReasonRestart, true
 		return
 	}
-	w.done++
-	if n := r.cfg.recycle; n > 0 && w.done >= n {
-		r.log.Debug("recycling worker", "worker", s.index, "tasks", w.done)
+	w.answered++
+	if n := r.cfg.recycle; n > 0 && w.answered >= n {
+		r.log.Debug("recycling worker", "worker", s.index, "tasks", w.answered)
 		w.replace = ReasonRecycle
 	}
 	if rep.OK {

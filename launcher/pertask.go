@@ -14,7 +14,7 @@ import (
 
 // perTaskMode runs each attempt in a fresh process: the payload on its
 // stdin, exit 0 means ok.
-type perTaskMode struct{ r *run }
+type perTaskMode struct{ r *supervisor }
 
 func (m perTaskMode) startsWorkers() bool           { return false }
 func (m perTaskMode) policy() (RestartPolicy, bool) { return "", false }
@@ -26,7 +26,7 @@ func (m perTaskMode) startWorker(*slot, Reason) error {
 
 func (m perTaskMode) freeSlot() *slot {
 	for _, s := range m.r.slots {
-		if s.w == nil && !s.pending && !s.retiring && !s.done {
+		if s.w == nil && !s.pending && !s.retiring && !s.finished {
 			return s
 		}
 	}

@@ -11,11 +11,11 @@ import (
 	"time"
 )
 
-// run is the state of one Run call. It is owned by the goroutine in Run;
+// supervisor is the state of one Run call. It is owned by the goroutine in Run;
 // other goroutines talk to it only through channels: process exits, signals,
 // task reads, worker replies, the result writer, and timers, which hand a
 // function to the loop (see after).
-type run struct {
+type supervisor struct {
 	l    *Launcher
 	cfg  *config
 	log  *slog.Logger
@@ -36,17 +36,17 @@ type run struct {
 	cpus      []int
 	nextPlace int // round-robin position for cpu affinity
 
-	stopAsked  bool // a stop was requested (signal or context): a second one kills
-	killNow    bool // a second stop signal: kill every worker
-	stopping   bool // the workers are being stopped; none is started again
-	requested  bool // the stop is one the user asked for: clean exits give 0
-	failure    *int // status that ends the launcher: never-policy failure or give-up
-	stopStatus *int // first unclean exit after a requested stop
-	lingering  sync.WaitGroup
-	rssWarned  bool
-	outClosed  bool     // the result stream's reader went away: see outputClosed
-	tasks      *taskRun // nil outside task mode
-	scratch    []*slot
+	stopAsked    bool // a stop was requested (signal or context): a second one kills
+	killNow      bool // a second stop signal: kill every worker
+	shuttingDown bool // the workers are being stopped; none is started again
+	requested    bool // the stop is one the user asked for: clean exits give 0
+	failure      *int // status that ends the launcher: never-policy failure or give-up
+	stopStatus   *int // first unclean exit after a requested stop
+	lingering    sync.WaitGroup
+	rssWarned    bool
+	outClosed    bool     // the result stream's reader went away: see outputClosed
+	tasks        *taskRun // nil outside task mode
+	scratch      []*slot
 }
 
 // Run starts the workers and supervises them until they are all done, a
@@ -68,7 +68,7 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 			cfg.logger.Warn("cannot become a child subreaper; orphans are not reaped", "error", err)
 		}
 	}
-	r, err := newRun(l, ctx)
+	r, err := newSupervisor(l, ctx)
 	if err != nil {
 		return 1, err
 	}
@@ -142,7 +142,7 @@ const maxPolled = 64
 
 // poll handles one task mode event that is ready now (a worker's replies,
 // a task read), without waiting; false when none was.
-func (r *run) poll(tc taskChannels) bool {
+func (r *supervisor) poll(tc taskChannels) bool {
 	if r.tasks == nil {
 		return false
 	}
@@ -158,9 +158,9 @@ func (r *run) poll(tc taskChannels) bool {
 }
 
 // newRun prepares a run of l: its files and CPUs; begin picks the mode.
-func newRun(l *Launcher, ctx context.Context) (*run, error) {
+func newSupervisor(l *Launcher, ctx context.Context) (*supervisor, error) {
 	cfg := &l.cfg
-	r := &run{
+	r := &supervisor{
 		l: l, cfg: cfg, log: cfg.logger, tel: l.tel, ctx: ctx,
 		byPid:  make(map[int]*slot),
 		events: make(chan func()),
@@ -183,7 +183,7 @@ func newRun(l *Launcher, ctx context.Context) (*run, error) {
 
 // begin picks the mode (and starts task mode's input and output) and
 // creates the slots; the first settle starts their workers.
-func (r *run) begin() {
+func (r *supervisor) begin() {
 	cfg := r.cfg
 	switch {
 	case !cfg.taskMode():
@@ -210,7 +210,7 @@ func (r *run) begin() {
 // due gets its worker), (2) which queued tasks go to which free slot, and
 // (3) whether the run is over. No event handler starts, dispatches or
 // finishes on its own.
-func (r *run) settle() {
+func (r *supervisor) settle() {
 	r.scratch = append(r.scratch[:0], r.slots...) // remove may change r.slots
 	for _, s := range r.scratch {
 		w := s.w
@@ -222,7 +222,7 @@ func (r *run) settle() {
 			r.stopWorker(s, !w.stopNow)
 		case w == nil && s.retiring:
 			r.remove(s)
-		case w == nil && s.start != "" && !s.pending && !r.stopping:
+		case w == nil && s.start != "" && !s.pending && !r.shuttingDown:
 			reason := s.start
 			s.start = ""
 			r.startOrFail(s, reason)
@@ -235,7 +235,7 @@ func (r *run) settle() {
 }
 
 // decideStop is step 3 of settle: whether the workers are stopped now.
-func (r *run) decideStop() {
+func (r *supervisor) decideStop() {
 	switch {
 	case r.killNow:
 		r.beginStop(true)
@@ -244,7 +244,7 @@ func (r *run) decideStop() {
 				r.kill(s.w)
 			}
 		}
-	case r.stopping:
+	case r.shuttingDown:
 	case r.failure != nil:
 		r.beginStop(false)
 	case r.tasks != nil:
@@ -256,12 +256,12 @@ func (r *run) decideStop() {
 
 // finished reports whether no worker runs and none is due to start (and,
 // in task mode, the launcher is stopping and has handled all its input).
-func (r *run) finished() bool {
-	if r.tasks != nil && (!r.stopping || !r.tasks.inputDone()) {
+func (r *supervisor) finished() bool {
+	if r.tasks != nil && (!r.shuttingDown || !r.tasks.inputDone()) {
 		return false
 	}
 	for _, s := range r.slots {
-		if s.w != nil || s.pending || (s.start != "" && !r.stopping) {
+		if s.w != nil || s.pending || (s.start != "" && !r.shuttingDown) {
 			return false
 		}
 	}
@@ -269,7 +269,7 @@ func (r *run) finished() bool {
 }
 
 // status is the one exit decision (README, Exit status; docs/protocol.md section 5).
-func (r *run) status() int {
+func (r *supervisor) status() int {
 	if r.outClosed {
 		return ExitOutputClosed
 	}
@@ -287,7 +287,7 @@ func (r *run) status() int {
 
 // after runs f on the loop once d has passed, unless Run has ended. f must
 // check that what it acts on is still current.
-func (r *run) after(d time.Duration, f func()) *time.Timer {
+func (r *supervisor) after(d time.Duration, f func()) *time.Timer {
 	return time.AfterFunc(d, func() {
 		select {
 		case r.events <- f:
@@ -298,10 +298,10 @@ func (r *run) after(d time.Duration, f func()) *time.Timer {
 
 // activeCount is the number of slots that count as workers: not done, not
 // being scaled away.
-func (r *run) activeCount() int {
+func (r *supervisor) activeCount() int {
 	n := 0
 	for _, s := range r.slots {
-		if !s.done && !s.retiring {
+		if !s.finished && !s.retiring {
 			n++
 		}
 	}
@@ -310,7 +310,7 @@ func (r *run) activeCount() int {
 
 // requestStop is a stop the user asked for; in task mode the tasks in
 // flight may finish first (within stop_grace).
-func (r *run) requestStop() {
+func (r *supervisor) requestStop() {
 	r.stopAsked = true
 	if r.tasks != nil {
 		r.tasks.drain()
@@ -318,7 +318,7 @@ func (r *run) requestStop() {
 }
 
 // remove drops a slot that will not run again and has no worker.
-func (r *run) remove(s *slot) {
+func (r *supervisor) remove(s *slot) {
 	if s.w != nil {
 		return
 	}
@@ -330,7 +330,7 @@ func (r *run) remove(s *slot) {
 	}
 }
 
-func (r *run) onSignal(sig os.Signal) {
+func (r *supervisor) onSignal(sig os.Signal) {
 	s, ok := sig.(syscall.Signal)
 	if !ok {
 		return
@@ -348,7 +348,7 @@ func (r *run) onSignal(sig os.Signal) {
 			}
 			return
 		}
-		if r.stopping {
+		if r.shuttingDown {
 			r.log.Info("received "+signalName(s)+" during the stop: letting it go on; a second one kills every worker now", "stop_grace", r.cfg.stopGrace)
 		} else {
 			r.log.Info("received " + signalName(s) + ": stopping workers")
@@ -371,8 +371,8 @@ func (r *run) onSignal(sig os.Signal) {
 	}
 }
 
-func (r *run) scaleUp() {
-	if r.stopping || r.stopAsked {
+func (r *supervisor) scaleUp() {
+	if r.shuttingDown || r.stopAsked {
 		return
 	}
 	used := make(map[int]bool, len(r.slots))
@@ -394,8 +394,8 @@ func (r *run) scaleUp() {
 
 // scaleDown retires one slot: an idle one when there is one (the last),
 // else the last busy one, which stops once its tasks are done (settle).
-func (r *run) scaleDown() {
-	if r.stopping || r.stopAsked {
+func (r *supervisor) scaleDown() {
+	if r.shuttingDown || r.stopAsked {
 		return
 	}
 	if r.activeCount() <= 1 {
@@ -405,7 +405,7 @@ func (r *run) scaleDown() {
 	var pick *slot
 	for i := len(r.slots) - 1; i >= 0; i-- {
 		s := r.slots[i]
-		if s.done || s.retiring {
+		if s.finished || s.retiring {
 			continue
 		}
 		if len(s.inflight) == 0 {
@@ -427,7 +427,7 @@ func (r *run) scaleDown() {
 
 // checkMemory recycles workers whose process tree exceeds max_rss: after
 // the task in flight, and cooperatively for persistent task workers.
-func (r *run) checkMemory() {
+func (r *supervisor) checkMemory() {
 	var ws []*worker
 	for _, s := range r.slots {
 		if s.w != nil && s.state != slotStopping && s.w.replace == "" {

@@ -68,7 +68,7 @@ type worker struct {
 	in        *taskPipe  // persistent: the worker's stdin; nil once closed
 	heard     bool       // persistent: it wrote a readiness line or a reply
 	announced bool       // persistent: it wrote the readiness line
-	done      int        // persistent: tasks answered
+	answered  int        // persistent: tasks answered
 	given     int        // persistent: tasks written to it
 	replyEOF  bool       // persistent: its reply pipe was read to its end
 	exit      *exitEvent // persistent: its exit, handled once replyEOF
@@ -102,7 +102,7 @@ type slot struct {
 
 	quick    int    // exits in a row before min_uptime: drives the backoff
 	failures int    // failures in a row before min_uptime: drives the give-up
-	done     bool   // exited and is not restarted
+	finished bool   // exited and is not restarted
 	retiring bool   // scaled down: removed when its worker exits
 	pending  bool   // a restart is scheduled
 	gen      int    // invalidates scheduled restarts
@@ -183,7 +183,7 @@ func (s *slot) exited() []*attempt {
 // waitReady is true once the run knows its workers announce readiness.
 func (s *slot) free(capacity int, waitReady bool) bool {
 	w := s.w
-	if w == nil || s.retiring || s.done || w.replace != "" || w.stopNow || w.in == nil || len(s.inflight) >= capacity {
+	if w == nil || s.retiring || s.finished || w.replace != "" || w.stopNow || w.in == nil || len(s.inflight) >= capacity {
 		return false
 	}
 	switch s.state {

@@ -22,7 +22,7 @@ import (
 // arrives on r.events and is run by tick.
 type sim struct {
 	t        *testing.T
-	r        *run
+	r        *supervisor
 	tr       *taskRun
 	m        *persistentMode
 	pid      int
@@ -39,7 +39,7 @@ func newSim(t *testing.T, opts ...Option) *sim {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := newRun(l, context.Background())
+	r, err := newSupervisor(l, context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +372,7 @@ func propertyRun(t *testing.T, seed uint64) {
 				s.exit(w, []syscall.WaitStatus{exited0, exited3, killedBy}[rng.IntN(3)])
 				after := s.results()
 				for _, h := range behind {
-					if len(after[h.ts.t.ID]) != len(before[h.ts.t.ID]) && !s.r.stopping {
+					if len(after[h.ts.t.ID]) != len(before[h.ts.t.ID]) && !s.r.shuttingDown {
 						t.Fatalf("step %d: task %s behind the head got a result at its worker's exit: %+v", step, h.ts.t.ID, after[h.ts.t.ID])
 					}
 					if h.ts.attempts > h.attempts {
@@ -433,7 +433,7 @@ func propertyRun(t *testing.T, seed uint64) {
 		}
 	}
 	// Let the run end: the input ends, workers answer and exit.
-	for s.read < tasks && !s.tr.eof && !s.r.stopping {
+	for s.read < tasks && !s.tr.eof && !s.r.shuttingDown {
 		s.readTask()
 	}
 	s.eof()
@@ -443,7 +443,7 @@ func propertyRun(t *testing.T, seed uint64) {
 			for _, sl := range s.r.slots {
 				states = append(states, fmt.Sprintf("%d:%s pending=%v start=%q retiring=%v", sl.index, sl.state, sl.pending, sl.start, sl.retiring))
 			}
-			t.Fatalf("the run does not end: slots %v, queue %d, in flight %d, stopping %v", states, len(s.tr.queue), s.tr.inflight, s.r.stopping)
+			t.Fatalf("the run does not end: slots %v, queue %d, in flight %d, stopping %v", states, len(s.tr.queue), s.tr.inflight, s.r.shuttingDown)
 		}
 		for _, sl := range append([]*slot(nil), s.r.slots...) {
 			switch w := sl.w; {
@@ -452,7 +452,7 @@ func propertyRun(t *testing.T, seed uint64) {
 				s.reply(w, okLine(sl.head()))
 			case sl.state == slotStarting:
 				s.reply(w, `{"ready":true}`)
-			case sl.state == slotStopping || s.r.stopping:
+			case sl.state == slotStopping || s.r.shuttingDown:
 				s.exit(w, exited0)
 			}
 		}

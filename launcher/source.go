@@ -199,7 +199,7 @@ func (s *writerSink) Abandon(b *resultBatch, at int) {
 // pending, or writes failing) the loop pauses reading input (full) and
 // waits on progress, so a stuck output throttles the input, never the loop.
 type resultWriter struct {
-	r     *run
+	r     *supervisor
 	sink  resultSink
 	limit int
 
@@ -220,7 +220,7 @@ type resultWriter struct {
 	done     chan struct{}
 }
 
-func newResultWriter(r *run, sink resultSink, limit int) *resultWriter {
+func newResultWriter(r *supervisor, sink resultSink, limit int) *resultWriter {
 	w := &resultWriter{
 		r: r, sink: sink, limit: limit, pending: &resultBatch{}, spare: &resultBatch{},
 		kick: make(chan struct{}, 1), progress: make(chan struct{}, 1), closedCh: make(chan struct{}),

@@ -22,7 +22,7 @@ type startSpec struct {
 }
 
 // startWith forks one process into the empty slot s.
-func (r *run) startWith(s *slot, reason Reason, spec startSpec) error {
+func (r *supervisor) startWith(s *slot, reason Reason, spec startSpec) error {
 	cfg := r.cfg
 	ctx, span := spec.ctx, trace.Span(nil)
 	if ctx == nil {
@@ -76,7 +76,7 @@ func (r *run) startWith(s *slot, reason Reason, spec startSpec) error {
 
 // cpusFor picks the CPUs of the next worker start, round-robin over the CPUs
 // the launcher may use.
-func (r *run) cpusFor() []int {
+func (r *supervisor) cpusFor() []int {
 	n := r.cfg.cpuAffinity
 	if n == 0 || len(r.cpus) == 0 {
 		return nil
@@ -121,7 +121,7 @@ func spawnStatus(err error) int {
 
 // startOrFail starts a worker; a start that fails counts as a worker that
 // failed at once, under the restart policy.
-func (r *run) startOrFail(s *slot, reason Reason) {
+func (r *supervisor) startOrFail(s *slot, reason Reason) {
 	err := r.mode.startWorker(s, reason)
 	if err == nil {
 		return

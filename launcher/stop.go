@@ -8,11 +8,11 @@ import (
 // asked for (signal, context, end of the tasks), whose clean exits give
 // status 0. A persistent task worker that is idle is stopped by closing its
 // stdin first; any other process gets the stop signal at once.
-func (r *run) beginStop(requested bool) {
-	if r.stopping {
+func (r *supervisor) beginStop(requested bool) {
+	if r.shuttingDown {
 		return
 	}
-	r.stopping, r.requested = true, requested
+	r.shuttingDown, r.requested = true, requested
 	if r.tasks != nil {
 		r.tasks.stop()
 	}
@@ -35,7 +35,7 @@ func (r *run) beginStop(requested bool) {
 // the stop signal; otherwise the stop signal at once. SIGKILL follows the
 // stop signal after stop_grace. A cooperative stop under way is hurried
 // by a later stop that is not.
-func (r *run) stopWorker(s *slot, cooperative bool) {
+func (r *supervisor) stopWorker(s *slot, cooperative bool) {
 	w := s.w
 	if w.exit != nil {
 		return // it exited: its exit waits for the end of its replies
@@ -58,7 +58,7 @@ func (r *run) stopWorker(s *slot, cooperative bool) {
 }
 
 // signalStop sends the stop signal to the worker and arms the kill.
-func (r *run) signalStop(w *worker) {
+func (r *supervisor) signalStop(w *worker) {
 	w.phase = phaseSignaled
 	if err := r.signal(w, r.cfg.stopSignal); err != nil {
 		r.log.Error("signal process tree", "pid", w.pid, "error", err)
@@ -67,7 +67,7 @@ func (r *run) signalStop(w *worker) {
 }
 
 // graceOver is the end of a stop_grace of w: the next step of its stop.
-func (r *run) graceOver(w *worker) {
+func (r *supervisor) graceOver(w *worker) {
 	s := r.byPid[w.pid]
 	if s == nil || s.w != w {
 		return
@@ -87,13 +87,15 @@ func (r *run) graceOver(w *worker) {
 // signal sends the stop signal sig to every member of the worker's process
 // tree (SIGCONT to stopped members) and records the stop's deadline. Every
 // signal the loop sends to a worker goes through signal, forward or kill.
-func (r *run) signal(w *worker, sig syscall.Signal) error { return w.tree.stop(sig, r.cfg.stopGrace) }
+func (r *supervisor) signal(w *worker, sig syscall.Signal) error {
+	return w.tree.stop(sig, r.cfg.stopGrace)
+}
 
 // forward passes sig on to every member of the worker's tree.
-func (r *run) forward(w *worker, sig syscall.Signal) error { return w.tree.forward(sig) }
+func (r *supervisor) forward(w *worker, sig syscall.Signal) error { return w.tree.forward(sig) }
 
 // kill kills every member of the worker's process tree.
-func (r *run) kill(w *worker) {
+func (r *supervisor) kill(w *worker) {
 	w.killed, w.phase = true, phaseKilled
 	if err := w.tree.kill(); err != nil {
 		r.log.Error("kill process tree", "pid", w.pid, "error", err)

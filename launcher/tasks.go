@@ -57,7 +57,7 @@ type replyBatch struct {
 // taskRun is the task mode part of a run: the queue, the attempts, the
 // input and the results. Like run, it is owned by the goroutine in Run.
 type taskRun struct {
-	r         *run
+	r         *supervisor
 	src       taskSource
 	out       *resultWriter
 	reads     chan readEvent
@@ -78,7 +78,7 @@ type taskRun struct {
 	name      string
 }
 
-func newTaskRun(r *run) *taskRun {
+func newTaskRun(r *supervisor) *taskRun {
 	cfg := r.cfg
 	tr := &taskRun{
 		r:        r,
@@ -225,7 +225,7 @@ func (tr *taskRun) dispatch() {
 	if m, ok := r.mode.(*persistentMode); ok {
 		defer m.flushWrites() // the lines given to one worker in one write
 	}
-	for len(tr.queue) > 0 && !r.stopping && !tr.draining {
+	for len(tr.queue) > 0 && !r.shuttingDown && !tr.draining {
 		s := r.mode.freeSlot()
 		if s == nil {
 			return
@@ -393,7 +393,7 @@ func (tr *taskRun) endAttempt(a *attempt, status taskproto.Status, msg string, r
 	ts.lastStatus, ts.lastErr = status, msg
 	retry := status == taskproto.StatusError || status == taskproto.StatusTimeout || status == taskproto.StatusLost
 	max := r.cfg.maxAttempts
-	if retry && (max == 0 || ts.attempts < max) && !r.stopping && !tr.draining {
+	if retry && (max == 0 || ts.attempts < max) && !r.shuttingDown && !tr.draining {
 		r.tel.retries.Add(r.ctx, 1, r.tel.baseAttrs)
 		r.log.Debug("retrying task", "task", ts.t.ID, "status", status, "attempt", ts.attempts)
 		tr.queue = append([]*taskState{ts}, tr.queue...)
@@ -422,10 +422,10 @@ func (tr *taskRun) requeue(a *attempt, msg string) {
 	ts := a.ts
 	ts.attempts--
 	switch {
-	case (tr.r.stopping || tr.draining) && ts.attempts > 0:
+	case (tr.r.shuttingDown || tr.draining) && ts.attempts > 0:
 		tr.writeResult(ts, ts.lastStatus, ts.lastErr, nil) // as stop does for a retry
 		return
-	case tr.r.stopping || tr.draining:
+	case tr.r.shuttingDown || tr.draining:
 		tr.cancel(ts)
 		return
 	}
