@@ -25,7 +25,7 @@ func (r *supervisor) onExit(ev exitEvent) {
 			// tree's stop has run its course.
 			w.exit, w.exitAt = &ev, time.Now()
 			s.stopping()
-			r.drainTree(w)
+			r.stopLeftovers(w)
 			r.after(2*r.cfg.stopGrace+5*time.Second, func() {
 				if s.w == w && !w.replyEOF {
 					r.log.Warn("the result descriptor of an exited worker stays open; handling its exit without it", "worker", s.index, "pid", w.pid)
@@ -60,7 +60,7 @@ func (r *supervisor) exited(s *slot, w *worker, ws syscall.WaitStatus) {
 	}
 	r.logExit(s, w, ws, uptime)
 	if w.exit == nil {
-		r.drainTree(w)
+		r.stopLeftovers(w)
 	}
 	r.mode.exited(s, w, ws, left)
 	r.afterExit(s, w, ws, uptime)

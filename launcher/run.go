@@ -117,7 +117,7 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 			r.checkMemory()
 		case ev := <-tc.reads:
 			r.tasks.onRead(ev)
-		case <-tc.drained:
+		case <-tc.readerDone:
 			r.tasks.onDrained()
 		case ev := <-tc.replies:
 			r.mode.(*persistentMode).onReplies(ev)
@@ -313,7 +313,7 @@ func (r *supervisor) activeCount() int {
 func (r *supervisor) requestStop() {
 	r.stopAsked = true
 	if r.tasks != nil {
-		r.tasks.drain()
+		r.tasks.finishInFlight()
 	}
 }
 

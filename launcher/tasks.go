@@ -57,39 +57,39 @@ type replyBatch struct {
 // taskRun is the task mode part of a run: the queue, the attempts, the
 // input and the results. Like run, it is owned by the goroutine in Run.
 type taskRun struct {
-	r         *supervisor
-	src       taskSource
-	out       *resultWriter
-	reads     chan readEvent
-	replies   chan replyBatch
-	tokens    chan struct{} // one per task read and not yet dispatched: queue_limit
-	stopRead  chan struct{}
-	drained   chan struct{} // closed when the reading goroutine is done
-	reading   bool
-	srcDone   bool // the reading goroutine is done
-	srcAway   bool // at the stop, the source was blocked on input it had not consumed
-	eof       bool
-	failed    bool // a task ended other than ok, or the input could not be read
-	draining  bool
-	graceOver bool // the stop_grace of a drain is over
-	queue     []*taskState
-	inflight  int
-	seq       uint64
-	name      string
+	r          *supervisor
+	src        taskSource
+	out        *resultWriter
+	reads      chan readEvent
+	replies    chan replyBatch
+	tokens     chan struct{} // one per task read and not yet dispatched: queue_limit
+	stopRead   chan struct{}
+	readerDone chan struct{} // closed when the reading goroutine is done
+	reading    bool
+	srcDone    bool // the reading goroutine is done
+	srcAway    bool // at the stop, the source was blocked on input it had not consumed
+	eof        bool
+	failed     bool // a task ended other than ok, or the input could not be read
+	finishing  bool // a requested stop: tasks in flight finish, nothing new starts
+	graceOver  bool // the stop_grace of finishInFlight is over
+	queue      []*taskState
+	inflight   int
+	seq        uint64
+	name       string
 }
 
 func newTaskRun(r *supervisor) *taskRun {
 	cfg := r.cfg
 	tr := &taskRun{
-		r:        r,
-		src:      cfg.chooseSource(),
-		reads:    make(chan readEvent),
-		replies:  make(chan replyBatch),
-		tokens:   make(chan struct{}, cfg.queueLimit),
-		stopRead: make(chan struct{}),
-		drained:  make(chan struct{}),
-		reading:  true,
-		name:     cfg.cluster,
+		r:          r,
+		src:        cfg.chooseSource(),
+		reads:      make(chan readEvent),
+		replies:    make(chan replyBatch),
+		tokens:     make(chan struct{}, cfg.queueLimit),
+		stopRead:   make(chan struct{}),
+		readerDone: make(chan struct{}),
+		reading:    true,
+		name:       cfg.cluster,
 	}
 	tr.out = newResultWriter(r, cfg.chooseSink(), max(cfg.queueLimit, 64))
 	go tr.read()
@@ -100,7 +100,7 @@ func newTaskRun(r *supervisor) *taskRun {
 // is room in the queue, and hands it to the loop. After a stop it hands on
 // what the source had consumed (each gets its result), then ends.
 func (tr *taskRun) read() {
-	defer close(tr.drained)
+	defer close(tr.readerDone)
 	for {
 		select {
 		case tr.tokens <- struct{}{}:
@@ -123,10 +123,10 @@ func (tr *taskRun) read() {
 // taskChannels are the channels of task mode the loop selects on; a nil
 // channel is not ready (reading input pauses while results back up).
 type taskChannels struct {
-	reads    <-chan readEvent
-	drained  <-chan struct{}
-	replies  <-chan replyBatch
-	progress <-chan struct{}
+	reads      <-chan readEvent
+	readerDone <-chan struct{}
+	replies    <-chan replyBatch
+	progress   <-chan struct{}
 	// outClosed is closed when the reader of the results went away; nil
 	// once the loop has acted on it.
 	outClosed <-chan struct{}
@@ -141,7 +141,7 @@ func (tr *taskRun) channels() taskChannels {
 		c.outClosed = tr.out.closedCh
 	}
 	if !tr.srcDone {
-		c.drained = tr.drained
+		c.readerDone = tr.readerDone
 	}
 	if tr.out.full() {
 		c.progress = tr.out.progress
@@ -225,7 +225,7 @@ func (tr *taskRun) dispatch() {
 	if m, ok := r.mode.(*persistentMode); ok {
 		defer m.flushWrites() // the lines given to one worker in one write
 	}
-	for len(tr.queue) > 0 && !r.shuttingDown && !tr.draining {
+	for len(tr.queue) > 0 && !r.shuttingDown && !tr.finishing {
 		s := r.mode.freeSlot()
 		if s == nil {
 			return
@@ -393,7 +393,7 @@ func (tr *taskRun) endAttempt(a *attempt, status taskproto.Status, msg string, r
 	ts.lastStatus, ts.lastErr = status, msg
 	retry := status == taskproto.StatusError || status == taskproto.StatusTimeout || status == taskproto.StatusLost
 	max := r.cfg.maxAttempts
-	if retry && (max == 0 || ts.attempts < max) && !r.shuttingDown && !tr.draining {
+	if retry && (max == 0 || ts.attempts < max) && !r.shuttingDown && !tr.finishing {
 		r.tel.retries.Add(r.ctx, 1, r.tel.baseAttrs)
 		r.log.Debug("retrying task", "task", ts.t.ID, "status", status, "attempt", ts.attempts)
 		tr.queue = append([]*taskState{ts}, tr.queue...)
@@ -422,10 +422,10 @@ func (tr *taskRun) requeue(a *attempt, msg string) {
 	ts := a.ts
 	ts.attempts--
 	switch {
-	case (tr.r.shuttingDown || tr.draining) && ts.attempts > 0:
+	case (tr.r.shuttingDown || tr.finishing) && ts.attempts > 0:
 		tr.writeResult(ts, ts.lastStatus, ts.lastErr, nil) // as stop does for a retry
 		return
-	case tr.r.shuttingDown || tr.draining:
+	case tr.r.shuttingDown || tr.finishing:
 		tr.cancel(ts)
 		return
 	}
@@ -462,7 +462,7 @@ func (tr *taskRun) cancel(ts *taskState) {
 // workers are stopped.
 func (tr *taskRun) maybeFinish() {
 	r := tr.r
-	if (tr.draining && (tr.inflight == 0 || tr.graceOver)) || (tr.eof && len(tr.queue) == 0 && tr.inflight == 0) {
+	if (tr.finishing && (tr.inflight == 0 || tr.graceOver)) || (tr.eof && len(tr.queue) == 0 && tr.inflight == 0) {
 		if tr.graceOver && tr.inflight > 0 {
 			r.log.Warn("tasks still in flight after stop_grace; stopping the workers")
 		}
@@ -470,13 +470,13 @@ func (tr *taskRun) maybeFinish() {
 	}
 }
 
-// drain stops reading, cancels what has not started and lets what is in
+// finishInFlight stops reading, cancels what has not started and lets what is in
 // flight finish within stop_grace before the workers are stopped.
-func (tr *taskRun) drain() {
-	if tr.draining {
+func (tr *taskRun) finishInFlight() {
+	if tr.finishing {
 		return
 	}
-	tr.draining = true
+	tr.finishing = true
 	tr.stop()
 	if tr.inflight > 0 {
 		r := tr.r

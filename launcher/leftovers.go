@@ -40,12 +40,12 @@ func (t *tree) waitGone(deadline time.Time) bool {
 	return true
 }
 
-// drainTree ends what an exited worker left in its tree (children that
+// stopLeftovers ends what an exited worker left in its tree (children that
 // called setsid, double-forked daemons, a work horse mid-job): the stop
 // signal, the grace period, then SIGKILL. A stop already under way keeps
 // its deadline. A tree with no live member is released at once. Run waits
-// for the drain before returning.
-func (r *supervisor) drainTree(w *worker) {
+// for it before returning.
+func (r *supervisor) stopLeftovers(w *worker) {
 	t := w.tree
 	t.exited()
 	if !t.alive() {
