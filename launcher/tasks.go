@@ -478,6 +478,14 @@ func (tr *taskRun) finishInFlight() {
 	}
 	tr.finishing = true
 	tr.stop()
+	// With prefetch, only the head of a worker's queue has started (its
+	// timeout runs, docs/protocol.md 2.3): the tasks behind it end
+	// cancelled like the queued ones; a reply for them later is stale.
+	for _, s := range tr.r.slots {
+		for i := len(s.inflight) - 1; i >= 1; i-- {
+			tr.requeue(s.inflight[i], "cancelled: the launcher is stopping")
+		}
+	}
 	if tr.inflight > 0 {
 		r := tr.r
 		r.log.Info("waiting for tasks in flight", "tasks", tr.inflight, "stop_grace", r.cfg.stopGrace)
