@@ -181,6 +181,11 @@ func (m *persistentMode) exited(s *slot, w *worker, ws syscall.WaitStatus, left 
 	switch {
 	case w.startFailed:
 		tr.requeue(left[0], "the worker did not become ready")
+	case !w.heard && (m.announces || m.r.cfg.startTimeout > 0):
+		// It was still starting (workers of this run announce
+		// readiness, or start_timeout bounds a silent start-up) when it
+		// was stopped: the task never started, and is not charged.
+		tr.requeue(left[0], "the worker exited before it became ready")
 	case unreached(w, left[:1], w.unread-pendingBehind(left)) == 1:
 		tr.requeue(left[0], "the worker exited before it read the task")
 	default:

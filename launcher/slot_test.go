@@ -681,3 +681,24 @@ func TestSlotPrefetch(t *testing.T) {
 		}
 	})
 }
+
+// A worker stopped (here by the launcher's stop) while still starting,
+// under start_timeout, never started the task it was given: the task is
+// not charged an attempt (it ends cancelled in a stop), whatever the
+// number of workers (it ended lost on the second worker of a give-up).
+func TestSilentWorkerStoppedWhileStartingIsNotCharged(t *testing.T) {
+	s := newSim(t, WithStartTimeout(time.Hour))
+	w := s.slot0().w
+	s.readTask()
+	if len(s.slot0().inflight) != 1 {
+		t.Fatalf("the task was not given to the starting worker: %q", ids(s.slot0()))
+	}
+	s.r.onSignal(syscall.SIGTERM)
+	s.tr.graceOver = true
+	s.settle()
+	s.exit(w, syscall.WaitStatus(syscall.SIGTERM))
+	r := s.results()
+	if r["t1"][0].Status != "cancelled" || r["t1"][0].Attempts != 0 {
+		t.Fatalf("results %+v", r)
+	}
+}
