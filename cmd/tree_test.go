@@ -209,22 +209,7 @@ func TestClosedResultStreamStopsGracefully(t *testing.T) {
 	tag := treeTag(t)
 	c := exec.Command(qrunBin, "--tasks", "-", "--", "sh", "-c", "sleep 100 & exec "+os.Args[0])
 	c.Env = helperEnv("taskworker", tag)
-	var stderr workertest.LockedBuffer
-	c.Stderr = &stderr
-	in, err := c.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Stdout = outW
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	outW.Close()
-	defer func() { c.Process.Kill(); c.Wait() }()
+	in, outR, stderr := startPipeline(t, c)
 	if _, err := in.Write([]byte("one\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -256,6 +241,30 @@ func TestClosedResultStreamStopsGracefully(t *testing.T) {
 			}
 		}
 	}
+}
+
+// startPipeline starts c as a stage of a pipeline: its stdin a pipe the test
+// writes, its stdout a pipe the test reads (and closes, as head does). The
+// process is killed at the end of the test if it is still there.
+func startPipeline(t *testing.T, c *exec.Cmd) (in io.WriteCloser, out *os.File, stderr *workertest.LockedBuffer) {
+	t.Helper()
+	stderr = new(workertest.LockedBuffer)
+	c.Stderr = stderr
+	in, err := c.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Stdout = outW
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	outW.Close()
+	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+	return in, out, stderr
 }
 
 func readLine(t *testing.T, r io.Reader) string {
@@ -337,22 +346,7 @@ func TestConfigShowsSupervision(t *testing.T) {
 func TestClosedResultStreamWithInputWaiting(t *testing.T) {
 	c := exec.Command(qrunBin, "--tasks", "-", "--workers", "2", "--", os.Args[0])
 	c.Env = helperEnv("taskworker")
-	var stderr workertest.LockedBuffer
-	c.Stderr = &stderr
-	in, err := c.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Stdout = outW
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	outW.Close()
-	defer func() { c.Process.Kill(); c.Wait() }()
+	in, outR, stderr := startPipeline(t, c)
 	go func() {
 		// Like seq: the whole input at once, then its end.
 		_, _ = in.Write([]byte(strings.Repeat("task\n", 5000)))

@@ -213,8 +213,8 @@ func TestSlotEventOrders(t *testing.T) {
 			s.reply(w, `{"id":"t1","ok":true,"attempt":7}`)
 		}, "lost", slotStopping, false},
 		{"timer of a clock restarted at readiness", func(s *sim, w *worker, a *attempt) {
+			a.clock = a.clock.Add(-time.Millisecond) // the readiness line's clock is later
 			old := a.clock
-			time.Sleep(time.Millisecond) // a later clock
 			s.reply(w, `{"ready":true}`)
 			s.tr.onTimer(a, old)
 			s.settle()
