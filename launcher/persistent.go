@@ -241,17 +241,19 @@ func unreadBytes(p *taskPipe) int {
 	return n
 }
 
-// readReplies hands a worker's reply lines to the loop until the pipe
-// ends: every line already read goes in one event, so the loop settles
-// them together.
+// readReplies handles a worker's reply lines until the pipe ends: every
+// line one read gave is handled together, in place, under the supervisor's
+// lock (see supervisor.mu): the reader settles the run itself, so the next
+// task line goes out without a hop to the loop goroutine.
 func (m *persistentMode) readReplies(w *worker, f *os.File) {
 	defer f.Close()
 	lr := taskproto.NewLineReader(f, m.r.cfg.maxLine)
 	var ends []int // where each line ends in buf; -1: too long
+	var buf []byte // the lines of a batch, copied out of the reader's buffer
+	var lines [][]byte
 	for {
 		ev := replyBatch{w: w}
-		var buf []byte // the lines of this batch, copied out of the reader's buffer
-		ends = ends[:0]
+		buf, ends, lines = buf[:0], ends[:0], lines[:0]
 		for {
 			line, _, err := lr.ReadLine()
 			if err != nil {
@@ -271,15 +273,14 @@ func (m *persistentMode) readReplies(w *worker, f *os.File) {
 		start := 0
 		for _, end := range ends {
 			if end < 0 {
-				ev.lines = append(ev.lines, nil) // a nil line: too long
+				lines = append(lines, nil) // a nil line: too long
 				continue
 			}
-			ev.lines = append(ev.lines, buf[start:end:end])
+			lines = append(lines, buf[start:end:end])
 			start = end
 		}
-		select {
-		case m.r.tasks.replies <- ev:
-		case <-m.r.quit:
+		ev.lines = lines
+		if !m.r.handle(func() { m.onReplies(ev) }) {
 			return
 		}
 		if ev.err != nil {

@@ -11,11 +11,22 @@ import (
 	"time"
 )
 
-// supervisor is the state of one Run call. It is owned by the goroutine in Run;
-// other goroutines talk to it only through channels: process exits, signals,
-// task reads, worker replies, the result writer, and timers, which hand a
+// supervisor is the state of one Run call. Whoever holds mu owns it: the
+// loop in Run, which holds it whenever it is not waiting for an event, or a
+// persistent worker's reply reader, which handles its replies in place
+// (handle). Other goroutines talk to it only through channels: process
+// exits, signals, task reads, the result writer, and timers, which hand a
 // function to the loop (see after).
 type supervisor struct {
+	// mu is held by the loop while it handles events and settles, and by
+	// handle. Nothing blocks on the loop while holding it.
+	mu sync.Mutex
+	// waiting is what the loop selects on while it waits (set under mu):
+	// handle wakes it (nudge) when what it should wait on has changed.
+	waiting taskChannels
+	nudge   chan struct{} // cap 1
+	over    bool          // the loop has ended: handle does nothing more
+
 	l    *Launcher
 	cfg  *config
 	log  *slog.Logger
@@ -91,66 +102,103 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 		guard = t.C
 	}
 	done := ctx.Done()
+	r.mu.Lock()
 	r.settle()
 	for !r.finished() {
 		tc := r.tasks.channels()
 		if r.poll(tc) {
-			// Other events that are ready are handled before settle
-			// decides (and writes task lines), up to a bound.
-			for i := 0; i < maxPolled && r.poll(r.tasks.channels()); i++ {
-			}
-			r.settle()
+			r.afterEvents()
 			continue
 		}
+		r.waiting = tc
+		r.mu.Unlock()
+		var handle func() // what the event asks of the loop, run under mu
 		select {
+		case <-r.nudge: // a reply reader changed what to wait on
 		case ev := <-exitCh:
-			r.onExit(ev)
+			handle = func() { r.onExit(ev) }
 		case sig := <-signals:
-			r.onSignal(sig)
+			handle = func() { r.onSignal(sig) }
 		case <-done:
 			done = nil
-			r.log.Info("stopping workers", "reason", context.Cause(ctx))
-			r.requestStop()
+			handle = func() {
+				r.log.Info("stopping workers", "reason", context.Cause(ctx))
+				r.requestStop()
+			}
 		case f := <-r.events:
-			f()
+			handle = f
 		case <-guard:
-			r.checkMemory()
+			handle = r.checkMemory
 		case ev := <-tc.reads:
-			r.tasks.onRead(ev)
+			handle = func() { r.tasks.onReads(ev) }
 		case <-tc.readerDone:
-			r.tasks.onDrained()
-		case ev := <-tc.replies:
-			r.mode.(*persistentMode).onReplies(ev)
+			handle = r.tasks.onDrained
 		case <-tc.progress:
 			// the result writer caught up (or failed): see channels
 		case <-tc.outClosed:
-			r.outputClosed(r.tasks.out.closedOutput())
+			handle = func() { r.outputClosed(r.tasks.out.closedOutput()) }
 		}
-		for i := 0; i < maxPolled && r.poll(r.tasks.channels()); i++ {
+		r.mu.Lock()
+		if handle != nil {
+			handle()
 		}
-		r.settle()
+		r.afterEvents()
 	}
+	r.over = true
+	r.mu.Unlock()
 	if r.tasks != nil {
 		r.tasks.out.finish(signals)
 	}
 	return r.status(), nil
 }
 
+// afterEvents ends a step of the loop, under mu: the other task mode
+// events that are ready are handled before settle decides (and writes task
+// lines), up to a bound; then the results of the step go out together.
+func (r *supervisor) afterEvents() {
+	for i := 0; i < maxPolled && r.poll(r.tasks.channels()); i++ {
+	}
+	r.settle()
+	if r.tasks != nil {
+		r.tasks.out.flush()
+	}
+}
+
+// handle runs f, an event of a goroutine other than the loop's (a reply
+// reader), in place under mu, then settles as the loop does after an
+// event, and wakes the loop when what it waits on has changed (the run is
+// over, or task mode's channels are not the ones it selects on). It
+// reports false, without running f, once the loop has ended.
+func (r *supervisor) handle(f func()) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.over {
+		return false
+	}
+	f()
+	r.settle()
+	if r.tasks != nil {
+		r.tasks.out.flush()
+	}
+	if r.finished() || r.tasks.channels() != r.waiting {
+		signal1(r.nudge)
+	}
+	return true
+}
+
 // maxPolled bounds the ready events handled together before settle, so
-// that a steady stream of replies cannot starve the other channels.
+// that a steady stream of task reads cannot starve the other channels.
 const maxPolled = 64
 
-// poll handles one task mode event that is ready now (a worker's replies,
-// a task read), without waiting; false when none was.
+// poll handles one task mode event that is ready now (a task read),
+// without waiting; false when none was.
 func (r *supervisor) poll(tc taskChannels) bool {
 	if r.tasks == nil {
 		return false
 	}
 	select {
-	case ev := <-tc.replies:
-		r.mode.(*persistentMode).onReplies(ev)
 	case ev := <-tc.reads:
-		r.tasks.onRead(ev)
+		r.tasks.onReads(ev)
 	default:
 		return false
 	}
@@ -164,6 +212,7 @@ func newSupervisor(l *Launcher, ctx context.Context) (*supervisor, error) {
 		l: l, cfg: cfg, log: cfg.logger, tel: l.tel, ctx: ctx,
 		byPid:  make(map[int]*slot),
 		events: make(chan func()),
+		nudge:  make(chan struct{}, 1),
 		quit:   make(chan struct{}),
 	}
 	if cfg.cpuAffinity > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -107,6 +108,8 @@ type slot struct {
 	pending  bool   // a restart is scheduled
 	gen      int    // invalidates scheduled restarts
 	start    Reason // start a worker for this reason at the next settle
+
+	clientID attribute.KeyValue // messaging.client.id of its CONSUMER spans, built once
 }
 
 // launched records a new process in an empty slot. A persistent worker

@@ -44,6 +44,10 @@ func newSim(t *testing.T, opts ...Option) *sim {
 		t.Fatal(err)
 	}
 	s := &sim{t: t, r: r, pid: 1 << 23}
+	// The test is the loop: it holds mu throughout, so the reply readers
+	// of the workers' pipes (which end at once) wait, then drop their
+	// events once the run is over.
+	r.mu.Lock()
 	var stdins []*os.File // the read ends of the workers' stdin, kept open as a process would
 	r.spawn = func(req spawnRequest) (*tree, error) {
 		s.pid++
@@ -65,6 +69,8 @@ func newSim(t *testing.T, opts ...Option) *sim {
 	s.tr.out = &resultWriter{r: r, limit: 1 << 30, pending: &resultBatch{},
 		kick: make(chan struct{}, 1), progress: make(chan struct{}, 1)}
 	t.Cleanup(func() {
+		r.over = true
+		r.mu.Unlock()
 		close(r.quit)
 		r.devNull.Close()
 	})

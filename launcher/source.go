@@ -77,6 +77,16 @@ func (e *cutLineError) Error() string { return "line " + e.id + " was cut short 
 
 func (s *lineSource) Stop() bool { return s.gate.close() }
 
+// ready reports whether Next returns without reading (see readySource).
+func (s *lineSource) ready() bool { return s.next != nil || s.rd.Buffered() }
+
+// readySource is a taskSource that can tell when its next task is already
+// read: the reading goroutine then hands on every task one read gave in
+// one event, instead of a goroutine hop per task.
+type readySource interface {
+	ready() bool
+}
+
 // gate is an io.Reader that ends (io.EOF) once closed.
 type gate struct {
 	mu     sync.Mutex
@@ -214,6 +224,8 @@ type resultWriter struct {
 	closedCh  chan struct{} // closed with closedErr set
 	closing   bool          // no more lines: end once everything is written
 
+	added bool // the loop added lines since its last flush (the loop's alone)
+
 	kick     chan struct{} // cap 1: there are lines to write
 	progress chan struct{} // cap 1: a batch was written, or a write failed
 	abandon  chan struct{}
@@ -307,7 +319,7 @@ func (w *resultWriter) write(b *resultBatch) bool {
 	return true
 }
 
-// add queues the result line of res.
+// add queues the result line of res; flush hands it to the goroutine.
 func (w *resultWriter) add(res *taskproto.Result, handle any) {
 	w.mu.Lock()
 	if w.closedErr != nil {
@@ -320,7 +332,17 @@ func (w *resultWriter) add(res *taskproto.Result, handle any) {
 	b.ends = append(b.ends, len(b.buf))
 	b.handles = append(b.handles, handle)
 	w.mu.Unlock()
-	signal1(w.kick)
+	w.added = true
+}
+
+// flush wakes the goroutine for the lines added since the last flush: the
+// loop calls it once it has settled its events, so the results of one
+// step go out in one write and the goroutine is woken once, not per line.
+func (w *resultWriter) flush() {
+	if w.added {
+		w.added = false
+		signal1(w.kick)
+	}
 }
 
 // full reports whether reading input should pause; the loop then waits on

@@ -60,9 +60,8 @@ type taskRun struct {
 	r          *supervisor
 	src        taskSource
 	out        *resultWriter
-	reads      chan readEvent
-	replies    chan replyBatch
-	tokens     chan struct{} // one per task read and not yet dispatched: queue_limit
+	reads      chan []readEvent // what one read of the source gave
+	tokens     chan struct{}    // one per task read and not yet dispatched: queue_limit
 	stopRead   chan struct{}
 	readerDone chan struct{} // closed when the reading goroutine is done
 	reading    bool
@@ -76,6 +75,10 @@ type taskRun struct {
 	inflight   int
 	seq        uint64
 	name       string
+	// spanName and spanAttrs are what every CONSUMER span of the run
+	// shares, built once (a TaskSource's attributes may add to them).
+	spanName  string
+	spanAttrs []attribute.KeyValue
 }
 
 func newTaskRun(r *supervisor) *taskRun {
@@ -83,13 +86,19 @@ func newTaskRun(r *supervisor) *taskRun {
 	tr := &taskRun{
 		r:          r,
 		src:        cfg.chooseSource(),
-		reads:      make(chan readEvent),
-		replies:    make(chan replyBatch),
+		reads:      make(chan []readEvent),
 		tokens:     make(chan struct{}, cfg.queueLimit),
 		stopRead:   make(chan struct{}),
 		readerDone: make(chan struct{}),
 		reading:    true,
 		name:       cfg.cluster,
+		spanName:   "process " + cfg.cluster,
+		spanAttrs: []attribute.KeyValue{
+			attribute.String("messaging.system", "otel_qrun"),
+			attribute.String("messaging.operation.type", "process"),
+			attribute.String("messaging.operation.name", "process"),
+			attribute.String("messaging.destination.name", cfg.cluster),
+		},
 	}
 	tr.out = newResultWriter(r, cfg.chooseSink(), max(cfg.queueLimit, 64))
 	go tr.read()
@@ -101,31 +110,54 @@ func newTaskRun(r *supervisor) *taskRun {
 // what the source had consumed (each gets its result), then ends.
 func (tr *taskRun) read() {
 	defer close(tr.readerDone)
+	rs, _ := tr.src.(readySource)
 	for {
 		select {
 		case tr.tokens <- struct{}{}:
 		case <-tr.stopRead:
 		}
-		t, h, err := tr.src.Next()
+		var batch []readEvent
+		for {
+			t, h, err := tr.src.Next()
+			batch = append(batch, readEvent{task: t, handle: h, err: err})
+			if endsReading(err) || rs == nil || !rs.ready() || !tr.takeToken() {
+				break
+			}
+		}
 		select {
-		case tr.reads <- readEvent{task: t, handle: h, err: err}:
+		case tr.reads <- batch:
 		case <-tr.r.quit:
 			return
 		}
-		var le *taskproto.LineError
-		var ended *EndedError
-		if err != nil && !errors.As(err, &le) && !errors.As(err, &ended) {
+		if endsReading(batch[len(batch)-1].err) {
 			return
 		}
 	}
 }
 
+// takeToken takes a queue_limit token when one is free, without waiting.
+func (tr *taskRun) takeToken() bool {
+	select {
+	case tr.tokens <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// endsReading reports whether err from a source's Next is its last: the
+// end of the input or a failed read, not a line that is no task.
+func endsReading(err error) bool {
+	var le *taskproto.LineError
+	var ended *EndedError
+	return err != nil && !errors.As(err, &le) && !errors.As(err, &ended)
+}
+
 // taskChannels are the channels of task mode the loop selects on; a nil
 // channel is not ready (reading input pauses while results back up).
 type taskChannels struct {
-	reads      <-chan readEvent
+	reads      <-chan []readEvent
 	readerDone <-chan struct{}
-	replies    <-chan replyBatch
 	progress   <-chan struct{}
 	// outClosed is closed when the reader of the results went away; nil
 	// once the loop has acted on it.
@@ -136,7 +168,7 @@ func (tr *taskRun) channels() taskChannels {
 	if tr == nil {
 		return taskChannels{}
 	}
-	c := taskChannels{replies: tr.replies}
+	var c taskChannels
 	if !tr.r.outClosed {
 		c.outClosed = tr.out.closedCh
 	}
@@ -155,6 +187,13 @@ func (tr *taskRun) release() {
 	select {
 	case <-tr.tokens:
 	default:
+	}
+}
+
+// onReads handles the tasks (and errors) one read of the source gave.
+func (tr *taskRun) onReads(evs []readEvent) {
+	for _, ev := range evs {
+		tr.onRead(ev)
 	}
 }
 
@@ -264,18 +303,17 @@ func (tr *taskRun) startAttempt(ts *taskState, s *slot) bool {
 		ts.first = time.Now()
 	}
 	ts.worker = s.index
-	opts := []trace.SpanStartOption{
-		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(withAttrs([]attribute.KeyValue{
-			attribute.String("messaging.system", "otel_qrun"),
-			attribute.String("messaging.operation.type", "process"),
-			attribute.String("messaging.operation.name", "process"),
-			attribute.String("messaging.destination.name", tr.name),
-			attribute.String("messaging.message.id", ts.t.ID),
-			attribute.String("messaging.client.id", tr.name+"/"+strconv.Itoa(s.index)),
-			attribute.Int("qrun.task.attempt", ts.attempts),
-		}, extra)...),
+	if s.clientID.Key == "" {
+		s.clientID = attribute.String("messaging.client.id", tr.name+"/"+strconv.Itoa(s.index))
 	}
+	attrs := make([]attribute.KeyValue, 0, len(tr.spanAttrs)+3+len(extra))
+	attrs = append(attrs, tr.spanAttrs...)
+	attrs = append(attrs, attribute.String("messaging.message.id", ts.t.ID), s.clientID, attribute.Int("qrun.task.attempt", ts.attempts))
+	name := tr.spanName
+	if len(extra) > 0 {
+		attrs, name = withAttrs(attrs, extra), "process "+destination(tr.name, extra)
+	}
+	opts := append(make([]trace.SpanStartOption, 0, 3), trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attrs...))
 	parent := ts.parent
 	if parent == nil {
 		parent = context.Background()
@@ -283,7 +321,7 @@ func (tr *taskRun) startAttempt(ts *taskState, s *slot) bool {
 	} else {
 		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: trace.SpanContextFromContext(parent)}))
 	}
-	ctx, span := r.tel.tracer.Start(parent, "process "+destination(tr.name, extra), opts...)
+	ctx, span := r.tel.tracer.Start(parent, name, opts...)
 	if sc := span.SpanContext(); sc.IsValid() {
 		ts.traceID = sc.TraceID().String()
 	}

@@ -87,3 +87,9 @@ func (r *Reader) Next() (Task, error) {
 		return ParseLine(line, r.lineNo)
 	}
 }
+
+// Buffered reports whether a whole line is already buffered, so that the
+// next Next returns without reading (it may still return a LineError for
+// that line). A reader of a pipe uses it to hand on every task one read
+// gave before waiting for more.
+func (r *Reader) Buffered() bool { return r.lr.HasLine() }
