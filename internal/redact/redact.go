@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Mask replaces every hidden value.
@@ -25,12 +26,52 @@ var secretWords = []string{"TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CRED
 // secret: it contains TOKEN, SECRET, PASSWORD, PASSWD, KEY or CREDENTIAL,
 // or starts with AUTH, in any case.
 func SecretName(name string) bool {
-	upper := strings.ToUpper(name)
+	for i := 0; i < len(name); i++ {
+		if name[i] >= utf8.RuneSelf {
+			return secretNameUpper(strings.ToUpper(name))
+		}
+	}
+	// ASCII (nearly every name): compared without an upper-case copy, as
+	// it is asked once per attribute of every exported span.
+	if len(name) >= 4 && strings.EqualFold(name[:4], "AUTH") {
+		return true
+	}
+	for _, w := range secretWords {
+		if containsUpperASCII(name, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// secretNameUpper is SecretName of a name already in upper case.
+func secretNameUpper(upper string) bool {
 	if strings.HasPrefix(upper, "AUTH") {
 		return true
 	}
 	for _, w := range secretWords {
 		if strings.Contains(upper, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsUpperASCII reports whether the ASCII string s contains w (ASCII,
+// upper case) in any case.
+func containsUpperASCII(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		j := 0
+		for ; j < len(w); j++ {
+			c := s[i+j]
+			if 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			if c != w[j] {
+				break
+			}
+		}
+		if j == len(w) {
 			return true
 		}
 	}

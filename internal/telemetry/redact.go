@@ -1,6 +1,8 @@
 package telemetry
 
 import (
+	"sync"
+
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -29,8 +31,37 @@ func redactAttrs(r *redact.Redactor, attrs []attribute.KeyValue) []attribute.Key
 	return out
 }
 
+// secretKeys caches redact.SecretName by attribute key: an exporter asks
+// it for every attribute of every span, and the keys are few. At most
+// maxSecretKeys are kept.
+var secretKeys struct {
+	sync.RWMutex
+	m map[attribute.Key]bool
+}
+
+const maxSecretKeys = 4096
+
+func secretKey(k attribute.Key) bool {
+	secretKeys.RLock()
+	secret, ok := secretKeys.m[k]
+	secretKeys.RUnlock()
+	if ok {
+		return secret
+	}
+	secret = redact.SecretName(string(k))
+	secretKeys.Lock()
+	if secretKeys.m == nil {
+		secretKeys.m = make(map[attribute.Key]bool)
+	}
+	if len(secretKeys.m) < maxSecretKeys {
+		secretKeys.m[k] = secret
+	}
+	secretKeys.Unlock()
+	return secret
+}
+
 func redactAttr(r *redact.Redactor, kv attribute.KeyValue) attribute.KeyValue {
-	if redact.SecretName(string(kv.Key)) {
+	if secretKey(kv.Key) {
 		return kv.Key.String(redact.Mask)
 	}
 	switch kv.Value.Type() {
