@@ -77,8 +77,10 @@ type taskRun struct {
 	name       string
 	// spanName and spanAttrs are what every CONSUMER span of the run
 	// shares, built once (a TaskSource's attributes may add to them).
-	spanName  string
-	spanAttrs []attribute.KeyValue
+	spanName     string
+	spanAttrs    []attribute.KeyValue
+	spanAttrsOpt trace.SpanStartEventOption // WithAttributes(spanAttrs...)
+	opts         []trace.SpanStartOption    // reused by startAttempt
 }
 
 func newTaskRun(r *supervisor) *taskRun {
@@ -100,6 +102,7 @@ func newTaskRun(r *supervisor) *taskRun {
 			attribute.String("messaging.destination.name", cfg.cluster),
 		},
 	}
+	tr.spanAttrsOpt = trace.WithAttributes(tr.spanAttrs...)
 	tr.out = newResultWriter(r, cfg.chooseSink(), max(cfg.queueLimit, 64))
 	go tr.read()
 	return tr
@@ -306,14 +309,17 @@ func (tr *taskRun) startAttempt(ts *taskState, s *slot) bool {
 	if s.clientID.Key == "" {
 		s.clientID = attribute.String("messaging.client.id", tr.name+"/"+strconv.Itoa(s.index))
 	}
-	attrs := make([]attribute.KeyValue, 0, len(tr.spanAttrs)+3+len(extra))
-	attrs = append(attrs, tr.spanAttrs...)
-	attrs = append(attrs, attribute.String("messaging.message.id", ts.t.ID), s.clientID, attribute.Int("qrun.task.attempt", ts.attempts))
+	// The run's constant attributes go in as one option built once (the
+	// SDK copies them into the span): only these three are made per task.
+	own := []attribute.KeyValue{attribute.String("messaging.message.id", ts.t.ID), s.clientID, attribute.Int("qrun.task.attempt", ts.attempts)}
+	opts := append(tr.opts[:0], trace.WithSpanKind(trace.SpanKindConsumer))
 	name := tr.spanName
 	if len(extra) > 0 {
-		attrs, name = withAttrs(attrs, extra), "process "+destination(tr.name, extra)
+		attrs := withAttrs(append(append([]attribute.KeyValue(nil), tr.spanAttrs...), own...), extra)
+		opts, name = append(opts, trace.WithAttributes(attrs...)), "process "+destination(tr.name, extra)
+	} else {
+		opts = append(opts, tr.spanAttrsOpt, trace.WithAttributes(own...))
 	}
-	opts := append(make([]trace.SpanStartOption, 0, 3), trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attrs...))
 	parent := ts.parent
 	if parent == nil {
 		parent = context.Background()
@@ -322,6 +328,8 @@ func (tr *taskRun) startAttempt(ts *taskState, s *slot) bool {
 		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: trace.SpanContextFromContext(parent)}))
 	}
 	ctx, span := r.tel.tracer.Start(parent, name, opts...)
+	clear(opts)
+	tr.opts = opts[:0]
 	if sc := span.SpanContext(); sc.IsValid() {
 		ts.traceID = sc.TraceID().String()
 	}
