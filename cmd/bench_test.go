@@ -3,7 +3,12 @@ package cmd
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
+	"github.com/otel-qrun/otel-qrun/internal/telemetry"
+	"github.com/otel-qrun/otel-qrun/internal/workertest"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"io"
 	"os"
 	"os/exec"
@@ -184,6 +189,72 @@ const (
 	persistentWorkers = 4
 )
 
+func init() {
+	workertest.Register("spanfloor", spanFloor)
+}
+
+// spanFloorParams are the parameters of the spanfloor helper.
+type spanFloorParams struct {
+	N int `json:"n"` // spans to start, end and export
+}
+
+// spanFloor is the helper behind the "floor" of BenchmarkPersistent: the
+// OTel SDK work the launcher cannot avoid for a task when every task is a
+// span exported, alone. It sets up the launcher's telemetry from the
+// environment, starts and ends n CONSUMER spans with the attributes of a
+// task span (and a result line's trace id), flushes them, and prints its
+// own CPU time per span ("cpu_us_per_span F").
+func spanFloor(p spanFloorParams) int {
+	ctx := context.Background()
+	sdk, err := telemetry.Setup(ctx, telemetry.WithEnviron(os.Environ()), telemetry.WithServiceName("otel-qrun"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "spanfloor:", err)
+		return 1
+	}
+	tracer := sdk.TracerProvider.Tracer("github.com/otel-qrun/otel-qrun/launcher")
+	base := trace.WithAttributes(
+		attribute.String("messaging.system", "otel_qrun"),
+		attribute.String("messaging.operation.type", "process"),
+		attribute.String("messaging.operation.name", "process"),
+		attribute.String("messaging.destination.name", "default"))
+	client := attribute.String("messaging.client.id", "default/0")
+	var ru0, ru1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	for i := range p.N {
+		_, span := tracer.Start(ctx, "process default", trace.WithSpanKind(trace.SpanKindConsumer), base,
+			trace.WithAttributes(attribute.String("messaging.message.id", strconv.Itoa(i)), client, attribute.Int("qrun.task.attempt", 1)),
+			trace.WithNewRoot())
+		_ = span.SpanContext().TraceID().String()
+		span.End()
+	}
+	if err := sdk.Shutdown(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "spanfloor:", err)
+		return 1
+	}
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()
+	fmt.Printf("cpu_us_per_span %.3f\n", float64(cpu)/1e3/float64(p.N))
+	return 0
+}
+
+// spanFloorCPU runs spanFloor for n spans exported with env and returns
+// its CPU time per span.
+func spanFloorCPU(b *testing.B, env []string, n int) time.Duration {
+	b.Helper()
+	c := exec.Command(os.Args[0])
+	c.Env = append(workertest.EnvironWith("spanfloor", spanFloorParams{N: n}), env...)
+	out, err := c.Output()
+	if err != nil {
+		b.Fatalf("spanfloor: %v\n%s", err, out)
+	}
+	v, ok := strings.CutPrefix(strings.TrimSpace(string(out)), "cpu_us_per_span ")
+	f, perr := strconv.ParseFloat(v, 64)
+	if !ok || perr != nil {
+		b.Fatalf("spanfloor printed %q", out)
+	}
+	return time.Duration(f * float64(time.Microsecond))
+}
+
 // BenchmarkPersistent: 4 persistent workers fed by otel-qrun, every task
 // a CONSUMER span exported over OTLP/gRPC, against the same workers fed
 // directly by a C loop (testdata/bench/feeder.c: one task in flight per
@@ -195,7 +266,9 @@ const (
 // cost shows whole; and "go", the Go taskworker helper (it parses each
 // task and encodes a JSON result), a light but real worker. Reports
 // tasks/s, the ratios, and the CPU per task (µs) of the launcher and of the
-// direct feeder, each without its workers.
+// direct feeder, each without its workers; and the span floor (spanFloor):
+// the CPU the SDK alone spends on a task's span, against the direct
+// feeder's whole CPU per task.
 func BenchmarkPersistent(b *testing.B) {
 	feeder := cTool(b, "feeder")
 	prefetch := launcherKnowsFlag(b, "--prefetch")
@@ -223,6 +296,8 @@ func BenchmarkPersistent(b *testing.B) {
 				wall, cpu := runPersistent(b, env, input, persistentTasks, append(args, wk.path)...)
 				r.add("tasks/s", n/wall.Seconds())
 				r.add("cpu-us/task", float64(cpu.Microseconds())/n)
+				floor := spanFloorCPU(b, env, persistentTasks)
+				r.add("span-floor-cpu-us/task", float64(floor.Nanoseconds())/1e3)
 				var wall16 time.Duration
 				if prefetch {
 					var cpu16 time.Duration
@@ -234,6 +309,7 @@ func BenchmarkPersistent(b *testing.B) {
 				dwall, dcpu := feedDirectly(b, feeder, workerEnv, wk.path, persistentTasks, persistentWorkers)
 				r.add("direct-tasks/s", n/dwall.Seconds())
 				r.add("direct-cpu-us/task", float64(dcpu.Microseconds())/n)
+				r.add("ratio-floor-direct-cpu", float64(floor.Nanoseconds())/1e3/(float64(dcpu.Microseconds())/n))
 				gwall, gcpu := feedDirectlyGo(b, workerEnv, wk.path, persistentTasks, persistentWorkers)
 				r.add("direct-go-tasks/s", n/gwall.Seconds())
 				r.add("direct-go-cpu-us/task", float64(gcpu.Microseconds())/n)
