@@ -42,6 +42,7 @@ func registerTreeHelpers() {
 	// stubborn: ignore TERM and run until killed.
 	Register("stubborn", func(Params) int {
 		signal.Ignore(syscall.SIGTERM)
+		Started()
 		select {}
 	})
 	// noreap: fork three children that exit at once and never reap them;

@@ -127,6 +127,9 @@ func runNamed(name, raw string) int {
 		fmt.Fprintf(os.Stderr, "unknown helper %q\n", name)
 		return 100
 	}
+	if !selfStarted[name] {
+		Started()
+	}
 	return h.run(raw)
 }
 
@@ -366,14 +369,44 @@ func otelWorker(p Params) int {
 // startHelper starts helper name with params p in the same process group
 // (unless sys says otherwise), without waiting for it.
 func startHelper(name string, p Params, sys *syscall.SysProcAttr) int {
-	env := append(WithoutEnv(WithoutEnv(os.Environ(), HelperEnv), ParamsEnv), Entries(name, p)...)
-	pid, err := syscall.ForkExec(os.Args[0], []string{os.Args[0]}, &syscall.ProcAttr{
-		Env: env, Files: []uintptr{0, 1, 2}, Sys: sys,
-	})
+	// The child closes the write end of this pipe once it is set up
+	// (Started), so a test never signals a child that is still starting:
+	// a stubborn child that had not yet ignored SIGTERM would die of it.
+	pr, pw, err := os.Pipe()
 	if err != nil {
 		panic(err)
 	}
+	env := append(WithoutEnv(WithoutEnv(WithoutEnv(os.Environ(), HelperEnv), ParamsEnv), startedEnv), Entries(name, p)...)
+	env = append(env, startedEnv+"=3")
+	pid, err := syscall.ForkExec(os.Args[0], []string{os.Args[0]}, &syscall.ProcAttr{
+		Env: env, Files: []uintptr{0, 1, 2, pw.Fd()}, Sys: sys,
+	})
+	pw.Close()
+	if err != nil {
+		panic(err)
+	}
+	_, _ = io.Copy(io.Discard, pr) // until the child is set up, or gone
+	pr.Close()
 	return pid
+}
+
+// startedEnv names the descriptor a helper started by startHelper closes
+// once it is set up (see Started).
+const startedEnv = "QRUN_TEST_STARTED_FD"
+
+// selfStarted are the helpers that call Started themselves, after setting
+// up what a test relies on; runNamed calls it for every other helper.
+var selfStarted = map[string]bool{"stubborn": true}
+
+// Started tells the process that started this helper with startHelper
+// that it is set up; it does nothing otherwise, and once done.
+func Started() {
+	if v := os.Getenv(startedEnv); v != "" {
+		os.Unsetenv(startedEnv)
+		if fd, err := strconv.Atoi(v); err == nil {
+			syscall.Close(fd)
+		}
+	}
 }
 
 // WithoutEnv returns env without the entries of key.
