@@ -22,12 +22,16 @@
 //
 // # Supervision loop
 //
-// One goroutine owns a run (run.go). It waits on one select for events:
-// process exits, signals, the context, timers (each timer hands a function
-// to the loop, which checks that what it names is still current), task
-// reads, worker replies and the result writer. A handler only updates
-// state; after every event (or every few task events that were ready
-// together: all the replies one read gave, up to 64 events) the loop
+// A run's state (run.go) belongs to whoever holds its mutex: the loop,
+// which holds it except while it waits on one select for events (process
+// exits, signals, the context, timers, each of which hands a function to
+// the loop that checks that what it names is still current, task reads
+// and the result writer), or a persistent worker's reply reader, which
+// takes it to handle the replies one read gave in place: the next task
+// line goes out from the reader's own thread, with no hop to the loop (the
+// persistent path's cost is mostly such hops, see the Benchmarks section
+// of the README). A handler only updates state; after every event (or
+// every few task reads that were ready together, up to 64) the holder
 // calls settle, the one decision point, which decides in a fixed order:
 //
 //  1. replacements: a worker marked to stop (timeout, bad reply, closed

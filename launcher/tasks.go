@@ -218,7 +218,7 @@ func (tr *taskRun) onRead(ev readEvent) {
 			tr.cancel(ts)
 			return
 		}
-		tr.r.tel.queued.Add(tr.r.ctx, 1)
+		tr.r.tel.taskQueued(1)
 		tr.queue = append(tr.queue, ts)
 	case errors.As(ev.err, &ended):
 		tr.release()
@@ -290,7 +290,7 @@ func (tr *taskRun) dequeue(ts *taskState) {
 	}
 	ts.dequeued = true
 	tr.release()
-	tr.r.tel.queued.Add(tr.r.ctx, -1)
+	tr.r.tel.taskQueued(-1)
 }
 
 // startAttempt starts the next attempt of ts on s; false when it could not
@@ -424,7 +424,7 @@ func (tr *taskRun) finishAttempt(a *attempt, status taskproto.Status, msg string
 	if charged {
 		r := tr.r
 		r.tel.duration.Record(r.ctx, time.Since(a.begun).Seconds(), r.tel.attrsBy[status])
-		r.tel.consumed.Add(r.ctx, 1, r.tel.baseAttrs)
+		r.tel.taskConsumed()
 	}
 	return true
 }

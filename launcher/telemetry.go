@@ -3,6 +3,7 @@ package launcher
 import (
 	"context"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -26,11 +27,17 @@ type telemetry struct {
 	starts metric.Int64Counter       // qrun.worker.starts, by reason
 	exits  metric.Int64Counter       // qrun.worker.exits, by outcome
 
-	duration metric.Float64Histogram   // messaging.process.duration, seconds
-	consumed metric.Int64Counter       // messaging.client.consumed.messages
-	queued   metric.Int64UpDownCounter // qrun.tasks.queued
-	retries  metric.Int64Counter       // qrun.task.retries
-	stale    metric.Int64Counter       // qrun.task.stale_events, by event
+	duration metric.Float64Histogram // messaging.process.duration, seconds
+	retries  metric.Int64Counter     // qrun.task.retries
+	stale    metric.Int64Counter     // qrun.task.stale_events, by event
+
+	// The per-task counts are kept here and observed at each collection
+	// (asynchronous instruments), not recorded through the SDK for every
+	// task: messaging.client.consumed.messages (a counter) and
+	// qrun.tasks.queued (an up-down counter). Each is reported from its
+	// first change on, as its synchronous instrument would be.
+	consumed, queued         atomic.Int64
+	consumedSeen, queuedSeen atomic.Bool
 
 	baseAttrs metric.MeasurementOption
 	// attrsBy holds the attributes of an attempt's duration by status:
@@ -50,10 +57,22 @@ func newTelemetry(cfg *config) *telemetry {
 		metric.WithDescription("Worker processes that exited, by outcome."), metric.WithUnit("{process}"))
 	t.duration, _ = meter.Float64Histogram("messaging.process.duration",
 		metric.WithDescription("Duration of processing operation."), metric.WithUnit("s"))
-	t.consumed, _ = meter.Int64Counter("messaging.client.consumed.messages",
-		metric.WithDescription("Number of messages that were delivered to the application."), metric.WithUnit("{message}"))
-	t.queued, _ = meter.Int64UpDownCounter("qrun.tasks.queued",
-		metric.WithDescription("Tasks read and not yet started."), metric.WithUnit("{task}"))
+	_, _ = meter.Int64ObservableCounter("messaging.client.consumed.messages",
+		metric.WithDescription("Number of messages that were delivered to the application."), metric.WithUnit("{message}"),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			if t.consumedSeen.Load() {
+				o.Observe(t.consumed.Load(), t.baseAttrs)
+			}
+			return nil
+		}))
+	_, _ = meter.Int64ObservableUpDownCounter("qrun.tasks.queued",
+		metric.WithDescription("Tasks read and not yet started."), metric.WithUnit("{task}"),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			if t.queuedSeen.Load() {
+				o.Observe(t.queued.Load())
+			}
+			return nil
+		}))
 	t.retries, _ = meter.Int64Counter("qrun.task.retries",
 		metric.WithDescription("Task attempts retried after error, timeout or loss."), metric.WithUnit("{attempt}"))
 	t.stale, _ = meter.Int64Counter("qrun.task.stale_events",
@@ -117,4 +136,18 @@ func outcome(ws syscall.WaitStatus) string {
 		return "ok"
 	}
 	return "error"
+}
+
+// taskQueued counts n tasks into (n > 0) or out of (n < 0) the queue:
+// qrun.tasks.queued.
+func (t *telemetry) taskQueued(n int64) {
+	t.queued.Add(n)
+	t.queuedSeen.Store(true)
+}
+
+// taskConsumed counts a task attempt delivered to a worker and ended:
+// messaging.client.consumed.messages.
+func (t *telemetry) taskConsumed() {
+	t.consumed.Add(1)
+	t.consumedSeen.Store(true)
 }
