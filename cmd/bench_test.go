@@ -242,7 +242,9 @@ func spanFloor(p spanFloorParams) int {
 func spanFloorCPU(b *testing.B, env []string, n int) time.Duration {
 	b.Helper()
 	c := exec.Command(os.Args[0])
-	c.Env = append(workertest.EnvironWith("spanfloor", spanFloorParams{N: n}), env...)
+	// The launcher's environment, its helper last: exec keeps the last
+	// value of a variable, and env may name the worker's helper.
+	c.Env = append(slices.Clip(env), workertest.Entries("spanfloor", spanFloorParams{N: n})...)
 	out, err := c.Output()
 	if err != nil {
 		b.Fatalf("spanfloor: %v\n%s", err, out)
