@@ -278,6 +278,18 @@ func TestRedisThreeHosts(t *testing.T) {
 	if len(byTask) != n {
 		t.Errorf("spans of %d tasks, want %d", len(byTask), n)
 	}
+	// The task metrics name the stream too, not the cluster ("emails").
+	metrics := r.WaitMetrics(t, func(m []otlptest.Metric) bool {
+		_, ok := lastSum(m, "messaging.client.consumed.messages", "messaging.destination.name", rr.stream)
+		return ok
+	}, redisBound)
+	for _, m := range metrics {
+		for _, p := range m.Points {
+			if d, ok := p.Attrs["messaging.destination.name"]; ok && d != rr.stream && strings.HasPrefix(m.Name, "messaging.") {
+				t.Errorf("%s point with messaging.destination.name %v, want the stream %s", m.Name, d, rr.stream)
+			}
+		}
+	}
 	for _, h := range hosts {
 		if strings.Contains(h.stderr.String(), "redis unreachable") {
 			t.Errorf("host reported an outage:\n%s", h.stderr.String())

@@ -47,6 +47,14 @@ type TaskSource interface {
 	Written(handle any)
 }
 
+// DestinationNamer is a [TaskSource] that names where its tasks come from
+// (a Redis stream): the launcher's CONSUMER spans ("process <name>") and
+// task metrics then carry it as messaging.destination.name, as the
+// messaging semantic conventions ask, instead of the cluster name.
+type DestinationNamer interface {
+	DestinationName() string
+}
+
 // ResultSink is where result lines go instead of the writer of
 // [WithTasks], given with [WithResultSink]: a broker's stream. Put is
 // called from the launcher's result-writer goroutine only.
@@ -113,6 +121,18 @@ func (c *config) chooseSource() taskSource {
 		return c.taskSrc
 	}
 	return newLineSource(c.taskIn, c.maxLine)
+}
+
+// destinationName is messaging.destination.name of the run's spans and
+// task metrics: the source's own name (DestinationNamer), else the cluster
+// name.
+func (c *config) destinationName() string {
+	if n, ok := c.taskSrc.(DestinationNamer); ok {
+		if name := n.DestinationName(); name != "" {
+			return name
+		}
+	}
+	return c.cluster
 }
 
 // chooseSink returns the result sink of the configuration: a ResultSink,

@@ -94,12 +94,12 @@ func newTaskRun(r *supervisor) *taskRun {
 		readerDone: make(chan struct{}),
 		reading:    true,
 		name:       cfg.cluster,
-		spanName:   "process " + cfg.cluster,
+		spanName:   "process " + cfg.destinationName(),
 		spanAttrs: []attribute.KeyValue{
 			attribute.String("messaging.system", "otel_qrun"),
 			attribute.String("messaging.operation.type", "process"),
 			attribute.String("messaging.operation.name", "process"),
-			attribute.String("messaging.destination.name", cfg.cluster),
+			attribute.String("messaging.destination.name", cfg.destinationName()),
 		},
 	}
 	tr.spanAttrsOpt = trace.WithAttributes(tr.spanAttrs...)
@@ -316,7 +316,10 @@ func (tr *taskRun) startAttempt(ts *taskState, s *slot) bool {
 	name := tr.spanName
 	if len(extra) > 0 {
 		attrs := withAttrs(append(append([]attribute.KeyValue(nil), tr.spanAttrs...), own...), extra)
-		opts, name = append(opts, trace.WithAttributes(attrs...)), "process "+destination(tr.name, extra)
+		opts = append(opts, trace.WithAttributes(attrs...))
+		if d := destination("", extra); d != "" {
+			name = "process " + d
+		}
 	} else {
 		opts = append(opts, tr.spanAttrsOpt, trace.WithAttributes(own...))
 	}

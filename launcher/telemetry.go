@@ -79,7 +79,7 @@ func newTelemetry(cfg *config) *telemetry {
 		metric.WithDescription("Replies and timers of attempts that had already ended, dropped."), metric.WithUnit("{event}"))
 	base := []attribute.KeyValue{
 		attribute.String("messaging.system", "otel_qrun"),
-		attribute.String("messaging.destination.name", cfg.cluster),
+		attribute.String("messaging.destination.name", cfg.destinationName()),
 		attribute.String("messaging.operation.name", "process"),
 	}
 	t.baseAttrs = metric.WithAttributeSet(attribute.NewSet(base...))

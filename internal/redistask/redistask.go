@@ -86,6 +86,10 @@ func NewSource(src *redisq.Source, cfg Config) (*Source, error) {
 	return s, nil
 }
 
+// DestinationName is the stream's name: messaging.destination.name of the
+// launcher's spans and task metrics (launcher.DestinationNamer).
+func (s *Source) DestinationName() string { return s.src.Stream() }
+
 // registerLag reports the group's lag as qrun.tasks.queued, with the
 // source's bounded attributes, where Redis gives it (7.0 and later).
 func (s *Source) registerLag(mp metric.MeterProvider) error {
