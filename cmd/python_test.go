@@ -369,18 +369,26 @@ func TestPythonForkedChildrenThatEndInOSExit(t *testing.T) {
 	checkForkSpans(t, spans)
 }
 
+// Every process of the tree flushes at the stop signal: SIGTERM, and a
+// stop_signal of another kind (SIGHUP, whose default action ends a Python
+// process without atexit), which the bootstrap learns from QRUN_STOP_SIGNAL.
 func TestPythonForkedChildrenFlushOnTheStopSignal(t *testing.T) {
 	python := pyvenv.Python(t)
 	dir := pyApp(t, map[string]string{"fork.py": pyForkPy})
-	r := otlptest.NewHTTP(t)
-	n := newNotifier(t)
-	c, stderr := startQrunIn(t, dir, pyEnv(r, "NOTIFY_URL="+n.srv.URL), "--instrument", "python", "--", python, "fork.py", "hold")
-	n.wait(t, 4, stderr) // every process ended its span and waits for the stop
-	stopQrun(t, c, stderr)
-	spans := r.WaitSpans(t, func(s []otlptest.Span) bool {
-		return len(appSpans(s, "child work")) == 3 && len(appSpans(s, "parent work")) == 1 && len(appSpans(s, "hook work")) == 1
-	}, 60*time.Second)
-	checkForkSpans(t, spans)
+	for _, sig := range []string{"TERM", "HUP"} {
+		t.Run(sig, func(t *testing.T) {
+			r := otlptest.NewHTTP(t)
+			n := newNotifier(t)
+			c, stderr := startQrunIn(t, dir, pyEnv(r, "NOTIFY_URL="+n.srv.URL),
+				"--stop-signal", sig, "--instrument", "python", "--", python, "fork.py", "hold")
+			n.wait(t, 4, stderr) // every process ended its span and waits for the stop
+			stopQrun(t, c, stderr)
+			spans := r.WaitSpans(t, func(s []otlptest.Span) bool {
+				return len(appSpans(s, "child work")) == 3 && len(appSpans(s, "parent work")) == 1 && len(appSpans(s, "hook work")) == 1
+			}, 60*time.Second)
+			checkForkSpans(t, spans)
+		})
+	}
 }
 
 // pyPoolPy runs a multiprocessing pool of the fork context whose workers

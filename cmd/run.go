@@ -176,6 +176,7 @@ func prepareBootstrap(ctx context.Context, cfg *envconfig.Config, argv, environ 
 		JavaAgent:       cfg.JavaAgent,
 		PerTask:         cfg.Tasks != "" && cfg.PerTask,
 		ShutdownTimeout: cfg.ShutdownTimeout,
+		StopSignal:      cfg.StopSignal,
 		DryRun:          dryRun,
 	})
 	if err != nil {

@@ -11,7 +11,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/otel-qrun/otel-qrun/qrun"
 )
@@ -75,6 +78,10 @@ type Config struct {
 	// QRUN_SHUTDOWN_TIMEOUT; 0 means qrun.DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
 
+	// StopSignal is the launcher's stop_signal; 0 means SIGTERM. A Python
+	// worker's SDK flushes at it as at SIGTERM (QRUN_STOP_SIGNAL).
+	StopSignal syscall.Signal
+
 	// DryRun describes the bootstrap without writing anything: the Node
 	// preload and the Python bootstrap are then shown at a placeholder
 	// path. Checks still run (node resolves the modules, python imports
@@ -90,6 +97,7 @@ type Plan struct {
 
 	pythonDir  string        // Python: the bootstrap's directory, first on PYTHONPATH
 	shutdown   time.Duration // Node, Python: QRUN_SHUTDOWN_TIMEOUT
+	stopSignal string        // Python: QRUN_STOP_SIGNAL; "" for SIGTERM
 	node       string        // Node: the node that resolved the modules
 	requires   []string      // Node: modules and files to --require, in order
 	javaAgent  string        // Java: absolute path of the jar
@@ -139,6 +147,9 @@ func Prepare(ctx context.Context, cfg Config) (*Plan, error) {
 	p.shutdown = cfg.ShutdownTimeout
 	if p.shutdown <= 0 {
 		p.shutdown = qrun.DefaultShutdownTimeout
+	}
+	if sig := cfg.StopSignal; sig != 0 && sig != syscall.SIGTERM {
+		p.stopSignal = unix.SignalName(sig)
 	}
 	var err error
 	switch p.mode {

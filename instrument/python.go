@@ -114,7 +114,11 @@ func (p *Plan) preparePython(ctx context.Context, cfg Config) error {
 	} else {
 		p.note("python: long-lived workers do not continue TRACEPARENT (their spans start new traces); otel_qrun.serve runs each task in its carrier's context")
 	}
-	p.note("python: flush bounded by %s=%s at os._exit, at SIGTERM (before the program's own handler, if it has one) and in the parent before each fork", qrun.EnvShutdownTimeout, secondsText(p.shutdown))
+	at := "SIGTERM"
+	if p.stopSignal != "" {
+		at = "SIGTERM and " + p.stopSignal + " (" + qrun.EnvStopSignal + ")"
+	}
+	p.note("python: flush bounded by %s=%s at os._exit, at %s (before the program's own handler, if it has one) and in the parent before each fork", qrun.EnvShutdownTimeout, secondsText(p.shutdown), at)
 	sdk := found["opentelemetry-sdk"]
 	switch {
 	case sdk == "":
@@ -163,7 +167,8 @@ func (p *Plan) writePython() (string, error) {
 // applyPython puts the bootstrap's directory first on PYTHONPATH, then the
 // working directory as opentelemetry-instrument does (so that an
 // application run from its own executable imports its modules), then the
-// worker's own entries; it sets QRUN_SHUTDOWN_TIMEOUT and drops an
+// worker's own entries; it sets QRUN_SHUTDOWN_TIMEOUT (and
+// QRUN_STOP_SIGNAL, when stop_signal is not SIGTERM) and drops an
 // inherited QRUN_INSTANCE_PID.
 func (p *Plan) applyPython(path string, argv, env []string) []string {
 	if p.pythonDir == "" || pythonBootstrapped(path, argv, env) != "" {
@@ -179,6 +184,11 @@ func (p *Plan) applyPython(path string, argv, env []string) []string {
 	// The worker owns the id the launcher gave it, whatever process the
 	// launcher itself was started from.
 	env = withoutEnv(env, EnvInstancePID)
+	if p.stopSignal != "" {
+		env = withEnv(env, qrun.EnvStopSignal, p.stopSignal)
+	} else {
+		env = withoutEnv(env, qrun.EnvStopSignal)
+	}
 	return withEnv(env, qrun.EnvShutdownTimeout, secondsText(p.shutdown))
 }
 

@@ -39,6 +39,11 @@ const ResultFD = 3
 // launcher's shutdown_timeout.
 const EnvShutdownTimeout = "QRUN_SHUTDOWN_TIMEOUT"
 
+// EnvStopSignal is set by the Python bootstrap (package instrument) when
+// the launcher's stop_signal is not SIGTERM: the name of that signal
+// ("SIGQUIT"), which then flushes the worker's SDK as SIGTERM does.
+const EnvStopSignal = "QRUN_STOP_SIGNAL"
+
 // RestartPolicy says when a worker that exited is started again: the values
 // of the restart key.
 type RestartPolicy string

@@ -22,8 +22,10 @@ In order, once per interpreter:
    process-long trace.
 5. Exit and stop. os._exit flushes the SDK's spans, metrics and logs first
    (multiprocessing, billiard and django-q children end that way and skip
-   atexit). SIGTERM flushes them too: with the default disposition the
-   process then dies of SIGTERM; a handler the program installs (through
+   atexit). SIGTERM flushes them too, and so does the launcher's
+   stop_signal when it is another (QRUN_STOP_SIGNAL, "SIGQUIT"): with the
+   default disposition the process then dies of that signal; a handler the
+   program installs (through
    signal.signal, which the bootstrap wraps; signal.getsignal still returns
    the program's own) runs after the flush. Both are bounded by
    QRUN_SHUTDOWN_TIMEOUT seconds (the launcher's shutdown_timeout).
@@ -277,7 +279,7 @@ def _signal(signum, handler):
     disposition becomes _on_sigterm, a handler of the program is wrapped.
     (billiard's pool children, for one, install a SIGTERM handler that
     exits through a path their parent's death cuts short.)"""
-    if signum == signal.SIGTERM:
+    if signum in _stop_signals():
         if handler == signal.SIG_DFL:
             handler = _on_sigterm
         elif callable(handler) and not _is_ours(handler):
@@ -305,19 +307,40 @@ def _unwrap(handler):
         return handler
 
 
+def _stop_signals():
+    """SIGTERM and the launcher's stop_signal (QRUN_STOP_SIGNAL), when it
+    is another that the program may handle."""
+    sigs = _state.get("stop_signals")
+    if sigs is None:
+        sigs = {signal.SIGTERM}
+        name = os.environ.get("QRUN_STOP_SIGNAL", "").strip().upper()
+        if name:
+            try:
+                sig = signal.Signals[name if name.startswith("SIG") else "SIG" + name]
+            except KeyError:
+                _warn("QRUN_STOP_SIGNAL=%r is not a signal: only SIGTERM flushes" % name)
+            else:
+                if sig not in (signal.SIGKILL, signal.SIGSTOP):
+                    sigs.add(sig)
+        sigs = _state["stop_signals"] = frozenset(sigs)
+    return sigs
+
+
 def _watch_sigterm():
-    """Makes SIGTERM flush the SDK from now on, whoever sets its handler."""
+    """Makes SIGTERM (and the stop signal) flush the SDK from now on,
+    whoever sets its handler."""
     if _state["real_signal"] is None:
         _state["real_signal"], _state["real_getsignal"] = signal.signal, signal.getsignal
         signal.signal, signal.getsignal = _signal, _getsignal
     if threading.current_thread() is not threading.main_thread():
         return
-    try:
-        current = _state["real_getsignal"](signal.SIGTERM)
-        if current == signal.SIG_DFL or (callable(current) and not _is_ours(current)):
-            _signal(signal.SIGTERM, current)
-    except (ValueError, OSError, TypeError):
-        pass
+    for sig in sorted(_stop_signals()):
+        try:
+            current = _state["real_getsignal"](sig)
+            if current == signal.SIG_DFL or (callable(current) and not _is_ours(current)):
+                _signal(sig, current)
+        except (ValueError, OSError, TypeError):
+            pass
 
 
 # --- fork -------------------------------------------------------------------
