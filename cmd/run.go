@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"syscall"
 
 	"github.com/spf13/cobra"
 	"go.opentelemetry.io/otel/metric"
+	"golang.org/x/term"
 
 	"github.com/otel-qrun/otel-qrun/envconfig"
 	"github.com/otel-qrun/otel-qrun/instrument"
@@ -142,7 +144,14 @@ func (o *runOptions) run(ctx context.Context) error {
 		return err
 	}
 	sigs := make(chan os.Signal, 16)
-	unsubscribe := o.f.Notify(sigs, forwardedSignals...)
+	caught := forwardedSignals
+	if in, ok := o.f.IO.In.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(in.Fd())) {
+		// A worker may get the terminal: SIGCHLD tells when ^Z stopped
+		// it (job control). Not caught otherwise: it would wake the loop
+		// at every exit of a per-task process.
+		caught = append(slices.Clip(caught), syscall.SIGCHLD)
+	}
+	unsubscribe := o.f.Notify(sigs, caught...)
 	defer unsubscribe()
 	status, err := l.Run(ctx, sigs)
 	if err != nil {

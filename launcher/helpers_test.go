@@ -48,6 +48,16 @@ var (
 func init() {
 	workertest.Register("launcher", runLauncherHelper)
 	workertest.Register("batchworker", func(struct{}) int { return batchWorker() })
+	// readlines: report ready, then each line read from stdin, until EOF.
+	workertest.Register("readlines", func(workertest.Params) int {
+		fmt.Println(`{"event":"ready"}`)
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			b, _ := json.Marshal(map[string]string{"event": "line", "stdin": sc.Text()})
+			fmt.Println(string(b))
+		}
+		return 0
+	})
 }
 
 // launcherParams configure the "launcher" helper.
@@ -94,7 +104,7 @@ func runLauncherHelper(p launcherParams) int {
 		return 2
 	}
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGCHLD)
 	status, err := l.Run(context.Background(), sigs)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -411,12 +411,29 @@ func (r *supervisor) onSignal(sig os.Signal) {
 				}
 			}
 		}
+	case syscall.SIGCHLD:
+		r.jobControl()
 	case syscall.SIGTTIN:
 		r.scaleUp()
 	case syscall.SIGTTOU:
 		r.scaleDown()
 	default:
 		r.log.Debug("ignored signal", "signal", signalName(s))
+	}
+}
+
+// jobControl: a child changed state (SIGCHLD). A worker that holds the
+// terminal and was stopped from it (^Z) stops the launcher too, until the
+// shell continues the job (tree.suspendJob): the shell then sees its job
+// stopped, as without the launcher. Other workers (none holds a terminal)
+// go on meanwhile.
+func (r *supervisor) jobControl() {
+	for _, s := range r.slots {
+		if w := s.w; w != nil && w.exit == nil && w.tree.stoppedOnTerminal() {
+			r.log.Info("the worker was stopped from the terminal; stopping the launcher too until the job is continued", "worker", s.index, "pid", w.pid)
+			w.tree.suspendJob()
+			r.log.Debug("the job was continued", "worker", s.index, "pid", w.pid)
+		}
 	}
 }
 

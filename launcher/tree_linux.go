@@ -499,28 +499,74 @@ func (t *tree) close() {
 
 // exited gives the terminal back to the launcher's group when the worker
 // that held its foreground has exited, as tini does: a ^C then reaches the
-// launcher, and the next worker on the terminal takes it from there. The
-// launcher is then a background group, so SIGTTOU is blocked on the calling
-// thread for the call (tcsetpgrp(3)).
+// launcher, and the next worker on the terminal takes it from there.
 func (t *tree) exited() {
 	if t.ctty < 0 {
 		return
 	}
-	fg, err := unix.IoctlGetInt(t.ctty, unix.TIOCGPGRP)
-	if err != nil || fg != t.pid {
+	if fg, err := unix.IoctlGetInt(t.ctty, unix.TIOCGPGRP); err != nil || fg != t.pid {
 		return
 	}
+	if err := setForeground(t.ctty, unix.Getpgrp()); err != nil {
+		t.sup.log.Debug("cannot take the terminal back", "error", err)
+	}
+}
+
+// setForeground makes pgrp the foreground process group of the terminal
+// fd (tcsetpgrp(3)). The launcher may be a background group then (its
+// worker holds the terminal), so SIGTTOU is blocked on the calling thread
+// for the call.
+func setForeground(fd, pgrp int) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var block, old unix.Sigset_t
 	block.Val[(syscall.SIGTTOU-1)/64] |= 1 << ((uint(syscall.SIGTTOU) - 1) % 64)
 	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &block, &old); err != nil {
-		return
+		return err
 	}
-	if err := unix.IoctlSetPointerInt(t.ctty, unix.TIOCSPGRP, unix.Getpgrp()); err != nil {
-		t.sup.log.Debug("cannot take the terminal back", "error", err)
-	}
+	err := unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, pgrp)
 	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	return err
+}
+
+// stoppedOnTerminal reports whether the worker leading t, which holds the
+// terminal, is stopped (by ^Z's SIGTSTP, say). It takes the stop's wait
+// status (waitid(2) with WSTOPPED alone, which never reaps an exit: the
+// reaper still gets that).
+func (t *tree) stoppedOnTerminal() bool {
+	if t.ctty < 0 || t.pid <= 0 {
+		return false
+	}
+	var info unix.Siginfo
+	if err := unix.Waitid(unix.P_PID, t.pid, &info, unix.WSTOPPED|unix.WNOHANG, nil); err != nil {
+		return false
+	}
+	return info.Signo == int32(syscall.SIGCHLD) && info.Code == cldStopped
+}
+
+// cldStopped is CLD_STOPPED, the si_code of a child stopped by a signal.
+const cldStopped = 5
+
+// suspendJob does what a job-control shell expects of a job whose
+// foreground process was stopped from the terminal: the launcher takes the
+// terminal back and stops its own process group (SIGSTOP), so the shell
+// sees the whole job stopped and gets its prompt back. When the shell
+// continues the job (SIGCONT: fg, or bg), the worker's group is continued
+// too, and gets the terminal back when the launcher holds it (fg).
+func (t *tree) suspendJob() {
+	if fg, err := unix.IoctlGetInt(t.ctty, unix.TIOCGPGRP); err == nil && fg == t.pid {
+		if err := setForeground(t.ctty, unix.Getpgrp()); err != nil {
+			t.sup.log.Debug("cannot take the terminal back", "error", err)
+		}
+	}
+	// Returns once the group is continued.
+	_ = unix.Kill(0, syscall.SIGSTOP)
+	if fg, err := unix.IoctlGetInt(t.ctty, unix.TIOCGPGRP); err == nil && fg == unix.Getpgrp() {
+		if err := setForeground(t.ctty, t.pid); err != nil {
+			t.sup.log.Debug("cannot hand the terminal to the worker", "error", err)
+		}
+	}
+	_ = t.forward(syscall.SIGCONT)
 }
 
 // treesRSS returns the resident memory, in KiB, of each worker's tree, by

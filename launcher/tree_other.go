@@ -85,6 +85,11 @@ func (t *tree) close() {}
 
 func (t *tree) exited() {}
 
+// stoppedOnTerminal: job control of a worker on the terminal is Linux's only.
+func (t *tree) stoppedOnTerminal() bool { return false }
+
+func (t *tree) suspendJob() {}
+
 func signalGroup(pgid int, sig syscall.Signal) error {
 	err := unix.Kill(-pgid, sig)
 	if errors.Is(err, unix.ESRCH) {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/otel-qrun/otel-qrun/internal/testenv"
 	"github.com/otel-qrun/otel-qrun/internal/workertest"
 	"github.com/otel-qrun/otel-qrun/launcher"
@@ -204,5 +206,59 @@ func TestCtrlCStopsARestartingLauncher(t *testing.T) {
 	err := waitExit(t, cmd)
 	if cmd.ProcessState.ExitCode() != 130 {
 		t.Errorf("launcher: %v, want exit 130", err)
+	}
+}
+
+// ^Z on a terminal stops the whole job, as without the launcher: the
+// terminal stops the worker (its group holds the foreground), then the
+// launcher takes the terminal back and stops its own group, so the shell
+// (here the test, its parent) sees the job stopped and gets the terminal.
+// When the shell continues the job (fg: SIGCONT to the launcher's group,
+// which holds the terminal), the worker is continued and gets the terminal
+// again: it reads what is typed next.
+func TestTerminalStopStopsTheJob(t *testing.T) {
+	master, slave := testenv.OpenPTY(t)
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = helperEnvironWith("launcher", launcherParams{Workers: 1, Worker: "readlines"})
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGCONT); cmd.Process.Kill(); cmd.Wait() }()
+	lines := ptyLines(master)
+	waitLine(t, lines, `"event":"ready"`)
+	if _, err := master.Write([]byte{0x1a}); err != nil { // ^Z
+		t.Fatal(err)
+	}
+	stopped := make(chan syscall.WaitStatus, 1)
+	go func() {
+		var ws syscall.WaitStatus
+		_, _ = syscall.Wait4(cmd.Process.Pid, &ws, syscall.WUNTRACED, nil)
+		stopped <- ws
+	}()
+	select {
+	case ws := <-stopped:
+		if !ws.Stopped() {
+			t.Fatalf("launcher: wait status %v, want stopped", ws)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the launcher did not stop after ^Z stopped its worker: the shell would wait for ever")
+	}
+	if fg, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPGRP); err != nil || fg != cmd.Process.Pid {
+		t.Errorf("foreground group of the terminal %d (%v), want the launcher's %d", fg, err, cmd.Process.Pid)
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGCONT); err != nil { // fg
+		t.Fatal(err)
+	}
+	if _, err := master.WriteString("after\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitLine(t, lines, `"stdin":"after"`)
+	if _, err := master.Write([]byte{4}); err != nil { // ^D: the worker reads EOF and exits
+		t.Fatal(err)
+	}
+	if err := waitExit(t, cmd); err != nil {
+		t.Errorf("launcher: %v", err)
 	}
 }
