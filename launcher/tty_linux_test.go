@@ -136,9 +136,11 @@ func TestRestartedWorkerReadsTheTerminal(t *testing.T) {
 	waitExit(t, cmd)
 }
 
-// A worker stopped by ^Z (SIGTSTP) stops gracefully when the launcher is
-// asked to stop: it gets SIGCONT after the stop signal, handles SIGTERM and
-// exits 0, so the launcher exits 0 without waiting for the kill.
+// A job stopped by ^Z (SIGTSTP stops the worker, which stops the
+// launcher) stops gracefully when the shell kills it as bash's kill does a
+// stopped job (SIGTERM, then SIGCONT): the worker gets SIGCONT after the
+// stop signal, handles SIGTERM and exits 0, so the launcher exits 0
+// without waiting for the kill.
 func TestStoppedWorkerStopsGracefully(t *testing.T) {
 	master, slave := testenv.OpenPTY(t)
 	cmd := exec.Command(os.Args[0])
@@ -148,7 +150,7 @@ func TestStoppedWorkerStopsGracefully(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	defer func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGCONT); cmd.Process.Kill(); cmd.Wait() }()
 	lines := ptyLines(master)
 	var ready struct{ PID int }
 	if err := json.Unmarshal([]byte(waitLine(t, lines, `"event":"ready"`)), &ready); err != nil {
@@ -157,20 +159,38 @@ func TestStoppedWorkerStopsGracefully(t *testing.T) {
 	if _, err := master.Write([]byte{0x1a}); err != nil { // ^Z
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !stopped(ready.PID) {
-		if time.Now().After(deadline) {
-			t.Fatal("^Z did not stop the worker")
-		}
-		time.Sleep(10 * time.Millisecond)
+	waitJobStopped(t, cmd.Process.Pid)
+	if !stopped(ready.PID) {
+		t.Errorf("the launcher stopped, its worker %d did not", ready.PID)
 	}
 	start := time.Now()
-	cmd.Process.Signal(syscall.SIGTERM)
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGCONT)
 	if err := waitExit(t, cmd); err != nil {
 		t.Errorf("launcher: %v, want exit 0", err)
 	}
 	if took := time.Since(start); took > 30*time.Second {
 		t.Errorf("stop took %s: the stopped worker waited for the kill", took)
+	}
+}
+
+// waitJobStopped waits until the launcher pid, a child of the test, stops
+// (the test is its shell).
+func waitJobStopped(t *testing.T, pid int) {
+	t.Helper()
+	stoppedC := make(chan syscall.WaitStatus, 1)
+	go func() {
+		var ws syscall.WaitStatus
+		_, _ = syscall.Wait4(pid, &ws, syscall.WUNTRACED, nil)
+		stoppedC <- ws
+	}()
+	select {
+	case ws := <-stoppedC:
+		if !ws.Stopped() {
+			t.Fatalf("launcher: wait status %v, want stopped", ws)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the launcher did not stop after ^Z stopped its worker: the shell would wait for ever")
 	}
 }
 
@@ -231,20 +251,7 @@ func TestTerminalStopStopsTheJob(t *testing.T) {
 	if _, err := master.Write([]byte{0x1a}); err != nil { // ^Z
 		t.Fatal(err)
 	}
-	stopped := make(chan syscall.WaitStatus, 1)
-	go func() {
-		var ws syscall.WaitStatus
-		_, _ = syscall.Wait4(cmd.Process.Pid, &ws, syscall.WUNTRACED, nil)
-		stopped <- ws
-	}()
-	select {
-	case ws := <-stopped:
-		if !ws.Stopped() {
-			t.Fatalf("launcher: wait status %v, want stopped", ws)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the launcher did not stop after ^Z stopped its worker: the shell would wait for ever")
-	}
+	waitJobStopped(t, cmd.Process.Pid)
 	if fg, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPGRP); err != nil || fg != cmd.Process.Pid {
 		t.Errorf("foreground group of the terminal %d (%v), want the launcher's %d", fg, err, cmd.Process.Pid)
 	}
