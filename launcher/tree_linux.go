@@ -544,6 +544,34 @@ func (t *tree) stoppedOnTerminal() bool {
 	return info.Signo == int32(syscall.SIGCHLD) && info.Code == cldStopped
 }
 
+// jobControlled reports whether the launcher's process group is not
+// orphaned: the launcher, or an ancestor in its group, has a parent in
+// another group of the same session (a job-control shell).
+func jobControlled() bool {
+	self := unix.Getpgrp()
+	sid, err := unix.Getsid(0)
+	if err != nil {
+		return false
+	}
+	buf := make([]byte, 512)
+	pid := unix.Getppid()
+	for range 64 {
+		if pid <= 1 {
+			return false
+		}
+		st, err := readStat(pid, buf)
+		if err != nil {
+			return false
+		}
+		if st.pgrp != self {
+			psid, err := unix.Getsid(pid)
+			return err == nil && psid == sid
+		}
+		pid = st.ppid
+	}
+	return false
+}
+
 // cldStopped is CLD_STOPPED, the si_code of a child stopped by a signal.
 const cldStopped = 5
 
@@ -553,7 +581,18 @@ const cldStopped = 5
 // sees the whole job stopped and gets its prompt back. When the shell
 // continues the job (SIGCONT: fg, or bg), the worker's group is continued
 // too, and gets the terminal back when the launcher holds it (fg).
+//
+// Only a job-control shell continues a stopped job. When no ancestor in the
+// launcher's group has a parent of another group of the same session (its
+// group is orphaned, POSIX 2017 XBD 3.250: `ssh -t host otel-qrun …`,
+// `docker exec -it`, `script -c`), the terminal's stop signals are not
+// delivered to the group, and nothing would continue the launcher: the
+// worker is then continued at once, as if the ^Z had reached it the same way.
 func (t *tree) suspendJob() {
+	if !jobControlled() {
+		_ = t.forward(syscall.SIGCONT)
+		return
+	}
 	if fg, err := unix.IoctlGetInt(t.ctty, unix.TIOCGPGRP); err == nil && fg == t.pid {
 		if err := setForeground(t.ctty, unix.Getpgrp()); err != nil {
 			t.sup.log.Debug("cannot take the terminal back", "error", err)

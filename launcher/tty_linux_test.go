@@ -2,16 +2,12 @@ package launcher_test
 
 import (
 	"bufio"
-	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/otel-qrun/otel-qrun/internal/testenv"
 	"github.com/otel-qrun/otel-qrun/internal/workertest"
@@ -136,75 +132,6 @@ func TestRestartedWorkerReadsTheTerminal(t *testing.T) {
 	waitExit(t, cmd)
 }
 
-// A job stopped by ^Z (SIGTSTP stops the worker, which stops the
-// launcher) stops gracefully when the shell kills it as bash's kill does a
-// stopped job (SIGTERM, then SIGCONT): the worker gets SIGCONT after the
-// stop signal, handles SIGTERM and exits 0, so the launcher exits 0
-// without waiting for the kill.
-func TestStoppedWorkerStopsGracefully(t *testing.T) {
-	master, slave := testenv.OpenPTY(t)
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = helperEnvironWith("launcher", launcherParams{Workers: 1, Worker: "trap", Grace: time.Minute})
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGCONT); cmd.Process.Kill(); cmd.Wait() }()
-	lines := ptyLines(master)
-	var ready struct{ PID int }
-	if err := json.Unmarshal([]byte(waitLine(t, lines, `"event":"ready"`)), &ready); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := master.Write([]byte{0x1a}); err != nil { // ^Z
-		t.Fatal(err)
-	}
-	waitJobStopped(t, cmd.Process.Pid)
-	if !stopped(ready.PID) {
-		t.Errorf("the launcher stopped, its worker %d did not", ready.PID)
-	}
-	start := time.Now()
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGCONT)
-	if err := waitExit(t, cmd); err != nil {
-		t.Errorf("launcher: %v, want exit 0", err)
-	}
-	if took := time.Since(start); took > 30*time.Second {
-		t.Errorf("stop took %s: the stopped worker waited for the kill", took)
-	}
-}
-
-// waitJobStopped waits until the launcher pid, a child of the test, stops
-// (the test is its shell).
-func waitJobStopped(t *testing.T, pid int) {
-	t.Helper()
-	stoppedC := make(chan syscall.WaitStatus, 1)
-	go func() {
-		var ws syscall.WaitStatus
-		_, _ = syscall.Wait4(pid, &ws, syscall.WUNTRACED, nil)
-		stoppedC <- ws
-	}()
-	select {
-	case ws := <-stoppedC:
-		if !ws.Stopped() {
-			t.Fatalf("launcher: wait status %v, want stopped", ws)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the launcher did not stop after ^Z stopped its worker: the shell would wait for ever")
-	}
-}
-
-// stopped reports whether pid is stopped by a signal.
-func stopped(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && i+2 < len(s) && s[i+2] == 'T'
-}
-
 // ^C on a terminal stops the launcher even under restart always: a worker
 // holding the terminal's foreground that dies of SIGINT is taken as SIGINT
 // sent to the launcher, as a shell does: a graceful stop, exit 130.
@@ -229,14 +156,91 @@ func TestCtrlCStopsARestartingLauncher(t *testing.T) {
 	}
 }
 
+// shell is an interactive bash on a terminal, a job-control shell as a
+// user has, whose commands run with env in their environment (the test
+// binary's helpers read it).
+type shell struct {
+	t      *testing.T
+	master *os.File
+	lines  <-chan string
+	cmd    *exec.Cmd
+}
+
+func startShell(t *testing.T, env []string) *shell {
+	t.Helper()
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash: job control needs a job-control shell")
+	}
+	master, slave := testenv.OpenPTY(t)
+	cmd := exec.Command(bash, "--norc", "--noprofile", "-i")
+	cmd.Env = append(env, "PS1=$ ", "TERM=dumb", "HISTFILE=/dev/null")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	sh := &shell{t: t, master: master, lines: ptyLines(master), cmd: cmd}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return sh
+}
+
+// typ types s on the terminal.
+func (sh *shell) typ(s string) {
+	sh.t.Helper()
+	if _, err := sh.master.WriteString(s); err != nil {
+		sh.t.Fatal(err)
+	}
+}
+
 // ^Z on a terminal stops the whole job, as without the launcher: the
 // terminal stops the worker (its group holds the foreground), then the
-// launcher takes the terminal back and stops its own group, so the shell
-// (here the test, its parent) sees the job stopped and gets the terminal.
-// When the shell continues the job (fg: SIGCONT to the launcher's group,
-// which holds the terminal), the worker is continued and gets the terminal
-// again: it reads what is typed next.
+// launcher takes the terminal back and stops its own group, so bash sees
+// the job stopped and prints its prompt. fg continues the launcher, which
+// hands the terminal back to the worker and continues it: the worker reads
+// what is typed next, and ^D ends the job with status 0.
 func TestTerminalStopStopsTheJob(t *testing.T) {
+	sh := startShell(t, helperEnvironWith("launcher", launcherParams{Workers: 1, Worker: "readlines"}))
+	sh.typ(os.Args[0] + "\n")
+	waitLine(t, sh.lines, `"event":"ready"`)
+	sh.typ("\x1a") // ^Z
+	waitLine(t, sh.lines, "Stopped")
+	sh.typ("fg\n")
+	sh.typ("after\n")
+	waitLine(t, sh.lines, `"stdin":"after"`)
+	sh.typ("\x04") // ^D: the worker reads EOF and exits
+	sh.typ("echo status=$?\n")
+	waitLine(t, sh.lines, "status=0")
+}
+
+// A job stopped by ^Z (the worker, then the launcher) stops gracefully
+// when bash's kill ends it (SIGTERM, then SIGCONT to a stopped job): the
+// worker gets SIGCONT after the stop signal, handles SIGTERM and exits 0,
+// so the launcher exits 0 without waiting for the kill (stop_grace is a
+// minute).
+func TestStoppedWorkerStopsGracefully(t *testing.T) {
+	sh := startShell(t, helperEnvironWith("launcher", launcherParams{Workers: 1, Worker: "trap", Grace: time.Minute}))
+	sh.typ(os.Args[0] + "\n")
+	waitLine(t, sh.lines, `"event":"ready"`)
+	sh.typ("\x1a") // ^Z
+	waitLine(t, sh.lines, "Stopped")
+	start := time.Now()
+	sh.typ("kill %1; wait %1; echo status=$?\n")
+	waitLine(t, sh.lines, "status=0")
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("stop took %s: the stopped worker waited for the kill", took)
+	}
+}
+
+// Outside job control (the launcher leads its own session, so its group
+// is orphaned, as under ssh -t or docker exec -it), nothing would continue
+// a stopped launcher: after ^Z stopped the worker, the launcher continues
+// it at once, and it goes on reading the terminal.
+func TestTerminalStopOutsideJobControlContinuesTheWorker(t *testing.T) {
 	master, slave := testenv.OpenPTY(t)
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = helperEnvironWith("launcher", launcherParams{Workers: 1, Worker: "readlines"})
@@ -245,24 +249,17 @@ func TestTerminalStopStopsTheJob(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGCONT); cmd.Process.Kill(); cmd.Wait() }()
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	lines := ptyLines(master)
 	waitLine(t, lines, `"event":"ready"`)
 	if _, err := master.Write([]byte{0x1a}); err != nil { // ^Z
-		t.Fatal(err)
-	}
-	waitJobStopped(t, cmd.Process.Pid)
-	if fg, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPGRP); err != nil || fg != cmd.Process.Pid {
-		t.Errorf("foreground group of the terminal %d (%v), want the launcher's %d", fg, err, cmd.Process.Pid)
-	}
-	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGCONT); err != nil { // fg
 		t.Fatal(err)
 	}
 	if _, err := master.WriteString("after\n"); err != nil {
 		t.Fatal(err)
 	}
 	waitLine(t, lines, `"stdin":"after"`)
-	if _, err := master.Write([]byte{4}); err != nil { // ^D: the worker reads EOF and exits
+	if _, err := master.Write([]byte{4}); err != nil { // ^D
 		t.Fatal(err)
 	}
 	if err := waitExit(t, cmd); err != nil {
