@@ -78,6 +78,13 @@ func (o *runOptions) run(ctx context.Context) error {
 	if len(o.args) == 0 {
 		return usageError("no command given: usage: %s", o.cmd.UseLine())
 	}
+	// Subscribed before GOMAXPROCS is set to 1 below: each signal takes a
+	// round trip to the runtime's signal thread (runtime.sigenable), quicker
+	// with a second P. Signals that arrive from here on wait in sigs for
+	// Run.
+	sigs := make(chan os.Signal, 16)
+	unsubscribe := o.f.Notify(sigs, forwardedSignals...)
+	defer unsubscribe()
 	log := newLogger(o.f.IO.ErrOut, cfg.Verbose, environ)
 	plan, err := prepareBootstrap(ctx, cfg, o.args, environ, false)
 	if err != nil {
@@ -141,9 +148,6 @@ func (o *runOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sigs := make(chan os.Signal, 16)
-	unsubscribe := o.f.Notify(sigs, forwardedSignals...)
-	defer unsubscribe()
 	status, err := l.Run(ctx, sigs)
 	if err != nil {
 		return &exitError{code: 1, err: err}

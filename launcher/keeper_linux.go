@@ -42,7 +42,9 @@ func startKeeper(path string, environ []string, base string) (*keeperProc, error
 		return nil, err
 	}
 	defer devNull.Close()
-	env := []string{KeeperEnv + "=1"}
+	// One P: the keeper waits on a pipe, and the runtime then skips
+	// working out a default from the CPUs and cgroup limits.
+	env := []string{KeeperEnv + "=1", "GOMAXPROCS=1"}
 	if v := getenv(environ, "GORACE"); v != "" {
 		env = append(env, "GORACE="+v)
 	}

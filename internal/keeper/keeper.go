@@ -3,7 +3,7 @@ package keeper
 import "os"
 
 // Env is set to "1" in the environment of the keeper. Nothing else of the
-// launcher's environment is passed to it (GORACE excepted).
+// launcher's environment is passed to it (GORACE excepted); GOMAXPROCS is 1.
 const Env = "OTEL_QRUN_KEEPER"
 
 // Protocol lines (see the package documentation).
