@@ -33,7 +33,8 @@ type IOStreams struct {
 type factory struct {
 	IO      *IOStreams
 	Environ func() []string
-	// Notify relays the given signals to c until the returned stop is called.
+	// Notify relays the given signals to c until the returned stop is
+	// called (or, for the process's own factory, until it exits).
 	Notify func(c chan<- os.Signal, sig ...os.Signal) (stop func())
 	// Getpid is the launcher's pid (PID 1 detection).
 	Getpid func() int
@@ -43,9 +44,14 @@ func newFactory() *factory {
 	return &factory{
 		IO:      &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr},
 		Environ: os.Environ,
+		// The process exits as soon as the command returns, so the
+		// signals stay caught until then: signal.Stop would cost a round
+		// trip to the runtime's signal thread per signal, and a SIGTERM
+		// arriving after it would replace the exit status the launcher
+		// chose.
 		Notify: func(c chan<- os.Signal, sig ...os.Signal) func() {
 			signal.Notify(c, sig...)
-			return func() { signal.Stop(c) }
+			return func() {}
 		},
 		Getpid: os.Getpid,
 	}

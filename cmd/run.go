@@ -80,6 +80,20 @@ func (o *runOptions) run(ctx context.Context) error {
 	if len(o.args) == 0 {
 		return usageError("no command given: usage: %s", o.cmd.UseLine())
 	}
+	// Subscribed before GOMAXPROCS is set to 1 below: each signal takes a
+	// round trip to the runtime's signal thread (runtime.sigenable), quicker
+	// with a second P. Signals that arrive from here on wait in sigs for
+	// Run.
+	sigs := make(chan os.Signal, 16)
+	caught := forwardedSignals
+	if in, ok := o.f.IO.In.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(in.Fd())) {
+		// A worker may get the terminal: SIGCHLD tells when ^Z stopped
+		// it (job control). Not caught otherwise: it would wake the loop
+		// at every exit of a per-task process.
+		caught = append(slices.Clip(caught), syscall.SIGCHLD)
+	}
+	unsubscribe := o.f.Notify(sigs, caught...)
+	defer unsubscribe()
 	log := newLogger(o.f.IO.ErrOut, cfg.Verbose, environ)
 	plan, err := prepareBootstrap(ctx, cfg, o.args, environ, false)
 	if err != nil {
@@ -143,16 +157,6 @@ func (o *runOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sigs := make(chan os.Signal, 16)
-	caught := forwardedSignals
-	if in, ok := o.f.IO.In.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(in.Fd())) {
-		// A worker may get the terminal: SIGCHLD tells when ^Z stopped
-		// it (job control). Not caught otherwise: it would wake the loop
-		// at every exit of a per-task process.
-		caught = append(slices.Clip(caught), syscall.SIGCHLD)
-	}
-	unsubscribe := o.f.Notify(sigs, caught...)
-	defer unsubscribe()
 	status, err := l.Run(ctx, sigs)
 	if err != nil {
 		return &exitError{code: 1, err: err}

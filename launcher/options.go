@@ -294,7 +294,8 @@ func WithBootstrap(f func(Exec) Exec) Option { return func(c *config) { c.bootst
 // WithKeeper sets the executable started as the keeper (default none): a
 // small process that outlives a launcher killed with SIGKILL and then kills
 // every process its workers left, so that nothing they started runs on. The
-// executable must call [KeeperMain] first thing in main; "/proc/self/exe"
-// names the running program. Without a keeper only the workers themselves
-// end with the launcher (parent-death signal).
+// executable must link this package (the keeper runs while its packages
+// are initialized) or call [KeeperMain] first thing in main;
+// "/proc/self/exe" names the running program. Without a keeper only the
+// workers themselves end with the launcher (parent-death signal).
 func WithKeeper(path string) Option { return func(c *config) { c.keeper = path } }

@@ -2,7 +2,6 @@ package launcher
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/otel-qrun/otel-qrun/internal/keeper"
 )
 
 // Supervision mechanisms (see [ProbeSupervision]).
@@ -98,7 +99,7 @@ type supervision struct {
 	base      string // cgroup: this Run's cgroup, parent of the workers' cgroups
 	reason    string // why the cgroup mechanism is not used
 	seq       int
-	keeper    *keeper
+	keeper    *keeperProc
 	log       logger
 }
 
@@ -144,7 +145,7 @@ func (s *supervision) newTree(env []string, cgroup bool) (*tree, error) {
 		if id := instanceID(env); id != "" {
 			t.marker = []byte(id)
 			if s.keeper != nil {
-				s.keeper.send("mark " + id)
+				s.keeper.send(keeper.LineMark + " " + id)
 			}
 		}
 		return t, nil
@@ -216,25 +217,13 @@ func (s *supervision) close() {
 		}
 		for _, e := range entries {
 			if e.IsDir() {
-				removeCgroup(filepath.Join(s.base, e.Name()))
+				keeper.RemoveCgroup(filepath.Join(s.base, e.Name()))
 			}
 		}
-		removeCgroup(s.base)
+		keeper.RemoveCgroup(s.base)
 	}
 	if s.keeper != nil {
 		s.keeper.close()
-	}
-}
-
-// removeCgroup removes an empty cgroup, waiting up to a second for the
-// processes of a killed one to be gone.
-func removeCgroup(dir string) {
-	for i := 0; i < 100; i++ {
-		err := unix.Rmdir(dir)
-		if err == nil || errors.Is(err, unix.ENOENT) || !errors.Is(err, unix.EBUSY) {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -286,23 +275,9 @@ func (t *tree) members() []int {
 		return nil
 	}
 	if t.dir != "" {
-		return readPids(filepath.Join(t.dir, "cgroup.procs"))
+		return keeper.ReadPids(filepath.Join(t.dir, "cgroup.procs"))
 	}
 	return t.procMembers(nil)
-}
-
-func readPids(path string) []int {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil
-	}
-	var pids []int
-	for _, f := range bytes.Fields(b) {
-		if pid, err := atoi(f); err == nil {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 // procMembers finds the members through /proc: the worker, members seen
@@ -470,7 +445,7 @@ func (t *tree) rss() (int64, error) {
 		}
 		return total, nil
 	}
-	pids := readPids(filepath.Join(t.dir, "cgroup.procs"))
+	pids := keeper.ReadPids(filepath.Join(t.dir, "cgroup.procs"))
 	t.mu.Unlock()
 	var buf [2048]byte
 	for _, pid := range pids {
@@ -490,10 +465,10 @@ func (t *tree) close() {
 	}
 	t.closed = true
 	if t.dir != "" {
-		removeCgroup(t.dir)
+		keeper.RemoveCgroup(t.dir)
 	}
 	if len(t.marker) > 0 && t.sup.keeper != nil {
-		t.sup.keeper.send("unmark " + string(t.marker))
+		t.sup.keeper.send(keeper.LineUnmark + " " + string(t.marker))
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/otel-qrun/otel-qrun/internal/keeper"
 )
 
 // Supervision mechanisms (see [ProbeSupervision]).
@@ -21,7 +23,7 @@ const (
 
 // KeeperEnv is set to "1" in the environment of the keeper, which exists
 // only on Linux.
-const KeeperEnv = "OTEL_QRUN_KEEPER"
+const KeeperEnv = keeper.Env
 
 // KeeperMain reports false: there is no keeper outside Linux.
 func KeeperMain() (status int, ok bool) { return 0, false }

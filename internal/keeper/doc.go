@@ -1,0 +1,26 @@
+// Package keeper is the process side of the launcher's keeper: the
+// launcher's executable run again (with [Env] set to "1") as a small process
+// that outlives a launcher killed with SIGKILL and then kills what the
+// launcher's workers left. The launcher side (starting it, the pipe) is in
+// package launcher; README, Process trees, describes both.
+//
+// The keeper runs during package initialization: this package's init runs
+// [Main] and exits when [Env] is "1". It imports only the standard library
+// and golang.org/x/sys/unix, so Go initializes it before most other packages
+// of a program: a keeper started by otel-qrun skips the initialization of
+// the OpenTelemetry SDK, gRPC, protobuf registries, Prometheus, cobra and
+// viper, which is most of what it costs to start (a short run waits for its
+// keeper at exit). Any program that links package launcher, and so this
+// package, runs as the keeper when started with [Env]=1.
+//
+// Protocol, one line each on the keeper's stdin (a pipe from the launcher):
+//
+//	cgroup DIR   the cgroup of the launcher's Run, parent of the workers' cgroups
+//	mark ID      processes whose environment holds ID are a worker's tree (/proc mode)
+//	unmark ID    that tree is gone
+//	done         the launcher ended cleanly: exit without killing anything
+//
+// When the pipe ends without "done" (the launcher died), the keeper kills
+// every process in the cgroup tree (cgroup.kill) and removes the cgroups,
+// and kills every process carrying a marked ID, then exits 0.
+package keeper

@@ -1,0 +1,208 @@
+package keeper
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Main runs the keeper when the process was started as one ([Env] is "1"),
+// reading the protocol from stdin, and reports whether it did, with the
+// exit status. Otherwise it returns at once.
+func Main() (status int, ok bool) {
+	if os.Getenv(Env) != "1" {
+		return 0, false
+	}
+	// Only the end of the launcher ends the keeper: a ^C on the terminal,
+	// a hangup or a stop signal meant for the launcher are not for it.
+	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
+		syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGPIPE)
+	return Run(os.Stdin), true
+}
+
+// Run reads the protocol from in until "done" (exit status 0, nothing
+// killed) or its end (the launcher is gone: the cgroup tree and the marked
+// processes are killed, then 0).
+func Run(in io.Reader) int {
+	orders, done := read(in)
+	if done {
+		return 0
+	}
+	// The launcher is gone without saying done: it was killed.
+	if orders.base != "" {
+		killCgroup(orders.base)
+	}
+	if len(orders.markers) > 0 {
+		killMarked(orders.markers)
+	}
+	return 0
+}
+
+// orders is what the launcher asked the keeper to kill if it dies.
+type orders struct {
+	base    string   // the Run's cgroup
+	markers [][]byte // markers of worker trees followed through /proc
+}
+
+// read reads the protocol until "done" (done is true) or the end of in.
+// Lines it does not know are ignored, and so are lines without an
+// argument: an empty marker would match every process.
+func read(in io.Reader) (o orders, done bool) {
+	marked := make(map[string]bool)
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		cmd, arg, _ := strings.Cut(sc.Text(), " ")
+		arg = strings.TrimSpace(arg)
+		if cmd == LineDone {
+			return orders{}, true
+		}
+		if arg == "" {
+			continue
+		}
+		switch cmd {
+		case LineCgroup:
+			o.base = arg
+		case LineMark:
+			marked[arg] = true
+		case LineUnmark:
+			delete(marked, arg)
+		}
+	}
+	for m := range marked {
+		o.markers = append(o.markers, []byte(m))
+	}
+	return o, false
+}
+
+// killCgroup kills every process in the cgroup tree under base and removes
+// the Run's cgroup and the workers' cgroups just below it.
+func killCgroup(base string) {
+	if err := os.WriteFile(base+"/cgroup.kill", []byte("1"), 0); err != nil {
+		// No cgroup.kill (Linux < 5.14): kill each member of every cgroup
+		// of the tree.
+		killMembers(base)
+	}
+	entries, _ := os.ReadDir(base)
+	for _, e := range entries {
+		if e.IsDir() {
+			RemoveCgroup(base + "/" + e.Name())
+		}
+	}
+	RemoveCgroup(base)
+}
+
+// killMembers kills the processes of cgroup dir and of every cgroup below.
+func killMembers(dir string) {
+	for _, pid := range ReadPids(dir + "/cgroup.procs") {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			killMembers(dir + "/" + e.Name())
+		}
+	}
+}
+
+// killMarked kills, until none is left, every process whose environment
+// carries one of the workers' markers (none empty).
+func killMarked(markers [][]byte) {
+	self := os.Getpid()
+	for pass := 0; pass < 200; pass++ {
+		found := false
+		for _, pid := range livePids() {
+			if pid == self {
+				continue
+			}
+			env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+			if err != nil {
+				continue
+			}
+			for _, m := range markers {
+				if len(m) > 0 && bytes.Contains(env, m) {
+					found = true
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+					break
+				}
+			}
+		}
+		if !found {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// livePids lists the processes in /proc that are neither zombies nor dead
+// (proc(5): the state follows the last ')' of /proc/[pid]/stat).
+func livePids() []int {
+	names, err := readDirNames("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	var buf [512]byte
+	for _, name := range names {
+		pid, err := strconv.Atoi(name)
+		if err != nil {
+			continue
+		}
+		fd, err := syscall.Open("/proc/"+name+"/stat", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			continue // gone
+		}
+		n, _ := syscall.Read(fd, buf[:])
+		syscall.Close(fd)
+		stat := buf[:max(n, 0)]
+		if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
+			if state := stat[i+2]; state != 'Z' && state != 'X' {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+func readDirNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Readdirnames(-1)
+}
+
+// ReadPids reads a cgroup.procs file: the pids it lists, nil when it
+// cannot be read.
+func ReadPids(path string) []int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, f := range bytes.Fields(b) {
+		if pid, err := strconv.Atoi(string(f)); err == nil && pid > 0 {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// RemoveCgroup removes an empty cgroup, waiting up to a second for the
+// processes of a killed one to be gone (rmdir fails with EBUSY until then).
+func RemoveCgroup(dir string) {
+	for i := 0; i < 100; i++ {
+		err := syscall.Rmdir(dir)
+		if err == nil || errors.Is(err, syscall.ENOENT) || !errors.Is(err, syscall.EBUSY) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

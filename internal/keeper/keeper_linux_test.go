@@ -1,0 +1,179 @@
+package keeper
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// marked starts a process whose environment carries a fresh marker; it is
+// killed at the end of the test if it is still there.
+func marked(t *testing.T) (*exec.Cmd, string) {
+	t.Helper()
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	id := "keeper-test-" + hex.EncodeToString(b)
+	c := exec.Command("sleep", "600")
+	c.Env = []string{"OTEL_RESOURCE_ATTRIBUTES=service.instance.id=" + id}
+	if err := c.Start(); err != nil {
+		t.Skip("no sleep(1):", err)
+	}
+	t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
+	return c, id
+}
+
+// fakeCgroup is a directory laid out as the Run's cgroup: one worker
+// cgroup below it. (A plain directory: cgroup.kill becomes a file.)
+func fakeCgroup(t *testing.T) string {
+	t.Helper()
+	base := t.TempDir()
+	if err := os.Mkdir(base+"/w1", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return base
+}
+
+func alive(c *exec.Cmd) bool { return c.Process.Signal(syscall.Signal(0)) == nil }
+
+// After "done" the keeper kills nothing, whatever it was told before.
+func TestDoneKillsNothing(t *testing.T) {
+	c, id := marked(t)
+	base := fakeCgroup(t)
+	in := strings.NewReader("cgroup " + base + "\nmark " + id + "\ndone\nmark other\n")
+	if status := Run(in); status != 0 {
+		t.Fatalf("status %d", status)
+	}
+	if !alive(c) {
+		t.Error("a marked process was killed after done")
+	}
+	if _, err := os.Stat(base + "/cgroup.kill"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("cgroup.kill written after done: %v", err)
+	}
+	if _, err := os.Stat(base + "/w1"); err != nil {
+		t.Errorf("worker cgroup removed after done: %v", err)
+	}
+}
+
+// When its input ends without "done" (the launcher died), the keeper kills
+// the cgroup tree, removes the workers' cgroups, and kills every process
+// that carries a marker still marked.
+func TestEndWithoutDoneKillsTheTrees(t *testing.T) {
+	c, id := marked(t)
+	gone, goneID := marked(t)
+	base := fakeCgroup(t)
+	in := strings.NewReader("cgroup " + base + "\nmark " + id + "\nmark " + goneID + "\nunmark " + goneID + "\n")
+	if status := Run(in); status != 0 {
+		t.Fatalf("status %d", status)
+	}
+	err := c.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Errorf("marked process ended with %v, want SIGKILL", err)
+	}
+	if !alive(gone) {
+		t.Error("an unmarked process was killed")
+	}
+	if b, err := os.ReadFile(base + "/cgroup.kill"); err != nil || !bytes.Equal(b, []byte("1")) {
+		t.Errorf("cgroup.kill = %q, %v; want 1", b, err)
+	}
+	if _, err := os.Stat(base + "/w1"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("worker cgroup not removed: %v", err)
+	}
+}
+
+// read takes the orders of the protocol; lines it does not know, and lines
+// without an argument (an empty marker would match every process), are
+// ignored. Run acts on what read returns, so these cases are checked
+// without killing anything.
+func TestRead(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		base    string
+		markers []string
+		done    bool
+	}{
+		{in: ""},
+		{in: "\n\n"},
+		{in: "done\n", done: true},
+		{in: "mark a\ndone\nmark b\n", done: true},
+		{in: "mark\n"},
+		{in: "mark \n"},
+		{in: "mark   \n"},
+		{in: "cgroup\n"},
+		{in: "cgroup \n"},
+		{in: "unmark\n"},
+		{in: "bogus x\nMARK y\n"},
+		{in: "cgroup /c\nmark a\n", base: "/c", markers: []string{"a"}},
+		{in: "cgroup /c\ncgroup /d\n", base: "/d"},
+		{in: "mark a\nmark a\nmark b\nunmark b\nunmark zz\n", markers: []string{"a"}},
+		{in: "mark a", markers: []string{"a"}}, // no final newline
+		{in: "mark  a \n", markers: []string{"a"}},
+	} {
+		o, done := read(strings.NewReader(tc.in))
+		var got []string
+		for _, m := range o.markers {
+			got = append(got, string(m))
+		}
+		if done != tc.done || o.base != tc.base || strings.Join(got, ",") != strings.Join(tc.markers, ",") {
+			t.Errorf("read(%q) = base %q markers %q done %v; want %q %q %v", tc.in, o.base, got, done, tc.base, tc.markers, tc.done)
+		}
+	}
+}
+
+// FuzzRead: no input makes read return an empty marker or panic.
+func FuzzRead(f *testing.F) {
+	for _, s := range []string{"mark a\n", "mark \n", "cgroup /x\nmark b\nunmark b\n", "done\n", "\x00mark \x00\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		o, _ := read(strings.NewReader(in))
+		for _, m := range o.markers {
+			if len(bytes.TrimSpace(m)) == 0 {
+				t.Fatalf("read(%q) returned an empty marker", in)
+			}
+		}
+	})
+}
+
+// ReadPids reads the pids of a cgroup.procs file, skipping what is not
+// one.
+func TestReadPids(t *testing.T) {
+	p := t.TempDir() + "/cgroup.procs"
+	if err := os.WriteFile(p, []byte("12\n7\nx\n-3\n0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := ReadPids(p)
+	if len(got) != 2 || got[0] != 12 || got[1] != 7 {
+		t.Errorf("ReadPids = %v, want [12 7]", got)
+	}
+	if got := ReadPids(p + ".missing"); got != nil {
+		t.Errorf("ReadPids of a missing file = %v", got)
+	}
+}
+
+// Started with Env=1, a program that links this package runs as the keeper
+// during package initialization: this test binary, told "done", exits 0
+// without running a test.
+func TestKeeperRunsDuringInit(t *testing.T) {
+	c := exec.Command(os.Args[0], "-test.run", "^$", "-test.v")
+	c.Env = []string{Env + "=1"}
+	c.Stdin = strings.NewReader("done\n")
+	out, err := c.CombinedOutput()
+	if err != nil {
+		t.Fatalf("keeper: %v\n%s", err, out)
+	}
+	if len(out) != 0 {
+		t.Errorf("the test binary ran its tests instead of the keeper:\n%s", out)
+	}
+}

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package keeper
+
+// Main reports false: there is no keeper outside Linux.
+func Main() (status int, ok bool) { return 0, false }
