@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/otel-qrun/otel-qrun/internal/taskproto"
 	"github.com/otel-qrun/otel-qrun/propagate"
@@ -33,37 +36,99 @@ func (m perTaskMode) freeSlot() *slot {
 	return nil
 }
 
-// give starts a fresh process for one attempt.
+// give starts a fresh process for one attempt. Its environment is the
+// run's template (envTemplate) with the attempt's own carrier and
+// QRUN_TASK_ID and QRUN_TASK_ATTEMPT; its stdin is a pipe that holds the
+// payload, then EOF.
 func (m perTaskMode) give(s *slot, a *attempt) error {
 	r, ts := m.r, a.ts
-	in, out, err := os.Pipe()
+	in, err := newPayloadPipe(taskproto.PayloadBytes(ts.t.Payload), &r.lingering)
 	if err != nil {
-		return fmt.Errorf("stdin pipe: %w", err)
+		return err
 	}
-	var env []string
-	if r.cfg.propagator == nil && ts.t.Carrier != nil {
+	var carrier []string
+	if r.cfg.propagator == nil && len(ts.t.Carrier) > 0 {
 		// No SDK: the task's own carrier passes through.
 		c := propagate.NewEnvCarrier(nil)
 		for k, v := range ts.t.Carrier {
 			c.Set(k, v)
 		}
-		env = c.Environ()
+		carrier = c.Environ()
 	}
-	env = append(env, qrun.EnvTaskID+"="+ts.t.ID, qrun.EnvTaskAttempt+"="+strconv.Itoa(ts.attempts))
-	err = r.startWith(s, ReasonInitial, startSpec{ctx: a.ctx, env: env, stdin: in})
-	in.Close()
+	env := []string{qrun.EnvTaskID + "=" + ts.t.ID, qrun.EnvTaskAttempt + "=" + strconv.Itoa(ts.attempts)}
+	err = r.startWith(s, ReasonInitial, startSpec{ctx: a.ctx, env: env, carrier: carrier, stdinFD: in.r, hasStdinFD: true})
+	in.started(err == nil)
 	if err != nil {
-		out.Close()
 		return err
 	}
 	s.take(a)
 	a.w = s.w
 	r.tasks.startClock(a)
-	// A payload the pipe takes whole goes in one write, without a
-	// goroutine; the pipe closes once the payload is written.
-	p := newTaskPipe(out, &r.lingering)
-	p.write(taskproto.PayloadBytes(ts.t.Payload))
-	p.closeWhenWritten()
+	return nil
+}
+
+// payloadPipe is the stdin of a per-task process: a pipe that holds the
+// task's payload, then EOF. A payload the pipe takes whole is written
+// before the fork, in one write(2), and the write end closed at once: no
+// goroutine, no poller. A larger one goes through a taskPipe, which writes
+// the rest as the process reads.
+type payloadPipe struct {
+	r    int       // the read end: the process's stdin
+	rest *taskPipe // the write end of a payload larger than the pipe takes at once
+}
+
+func newPayloadPipe(payload []byte, wg *sync.WaitGroup) (*payloadPipe, error) {
+	r, w, err := cloexecPipe()
+	if err != nil {
+		return nil, fmt.Errorf("stdin pipe: %w", err)
+	}
+	if len(payload) <= pipeTakesWhole {
+		// An empty pipe takes this much in one write without blocking.
+		err := writeWhole(w, payload)
+		unix.Close(w)
+		if err != nil {
+			unix.Close(r)
+			return nil, fmt.Errorf("write the payload: %w", err)
+		}
+		return &payloadPipe{r: r}, nil
+	}
+	if err := unix.SetNonblock(w, true); err != nil {
+		unix.Close(r)
+		unix.Close(w)
+		return nil, fmt.Errorf("stdin pipe: %w", err)
+	}
+	p := &payloadPipe{r: r, rest: newTaskPipe(os.NewFile(uintptr(w), "|1"), wg)}
+	p.rest.write(payload)
+	return p, nil
+}
+
+// started closes the launcher's copy of the read end once the process
+// has it (ok) or its start failed; the write end of a large payload then
+// closes when the payload is written, or at once.
+func (p *payloadPipe) started(ok bool) {
+	unix.Close(p.r)
+	if p.rest == nil {
+		return
+	}
+	if ok {
+		p.rest.closeWhenWritten()
+	} else {
+		p.rest.Close()
+	}
+}
+
+// writeWhole writes b to the blocking descriptor fd.
+func writeWhole(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := unix.Write(fd, b)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
 	return nil
 }
 

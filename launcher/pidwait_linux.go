@@ -55,14 +55,26 @@ func newPidWaiter(out chan<- exitEvent, stop chan struct{}) (*pidWaiter, error) 
 	return p, nil
 }
 
+// askPidFD asks the fork of sys for a pidfd of the child (clone with
+// CLONE_PIDFD, Linux 5.2), stored in *fd; -1 when the kernel gave none.
+// It spares the pidfd_open of add.
+func askPidFD(sys *syscall.SysProcAttr, fd *int) {
+	*fd = -1
+	sys.PidFD = fd
+}
+
 // add watches pid, a child not reaped yet (the caller holds the reaper's
-// lock from the fork on). An error leaves pid to the caller.
-func (p *pidWaiter) add(pid int) error {
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return err
+// lock from the fork on), through fd, a pidfd of it the fork returned
+// (the waiter owns it from now on), or, when fd is -1, one opened here. An
+// error leaves pid to the caller (fd is closed).
+func (p *pidWaiter) add(pid, fd int) error {
+	if fd < 0 {
+		var err error
+		// pidfd_open sets close-on-exec, as CLONE_PIDFD does.
+		if fd, err = unix.PidfdOpen(pid, 0); err != nil {
+			return err
+		}
 	}
-	unix.CloseOnExec(fd)
 	p.mu.Lock()
 	p.fds[int32(fd)] = pid
 	p.mu.Unlock()

@@ -69,9 +69,14 @@ func newReaper(all bool, out chan<- exitEvent, log *slog.Logger) *reaper {
 	return r
 }
 
-// registerLocked records a freshly forked worker. r.mu must be held.
-func (r *reaper) registerLocked(pid int) {
+// registerLocked records a freshly forked worker, with pidfd, a pidfd of
+// it from the fork, or -1 (the reaper owns it from now on). r.mu must be
+// held.
+func (r *reaper) registerLocked(pid, pidfd int) {
 	if r.all {
+		if pidfd >= 0 {
+			unix.Close(pidfd)
+		}
 		r.pids[pid] = true
 		select {
 		case r.kick <- struct{}{}:
@@ -79,7 +84,7 @@ func (r *reaper) registerLocked(pid int) {
 		}
 		return
 	}
-	if r.pw != nil && r.pw.add(pid) == nil {
+	if r.pw != nil && r.pw.add(pid, pidfd) == nil {
 		return
 	}
 	r.wg.Add(1)
@@ -232,33 +237,39 @@ func (s *spawner) spawn(req spawnRequest) spawnResult {
 	}
 	s.reaper.mu.Lock()
 	defer s.reaper.mu.Unlock()
-	t, err := s.forkExec(req, true)
+	t, pidfd, err := s.forkExec(req, true)
 	if err != nil && t != nil && t.inCgroup {
 		// The kernel may refuse the cgroup (a cgroup that cannot hold
 		// processes, an old kernel without clone3): when the same start
 		// works without it, the trees are followed through /proc from
 		// now on. Otherwise the error is the command's own.
-		t2, err2 := s.forkExec(req, false)
+		t2, pidfd2, err2 := s.forkExec(req, false)
 		if err2 == nil {
 			s.sup.useProc(err)
 		}
-		t, err = t2, err2
+		t, pidfd, err = t2, pidfd2, err2
 	}
 	if err != nil {
 		return spawnResult{err: err}
 	}
-	s.reaper.registerLocked(t.pid)
+	s.reaper.registerLocked(t.pid, pidfd)
 	return spawnResult{t: t}
 }
 
 // forkExec forks and executes req in a new tree, in a cgroup when cgroup
-// is true and the supervision has them. s.reaper.mu is held.
-func (s *spawner) forkExec(req spawnRequest, cgroup bool) (*tree, error) {
+// is true and the supervision has them. It returns the tree and, when the
+// reaper watches pidfds, the child's pidfd from the fork (else -1).
+// s.reaper.mu is held.
+func (s *spawner) forkExec(req spawnRequest, cgroup bool) (*tree, int, error) {
 	t, err := s.sup.newTree(req.env, cgroup)
 	if err != nil {
-		return nil, err
+		return nil, -1, err
 	}
 	sys := sysProcAttr()
+	pidfd := -1
+	if s.reaper.pw != nil {
+		askPidFD(sys, &pidfd)
+	}
 	t.attr(sys)
 	if req.ctty >= 0 {
 		// The worker's group becomes the terminal's foreground group, as
@@ -270,7 +281,7 @@ func (s *spawner) forkExec(req spawnRequest, cgroup bool) (*tree, error) {
 	attr := &syscall.ProcAttr{Env: req.env, Files: req.files, Sys: sys}
 	pid, err := syscall.ForkExec(req.path, req.argv, attr)
 	t.started(pid, err == nil)
-	return t, err
+	return t, pidfd, err
 }
 
 // start forks and executes one worker and returns its tree.

@@ -33,6 +33,10 @@ type supervisor struct {
 	serial uint64
 
 	devNull   *os.File
+	stdio     bool           // stdoutFD and stderrFD are known
+	stdoutFD  uintptr        // what the processes get as stdout
+	stderrFD  uintptr        // and as stderr
+	envs      []*envTemplate // the environments' unchanging parts, by kind of start
 	cpus      []int
 	nextPlace int // round-robin position for cpu affinity
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -15,10 +16,19 @@ import (
 
 // startSpec is what a start changes from a plain worker start.
 type startSpec struct {
-	ctx   context.Context // carrier context of a per-task process; nil: a new worker span
-	env   []string        // extra variables
-	stdin *os.File        // nil: the launcher's stdin (one worker) or /dev/null
-	fd3   *os.File        // task mode reply pipe
+	ctx context.Context // carrier context of a per-task process; nil: a new worker span
+	// env holds extra variables, each name once; starts of one kind give
+	// the same names in the same order (see envTemplate).
+	env []string
+	// carrier is a task's own carrier when there is no propagator: it
+	// replaces the inherited carrier variables.
+	carrier []string
+	stdin   *os.File // nil: stdinFD, else the launcher's stdin (one worker) or /dev/null
+	// stdinFD, when hasStdinFD, is the descriptor the process gets as its
+	// stdin (a per-task process's payload pipe).
+	stdinFD    int
+	hasStdinFD bool
+	fd3        *os.File // task mode reply pipe
 }
 
 // startWith forks one process into the empty slot s.
@@ -28,24 +38,34 @@ func (r *supervisor) startWith(s *slot, reason Reason, spec startSpec) error {
 	if ctx == nil {
 		ctx, span = r.tel.workerSpan(r.ctx, r.l.path, s.index, reason)
 	}
-	env := WorkerEnv(ctx, cfg.propagator, cfg.environ, WorkerIdentity{
+	env := r.envTemplate(len(spec.carrier) > 0, spec.env).build(ctx, cfg.propagator, WorkerIdentity{
 		Cluster:    cfg.cluster,
 		Index:      s.index,
 		Workers:    r.activeCount(),
 		InstanceID: newInstanceID(),
-	})
-	env = append(env, spec.env...)
-	stdin, ctty := spec.stdin, -1
-	if stdin == nil {
-		stdin = r.devNull
+	}, spec.carrier, spec.env)
+	var stdinFD uintptr
+	ctty := -1
+	switch {
+	case spec.hasStdinFD:
+		stdinFD = uintptr(spec.stdinFD)
+	case spec.stdin != nil:
+		stdinFD = spec.stdin.Fd()
+	default:
+		stdinFD = r.devNull.Fd()
 		if cfg.workers == 1 && s.index == 0 && usable(cfg.stdin) {
-			stdin = cfg.stdin
-			if foregroundTTY(stdin) {
-				ctty = int(stdin.Fd())
+			stdinFD = cfg.stdin.Fd()
+			if foregroundTTY(cfg.stdin) {
+				ctty = int(stdinFD)
 			}
 		}
 	}
-	files := []uintptr{stdin.Fd(), fdOr(cfg.stdout, r.devNull), fdOr(cfg.stderr, r.devNull)}
+	if !r.stdio {
+		// Once per run: whether the launcher's stdout and stderr can be
+		// handed on does not change.
+		r.stdio, r.stdoutFD, r.stderrFD = true, fdOr(cfg.stdout, r.devNull), fdOr(cfg.stderr, r.devNull)
+	}
+	files := []uintptr{stdinFD, r.stdoutFD, r.stderrFD}
 	if spec.fd3 != nil {
 		files = append(files, spec.fd3.Fd())
 	}
@@ -72,6 +92,24 @@ func (r *supervisor) startWith(s *slot, reason Reason, spec startSpec) error {
 	r.byPid[pid] = s
 	r.log.Debug("worker started", "worker", s.index, "pid", pid, "reason", reason)
 	return nil
+}
+
+// envTemplate returns the run's environment template for starts with
+// carrier stripping strip and the extra variables extra, made at the first
+// such start.
+func (r *supervisor) envTemplate(strip bool, extra []string) *envTemplate {
+	for _, t := range r.envs {
+		if t.serves(strip, extra) {
+			return t
+		}
+	}
+	names := make([]string, len(extra))
+	for i, kv := range extra {
+		names[i], _, _ = strings.Cut(kv, "=")
+	}
+	t := newEnvTemplate(r.cfg.propagator, r.cfg.environ, strip, names)
+	r.envs = append(r.envs, t)
+	return t
 }
 
 // cpusFor picks the CPUs of the next worker start, round-robin over the CPUs
