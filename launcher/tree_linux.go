@@ -351,9 +351,33 @@ func (t *tree) membersLocked() []int {
 		if t.closed {
 			return nil
 		}
-		return readPids(filepath.Join(t.dir, "cgroup.procs"))
+		return readCgroupPids(t.cgfd)
 	}
 	return t.procMembers(nil)
+}
+
+// readCgroupPids returns the pids in cgroup.procs of the cgroup whose
+// directory dirfd is open: plain system calls, no poller (cgroup files
+// can be polled, so os.ReadFile would register and unregister each).
+func readCgroupPids(dirfd int) []int {
+	fd, err := unix.Openat(dirfd, "cgroup.procs", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(fd)
+	var buf [512]byte
+	var all []byte
+	for {
+		n, err := unix.Read(fd, buf[:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if n <= 0 || err != nil {
+			break
+		}
+		all = append(all, buf[:n]...)
+	}
+	return parsePids(all)
 }
 
 func readPids(path string) []int {
@@ -361,6 +385,11 @@ func readPids(path string) []int {
 	if err != nil {
 		return nil
 	}
+	return parsePids(b)
+}
+
+// parsePids parses pids separated by white space; other words are skipped.
+func parsePids(b []byte) []int {
 	var pids []int
 	for _, f := range bytes.Fields(b) {
 		if pid, err := atoi(f); err == nil {
