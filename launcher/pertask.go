@@ -29,7 +29,7 @@ func (m perTaskMode) startWorker(*slot, Reason) error {
 
 func (m perTaskMode) freeSlot() *slot {
 	for _, s := range m.r.slots {
-		if s.w == nil && !s.pending && !s.retiring && !s.finished {
+		if s.w == nil && !s.launching && !s.pending && !s.retiring && !s.finished {
 			return s
 		}
 	}
@@ -40,6 +40,11 @@ func (m perTaskMode) freeSlot() *slot {
 // run's template (envTemplate) with the attempt's own carrier and
 // QRUN_TASK_ID and QRUN_TASK_ATTEMPT; its stdin is a pipe that holds the
 // payload, then EOF.
+//
+// The fork is asked of the spawner without waiting for it: the slot is
+// launching until the loop has the result (onSpawned), and meanwhile the
+// loop handles other exits and starts other tasks. Only the attempt's
+// timeout waits for the process: its clock starts once it runs.
 func (m perTaskMode) give(s *slot, a *attempt) error {
 	r, ts := m.r, a.ts
 	in, err := newPayloadPipe(taskproto.PayloadBytes(ts.t.Payload), &r.lingering)
@@ -56,15 +61,75 @@ func (m perTaskMode) give(s *slot, a *attempt) error {
 		carrier = c.Environ()
 	}
 	env := []string{qrun.EnvTaskID + "=" + ts.t.ID, qrun.EnvTaskAttempt + "=" + strconv.Itoa(ts.attempts)}
-	err = r.startWith(s, ReasonInitial, startSpec{ctx: a.ctx, env: env, carrier: carrier, stdinFD: in.r, hasStdinFD: true})
+	spec := startSpec{ctx: a.ctx, env: env, carrier: carrier, stdinFD: in.r, hasStdinFD: true}
+	if r.spawnAsync != nil {
+		req := r.spawnRequest(s, a.ctx, spec)
+		s.launching = true
+		r.launches++
+		r.spawnAsync(req, &launch{slot: s, attempt: a, in: in, path: req.path})
+		return nil
+	}
+	err = r.startWith(s, ReasonInitial, spec)
 	in.started(err == nil)
 	if err != nil {
 		return err
 	}
+	m.run(s, a)
+	return nil
+}
+
+// run records that the process of a runs: the attempt is in flight on it
+// and its timeout clock starts.
+func (m perTaskMode) run(s *slot, a *attempt) {
 	s.take(a)
 	a.w = s.w
-	r.tasks.startClock(a)
-	return nil
+	m.r.tasks.startClock(a)
+}
+
+// launch is an asynchronous start of a per-task process.
+type launch struct {
+	slot    *slot
+	attempt *attempt
+	in      *payloadPipe
+	path    string
+}
+
+// onSpawned handles the asynchronous starts the spawner has finished.
+func (r *supervisor) onSpawned() {
+	for _, res := range r.takeSpawned() {
+		l := res.mark.(*launch)
+		perTaskMode{r}.spawned(l, res.t, res.err)
+	}
+}
+
+// spawned is the end of the start of l: the attempt runs on the process,
+// or ends with the error of the start. An exit that came first (see
+// onExit) is handled now; a process started after the stop began is
+// stopped at once.
+func (m perTaskMode) spawned(l *launch, t *tree, err error) {
+	r, s, a := m.r, l.slot, l.attempt
+	s.launching = false
+	r.launches--
+	l.in.started(err == nil)
+	if err != nil {
+		err = startError(s, l.path, err)
+		r.log.Error("cannot start the task", "task", a.ts.t.ID, "error", err)
+		r.tasks.endAttempt(a, taskproto.StatusError, err.Error(), nil)
+		if s.retiring || r.shuttingDown {
+			r.remove(s)
+		}
+		return
+	}
+	r.started(s, t, nil, ReasonInitial, false)
+	m.run(s, a)
+	if ev, ok := r.early[t.pid]; ok {
+		delete(r.early, t.pid)
+		r.onExit(ev)
+		return
+	}
+	if r.shuttingDown {
+		r.stopWorker(s, false)
+	}
 }
 
 // payloadPipe is the stdin of a per-task process: a pipe that holds the

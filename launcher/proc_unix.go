@@ -173,11 +173,13 @@ type spawnRequest struct {
 	cpus  []int // CPUs the worker is pinned to; nil for no pinning
 	ctty  int   // the terminal to hand to the worker's group (a parent fd), or -1
 	reply chan spawnResult
+	mark  any // startAsync: the caller's mark of the start, handed back with its result
 }
 
 type spawnResult struct {
-	t   *tree
-	err error
+	t    *tree
+	err  error
+	mark any // the request's mark (startAsync)
 }
 
 // spawner forks every worker from one goroutine locked to its OS thread for
@@ -190,16 +192,32 @@ type spawnResult struct {
 // Each worker is forked into a tree of its own (see tree), which the
 // spawner prepares; the supervision behind the trees is closed with the
 // spawner.
+//
+// A start is synchronous (start: the caller waits for the fork) or
+// asynchronous (startAsync: the caller goes on, and collects the result
+// after ready says there is one). The spawner never waits for its callers:
+// asynchronous results are kept in a list, so the loop, which sends
+// requests, and the spawner cannot wait for each other.
 type spawner struct {
 	reqs   chan spawnRequest
 	done   chan struct{}
 	reaper *reaper
 	log    *slog.Logger
 	sup    *supervision
+
+	mu      sync.Mutex
+	results []spawnResult // asynchronous results not taken yet
+	// ready holds a token while results has some (capacity 1).
+	ready chan struct{}
 }
 
+// spawnQueue is how many requests wait for the spawner before a caller
+// blocks on sending one.
+const spawnQueue = 256
+
 func newSpawner(r *reaper, cfg *config) *spawner {
-	s := &spawner{reqs: make(chan spawnRequest), done: make(chan struct{}), reaper: r, log: cfg.logger}
+	s := &spawner{reqs: make(chan spawnRequest, spawnQueue), done: make(chan struct{}), reaper: r, log: cfg.logger,
+		ready: make(chan struct{}, 1)}
 	r.mu.Lock()
 	s.sup = newSupervision(cfg.logger, cfg.keeper, cfg.environ)
 	if pid := s.sup.keeperPID(); pid > 0 {
@@ -222,7 +240,19 @@ func (s *spawner) loop() {
 	defer runtime.UnlockOSThread()
 	defer close(s.done)
 	for req := range s.reqs {
-		req.reply <- s.spawn(req)
+		res := s.spawn(req)
+		if req.reply != nil {
+			req.reply <- res // buffered
+			continue
+		}
+		res.mark = req.mark
+		s.mu.Lock()
+		s.results = append(s.results, res)
+		s.mu.Unlock()
+		select {
+		case s.ready <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -290,6 +320,24 @@ func (s *spawner) start(req spawnRequest) (*tree, error) {
 	s.reqs <- req
 	res := <-req.reply
 	return res.t, res.err
+}
+
+// startAsync asks for the fork and execution of req and returns at once;
+// the result, with mark, is among those taken after ready. The child is
+// registered with the reaper before its result is listed, so its exit may
+// be reported first.
+func (s *spawner) startAsync(req spawnRequest, mark any) {
+	req.reply, req.mark = nil, mark
+	s.reqs <- req
+}
+
+// take returns the asynchronous results listed so far, oldest first.
+func (s *spawner) take() []spawnResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	res := s.results
+	s.results = nil
+	return res
 }
 
 // close ends the spawner thread, then the supervision: the trees' cgroups

@@ -33,11 +33,45 @@ type startSpec struct {
 
 // startWith forks one process into the empty slot s.
 func (r *supervisor) startWith(s *slot, reason Reason, spec startSpec) error {
-	cfg := r.cfg
 	ctx, span := spec.ctx, trace.Span(nil)
 	if ctx == nil {
 		ctx, span = r.tel.workerSpan(r.ctx, r.l.path, s.index, reason)
 	}
+	req := r.spawnRequest(s, ctx, spec)
+	t, err := r.spawn(req)
+	if err != nil {
+		if span != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "start failed")
+			span.End()
+		}
+		return startError(s, req.path, err)
+	}
+	if span != nil {
+		span.SetAttributes(attribute.Int("process.pid", t.pid))
+		r.tel.workerStarted(r.ctx, reason)
+	}
+	r.started(s, t, span, reason, spec.fd3 != nil)
+	return nil
+}
+
+// startError is the error of a start into s of path that failed with err.
+func startError(s *slot, path string, err error) error {
+	return fmt.Errorf("start worker %d: %s: %w", s.index, path, err)
+}
+
+// started records t, the tree of a process just started into s.
+func (r *supervisor) started(s *slot, t *tree, span trace.Span, reason Reason, persistent bool) {
+	r.serial++
+	s.launched(&worker{serial: r.serial, pid: t.pid, tree: t, started: time.Now(), span: span}, persistent)
+	r.byPid[t.pid] = s
+	r.log.Debug("worker started", "worker", s.index, "pid", t.pid, "reason", reason)
+}
+
+// spawnRequest is the request of a start into s whose trace context is
+// ctx: the command (after the bootstrap), its environment and its files.
+func (r *supervisor) spawnRequest(s *slot, ctx context.Context, spec startSpec) spawnRequest {
+	cfg := r.cfg
 	env := r.envTemplate(len(spec.carrier) > 0, spec.env).build(ctx, cfg.propagator, WorkerIdentity{
 		Cluster:    cfg.cluster,
 		Index:      s.index,
@@ -73,25 +107,7 @@ func (r *supervisor) startWith(s *slot, reason Reason, spec startSpec) error {
 	if cfg.bootstrap != nil {
 		ex = cfg.bootstrap(ex)
 	}
-	t, err := r.spawn(spawnRequest{path: ex.Path, argv: ex.Argv, env: ex.Env, files: files, cpus: r.cpusFor(), ctty: ctty})
-	if err != nil {
-		if span != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, "start failed")
-			span.End()
-		}
-		return fmt.Errorf("start worker %d: %s: %w", s.index, ex.Path, err)
-	}
-	pid := t.pid
-	if span != nil {
-		span.SetAttributes(attribute.Int("process.pid", pid))
-		r.tel.workerStarted(r.ctx, reason)
-	}
-	r.serial++
-	s.launched(&worker{serial: r.serial, pid: pid, tree: t, started: time.Now(), span: span}, spec.fd3 != nil)
-	r.byPid[pid] = s
-	r.log.Debug("worker started", "worker", s.index, "pid", pid, "reason", reason)
-	return nil
+	return spawnRequest{path: ex.Path, argv: ex.Argv, env: ex.Env, files: files, cpus: r.cpusFor(), ctty: ctty}
 }
 
 // envTemplate returns the run's environment template for starts with
