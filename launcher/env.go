@@ -137,16 +137,19 @@ func (t *envTemplate) build(ctx context.Context, p propagation.TextMapPropagator
 
 // dedupEnv keeps the last entry of each variable, as os/exec does, so that
 // the worker sees the value getenv reports here (libc getenv takes the
-// first). The result is a new slice.
+// first). An entry without '=' names no variable (getenv skips it): it is
+// kept, and hides nothing. The result is a new slice.
 func dedupEnv(env []string) []string {
 	seen := make(map[string]bool, len(env))
 	out := make([]string, 0, len(env))
 	for i := len(env) - 1; i >= 0; i-- {
-		k, _, _ := strings.Cut(env[i], "=")
-		if seen[k] {
+		k, _, ok := strings.Cut(env[i], "=")
+		if ok && seen[k] {
 			continue
 		}
-		seen[k] = true
+		if ok {
+			seen[k] = true
+		}
 		out = append(out, env[i])
 	}
 	slices.Reverse(out)
