@@ -13,12 +13,15 @@
 // outlives a launcher killed with SIGKILL and kills what the trees hold.
 //
 // Exactly one place waits for child processes: one goroutine watching a
-// pidfd per worker and reaping exactly that pid when it exits (a wait per
+// pidfd per worker (from the fork itself) in an epoll set that sits in the
+// Go runtime's poller, reaping exactly that pid when it exits (a wait per
 // pid where pidfds are missing), or, when the launcher is a child
 // subreaper, a single wait4(-1) loop that also reaps orphans. Either way
 // the threads do not grow with the workers. Workers are forked from one goroutine locked to its
 // OS thread for the launcher's lifetime, so PR_SET_PDEATHSIG (which follows
 // the creating thread, not the process) fires only when the launcher dies.
+// A per-task start does not wait for that thread: the loop goes on and
+// takes the fork's result as an event (pertask.go).
 //
 // # Supervision loop
 //
@@ -61,7 +64,8 @@
 //	stopping ◄── stop (timeout, replace, retire, end of input, SIGTERM):
 //	             from starting, ready or busy
 //
-// A per-task slot goes empty → ready (process started for a task) → busy →
+// A per-task slot goes empty → (launching: its process is being forked;
+// not free, no worker yet) → ready (process started for a task) → busy →
 // empty at its exit. A slot holds an ordered queue of attempts in flight,
 // up to prefetch (WithPrefetch), written to the worker ahead of its
 // replies; new tasks go to the slot holding the fewest. An attempt is named

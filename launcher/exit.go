@@ -8,6 +8,15 @@ import (
 
 func (r *supervisor) onExit(ev exitEvent) {
 	s := r.byPid[ev.pid]
+	if s == nil && r.launches > 0 {
+		// A process started asynchronously may exit before the loop
+		// has its start: its exit is handled with the start.
+		if r.early == nil {
+			r.early = make(map[int]exitEvent)
+		}
+		r.early[ev.pid] = ev
+		return
+	}
 	if s == nil || s.w == nil || s.w.exit != nil {
 		return
 	}

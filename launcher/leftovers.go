@@ -43,13 +43,12 @@ func (t *tree) waitGone(deadline time.Time) bool {
 // stopLeftovers ends what an exited worker left in its tree (children that
 // called setsid, double-forked daemons, a work horse mid-job): the stop
 // signal, the grace period, then SIGKILL. A stop already under way keeps
-// its deadline. A tree with no live member is released at once. Run waits
-// for it before returning.
+// its deadline. A tree with no live member is released at once (its
+// cgroup is kept for the next process). Run waits for it before returning.
 func (r *supervisor) stopLeftovers(w *worker) {
 	t := w.tree
 	t.exited()
-	if !t.alive() {
-		t.close()
+	if t.release() {
 		return
 	}
 	sig, grace, log := r.l.cfg.stopSignal, r.l.cfg.stopGrace, r.l.cfg.logger

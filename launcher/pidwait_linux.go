@@ -3,22 +3,30 @@ package launcher
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// pidWaiter waits for many child processes with one thread: a pidfd per
-// worker (pidfd_open(2), Linux 5.3), all in one epoll set watched by one
-// goroutine. A pidfd becomes readable when its process exits; only then is
-// that one pid reaped, with wait4(pid, WNOHANG), so the statuses of the
-// process's other children (an exec.Cmd elsewhere in a test binary) are
+// pidWaiter waits for many child processes with no thread of its own: a
+// pidfd per worker (pidfd_open(2), Linux 5.3), all in one epoll set watched
+// by one goroutine. A pidfd becomes readable when its process exits; only
+// then is that one pid reaped, with wait4(pid, WNOHANG), so the statuses of
+// the process's other children (an exec.Cmd elsewhere in a test binary) are
 // never taken. It replaces the goroutine blocked in wait4 per worker, which
 // costs an OS thread each.
+//
+// The goroutine does not block in epoll_wait(2) either: the epoll set is
+// itself in the Go runtime's poller (an epoll descriptor is readable when
+// its set has events), so the goroutine is parked like one waiting on a
+// socket, and an exit wakes it on a thread that is running already, with
+// no thread to hand back from a blocking system call.
 type pidWaiter struct {
 	epfd int
-	wake int // an eventfd in the set: close writes to it
+	ep   *os.File // epfd, in the runtime's poller
+	wake int      // an eventfd in the set: close writes to it
 	out  chan<- exitEvent
 	stop chan struct{}
 
@@ -50,19 +58,43 @@ func newPidWaiter(out chan<- exitEvent, stop chan struct{}) (*pidWaiter, error) 
 		unix.Close(wake)
 		return nil, fmt.Errorf("epoll_ctl: %w", err)
 	}
-	p := &pidWaiter{epfd: epfd, wake: wake, out: out, stop: stop, fds: make(map[int32]int), done: make(chan struct{})}
-	go p.loop()
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		unix.Close(wake)
+		return nil, fmt.Errorf("epoll set: %w", err)
+	}
+	ep := os.NewFile(uintptr(epfd), "pidfds") // non-blocking: in the poller
+	rc, err := ep.SyscallConn()
+	if err != nil {
+		ep.Close()
+		unix.Close(wake)
+		return nil, fmt.Errorf("epoll set: %w", err)
+	}
+	p := &pidWaiter{epfd: epfd, ep: ep, wake: wake, out: out, stop: stop, fds: make(map[int32]int), done: make(chan struct{})}
+	go p.loop(rc)
 	return p, nil
 }
 
+// askPidFD asks the fork of sys for a pidfd of the child (clone with
+// CLONE_PIDFD, Linux 5.2), stored in *fd; -1 when the kernel gave none.
+// It spares the pidfd_open of add.
+func askPidFD(sys *syscall.SysProcAttr, fd *int) {
+	*fd = -1
+	sys.PidFD = fd
+}
+
 // add watches pid, a child not reaped yet (the caller holds the reaper's
-// lock from the fork on). An error leaves pid to the caller.
-func (p *pidWaiter) add(pid int) error {
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return err
+// lock from the fork on), through fd, a pidfd of it the fork returned
+// (the waiter owns it from now on), or, when fd is -1, one opened here. An
+// error leaves pid to the caller (fd is closed).
+func (p *pidWaiter) add(pid, fd int) error {
+	if fd < 0 {
+		var err error
+		// pidfd_open sets close-on-exec, as CLONE_PIDFD does.
+		if fd, err = unix.PidfdOpen(pid, 0); err != nil {
+			return err
+		}
 	}
-	unix.CloseOnExec(fd)
 	p.mu.Lock()
 	p.fds[int32(fd)] = pid
 	p.mu.Unlock()
@@ -76,16 +108,20 @@ func (p *pidWaiter) add(pid int) error {
 	return nil
 }
 
-func (p *pidWaiter) loop() {
+func (p *pidWaiter) loop(rc syscall.RawConn) {
 	defer close(p.done)
 	events := make([]unix.EpollEvent, 64)
 	for {
-		n, err := unix.EpollWait(p.epfd, events, -1)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return // the epoll fd is gone: close was called
+		var n int
+		var werr error
+		err := rc.Read(func(fd uintptr) bool {
+			// Take what is ready without waiting; false: the runtime
+			// parks the goroutine until the set is readable.
+			n, werr = unix.EpollWait(int(fd), events, 0)
+			return n > 0 || (werr != nil && !errors.Is(werr, unix.EINTR))
+		})
+		if err != nil || werr != nil {
+			return // the epoll set is gone: close was called
 		}
 		for _, ev := range events[:n] {
 			if int(ev.Fd) == p.wake {
@@ -142,6 +178,6 @@ func (p *pidWaiter) close() {
 	}
 	p.fds = nil
 	p.mu.Unlock()
-	unix.Close(p.epfd)
+	p.ep.Close()
 	unix.Close(p.wake)
 }

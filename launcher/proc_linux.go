@@ -63,3 +63,17 @@ func foregroundTTY(f *os.File) bool {
 	pg, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCGPGRP)
 	return err == nil && pg == unix.Getpgrp()
 }
+
+// pipeTakesWhole is how much an empty pipe takes in one write(2) without
+// blocking: PIPE_BUF, and a pipe holds at least a page (pipe(7)).
+const pipeTakesWhole = 4096
+
+// cloexecPipe returns a pipe whose ends are closed on exec; a child gets
+// an end only through its file table.
+func cloexecPipe() (r, w int, err error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return -1, -1, fmt.Errorf("pipe2: %w", err)
+	}
+	return p[0], p[1], nil
+}

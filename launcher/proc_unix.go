@@ -69,9 +69,14 @@ func newReaper(all bool, out chan<- exitEvent, log *slog.Logger) *reaper {
 	return r
 }
 
-// registerLocked records a freshly forked worker. r.mu must be held.
-func (r *reaper) registerLocked(pid int) {
+// registerLocked records a freshly forked worker, with pidfd, a pidfd of
+// it from the fork, or -1 (the reaper owns it from now on). r.mu must be
+// held.
+func (r *reaper) registerLocked(pid, pidfd int) {
 	if r.all {
+		if pidfd >= 0 {
+			unix.Close(pidfd)
+		}
 		r.pids[pid] = true
 		select {
 		case r.kick <- struct{}{}:
@@ -79,7 +84,7 @@ func (r *reaper) registerLocked(pid int) {
 		}
 		return
 	}
-	if r.pw != nil && r.pw.add(pid) == nil {
+	if r.pw != nil && r.pw.add(pid, pidfd) == nil {
 		return
 	}
 	r.wg.Add(1)
@@ -168,11 +173,13 @@ type spawnRequest struct {
 	cpus  []int // CPUs the worker is pinned to; nil for no pinning
 	ctty  int   // the terminal to hand to the worker's group (a parent fd), or -1
 	reply chan spawnResult
+	mark  any // startAsync: the caller's mark of the start, handed back with its result
 }
 
 type spawnResult struct {
-	t   *tree
-	err error
+	t    *tree
+	err  error
+	mark any // the request's mark (startAsync)
 }
 
 // spawner forks every worker from one goroutine locked to its OS thread for
@@ -185,16 +192,32 @@ type spawnResult struct {
 // Each worker is forked into a tree of its own (see tree), which the
 // spawner prepares; the supervision behind the trees is closed with the
 // spawner.
+//
+// A start is synchronous (start: the caller waits for the fork) or
+// asynchronous (startAsync: the caller goes on, and collects the result
+// after ready says there is one). The spawner never waits for its callers:
+// asynchronous results are kept in a list, so the loop, which sends
+// requests, and the spawner cannot wait for each other.
 type spawner struct {
 	reqs   chan spawnRequest
 	done   chan struct{}
 	reaper *reaper
 	log    *slog.Logger
 	sup    *supervision
+
+	mu      sync.Mutex
+	results []spawnResult // asynchronous results not taken yet
+	// ready holds a token while results has some (capacity 1).
+	ready chan struct{}
 }
 
+// spawnQueue is how many requests wait for the spawner before a caller
+// blocks on sending one.
+const spawnQueue = 256
+
 func newSpawner(r *reaper, cfg *config) *spawner {
-	s := &spawner{reqs: make(chan spawnRequest), done: make(chan struct{}), reaper: r, log: cfg.logger}
+	s := &spawner{reqs: make(chan spawnRequest, spawnQueue), done: make(chan struct{}), reaper: r, log: cfg.logger,
+		ready: make(chan struct{}, 1)}
 	r.mu.Lock()
 	s.sup = newSupervision(cfg.logger, cfg.keeper, cfg.environ)
 	if pid := s.sup.keeperPID(); pid > 0 {
@@ -217,7 +240,19 @@ func (s *spawner) loop() {
 	defer runtime.UnlockOSThread()
 	defer close(s.done)
 	for req := range s.reqs {
-		req.reply <- s.spawn(req)
+		res := s.spawn(req)
+		if req.reply != nil {
+			req.reply <- res // buffered
+			continue
+		}
+		res.mark = req.mark
+		s.mu.Lock()
+		s.results = append(s.results, res)
+		s.mu.Unlock()
+		select {
+		case s.ready <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -232,33 +267,39 @@ func (s *spawner) spawn(req spawnRequest) spawnResult {
 	}
 	s.reaper.mu.Lock()
 	defer s.reaper.mu.Unlock()
-	t, err := s.forkExec(req, true)
+	t, pidfd, err := s.forkExec(req, true)
 	if err != nil && t != nil && t.inCgroup {
 		// The kernel may refuse the cgroup (a cgroup that cannot hold
 		// processes, an old kernel without clone3): when the same start
 		// works without it, the trees are followed through /proc from
 		// now on. Otherwise the error is the command's own.
-		t2, err2 := s.forkExec(req, false)
+		t2, pidfd2, err2 := s.forkExec(req, false)
 		if err2 == nil {
 			s.sup.useProc(err)
 		}
-		t, err = t2, err2
+		t, pidfd, err = t2, pidfd2, err2
 	}
 	if err != nil {
 		return spawnResult{err: err}
 	}
-	s.reaper.registerLocked(t.pid)
+	s.reaper.registerLocked(t.pid, pidfd)
 	return spawnResult{t: t}
 }
 
 // forkExec forks and executes req in a new tree, in a cgroup when cgroup
-// is true and the supervision has them. s.reaper.mu is held.
-func (s *spawner) forkExec(req spawnRequest, cgroup bool) (*tree, error) {
+// is true and the supervision has them. It returns the tree and, when the
+// reaper watches pidfds, the child's pidfd from the fork (else -1).
+// s.reaper.mu is held.
+func (s *spawner) forkExec(req spawnRequest, cgroup bool) (*tree, int, error) {
 	t, err := s.sup.newTree(req.env, cgroup)
 	if err != nil {
-		return nil, err
+		return nil, -1, err
 	}
 	sys := sysProcAttr()
+	pidfd := -1
+	if s.reaper.pw != nil {
+		askPidFD(sys, &pidfd)
+	}
 	t.attr(sys)
 	if req.ctty >= 0 {
 		// The worker's group becomes the terminal's foreground group, as
@@ -270,7 +311,7 @@ func (s *spawner) forkExec(req spawnRequest, cgroup bool) (*tree, error) {
 	attr := &syscall.ProcAttr{Env: req.env, Files: req.files, Sys: sys}
 	pid, err := syscall.ForkExec(req.path, req.argv, attr)
 	t.started(pid, err == nil)
-	return t, err
+	return t, pidfd, err
 }
 
 // start forks and executes one worker and returns its tree.
@@ -279,6 +320,24 @@ func (s *spawner) start(req spawnRequest) (*tree, error) {
 	s.reqs <- req
 	res := <-req.reply
 	return res.t, res.err
+}
+
+// startAsync asks for the fork and execution of req and returns at once;
+// the result, with mark, is among those taken after ready. The child is
+// registered with the reaper before its result is listed, so its exit may
+// be reported first.
+func (s *spawner) startAsync(req spawnRequest, mark any) {
+	req.reply, req.mark = nil, mark
+	s.reqs <- req
+}
+
+// take returns the asynchronous results listed so far, oldest first.
+func (s *spawner) take() []spawnResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	res := s.results
+	s.results = nil
+	return res
 }
 
 // close ends the spawner thread, then the supervision: the trees' cgroups

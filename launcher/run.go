@@ -41,9 +41,21 @@ type supervisor struct {
 	sp     *spawner
 	rp     *reaper
 	spawn  func(spawnRequest) (*tree, error) // forks a process: sp.start
-	serial uint64
+	// spawnAsync asks for a fork without waiting (sp.startAsync); nil
+	// where only spawn is (the loop's tests). spawnReady then says that
+	// takeSpawned has results.
+	spawnAsync  func(spawnRequest, any)
+	spawnReady  <-chan struct{}
+	takeSpawned func() []spawnResult
+	launches    int               // asynchronous starts under way
+	early       map[int]exitEvent // exits of processes whose start the loop has not seen yet
+	serial      uint64
 
 	devNull   *os.File
+	stdio     bool           // stdoutFD and stderrFD are known
+	stdoutFD  uintptr        // what the processes get as stdout
+	stderrFD  uintptr        // and as stderr
+	envs      []*envTemplate // the environments' unchanging parts, by kind of start
 	cpus      []int
 	nextPlace int // round-robin position for cpu affinity
 
@@ -88,6 +100,7 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 	r.rp = newReaper(cfg.subreaper, exitCh, r.log)
 	r.sp = newSpawner(r.rp, cfg)
 	r.spawn = r.sp.start
+	r.spawnAsync, r.spawnReady, r.takeSpawned = r.sp.startAsync, r.sp.ready, r.sp.take
 	defer func() {
 		close(r.quit)
 		r.lingering.Wait()
@@ -137,6 +150,8 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 			// the result writer caught up (or failed): see channels
 		case <-tc.outClosed:
 			handle = func() { r.outputClosed(r.tasks.out.closedOutput()) }
+		case <-r.spawnReady:
+			handle = r.onSpawned
 		}
 		r.mu.Lock()
 		if handle != nil {
@@ -310,7 +325,7 @@ func (r *supervisor) finished() bool {
 		return false
 	}
 	for _, s := range r.slots {
-		if s.w != nil || s.pending || (s.start != "" && !r.shuttingDown) {
+		if s.w != nil || s.pending || s.launching || (s.start != "" && !r.shuttingDown) {
 			return false
 		}
 	}
@@ -366,9 +381,10 @@ func (r *supervisor) requestStop() {
 	}
 }
 
-// remove drops a slot that will not run again and has no worker.
+// remove drops a slot that will not run again and has no worker (nor
+// one being started).
 func (r *supervisor) remove(s *slot) {
-	if s.w != nil {
+	if s.w != nil || s.launching {
 		return
 	}
 	for i, x := range r.slots {

@@ -101,13 +101,16 @@ type slot struct {
 	w        *worker
 	inflight []*attempt // attempts given to w, oldest first; at most prefetch
 
-	quick    int    // exits in a row before min_uptime: drives the backoff
-	failures int    // failures in a row before min_uptime: drives the give-up
-	finished bool   // exited and is not restarted
-	retiring bool   // scaled down: removed when its worker exits
-	pending  bool   // a restart is scheduled
-	gen      int    // invalidates scheduled restarts
-	start    Reason // start a worker for this reason at the next settle
+	quick    int  // exits in a row before min_uptime: drives the backoff
+	failures int  // failures in a row before min_uptime: drives the give-up
+	finished bool // exited and is not restarted
+	retiring bool // scaled down: removed when its worker exits
+	pending  bool // a restart is scheduled
+	// launching: per task, the spawner is starting the slot's process
+	// (see launch); the slot has no worker yet and is not free.
+	launching bool
+	gen       int    // invalidates scheduled restarts
+	start     Reason // start a worker for this reason at the next settle
 
 	clientID attribute.KeyValue // messaging.client.id of its CONSUMER spans, built once
 }

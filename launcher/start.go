@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -15,37 +16,90 @@ import (
 
 // startSpec is what a start changes from a plain worker start.
 type startSpec struct {
-	ctx   context.Context // carrier context of a per-task process; nil: a new worker span
-	env   []string        // extra variables
-	stdin *os.File        // nil: the launcher's stdin (one worker) or /dev/null
-	fd3   *os.File        // task mode reply pipe
+	ctx context.Context // carrier context of a per-task process; nil: a new worker span
+	// env holds extra variables, each name once; starts of one kind give
+	// the same names in the same order (see envTemplate).
+	env []string
+	// carrier is a task's own carrier when there is no propagator: it
+	// replaces the inherited carrier variables.
+	carrier []string
+	stdin   *os.File // nil: stdinFD, else the launcher's stdin (one worker) or /dev/null
+	// stdinFD, when hasStdinFD, is the descriptor the process gets as its
+	// stdin (a per-task process's payload pipe).
+	stdinFD    int
+	hasStdinFD bool
+	fd3        *os.File // task mode reply pipe
 }
 
 // startWith forks one process into the empty slot s.
 func (r *supervisor) startWith(s *slot, reason Reason, spec startSpec) error {
-	cfg := r.cfg
 	ctx, span := spec.ctx, trace.Span(nil)
 	if ctx == nil {
 		ctx, span = r.tel.workerSpan(r.ctx, r.l.path, s.index, reason)
 	}
-	env := WorkerEnv(ctx, cfg.propagator, cfg.environ, WorkerIdentity{
+	req := r.spawnRequest(s, ctx, spec)
+	t, err := r.spawn(req)
+	if err != nil {
+		if span != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "start failed")
+			span.End()
+		}
+		return startError(s, req.path, err)
+	}
+	if span != nil {
+		span.SetAttributes(attribute.Int("process.pid", t.pid))
+		r.tel.workerStarted(r.ctx, reason)
+	}
+	r.started(s, t, span, reason, spec.fd3 != nil)
+	return nil
+}
+
+// startError is the error of a start into s of path that failed with err.
+func startError(s *slot, path string, err error) error {
+	return fmt.Errorf("start worker %d: %s: %w", s.index, path, err)
+}
+
+// started records t, the tree of a process just started into s.
+func (r *supervisor) started(s *slot, t *tree, span trace.Span, reason Reason, persistent bool) {
+	r.serial++
+	s.launched(&worker{serial: r.serial, pid: t.pid, tree: t, started: time.Now(), span: span}, persistent)
+	r.byPid[t.pid] = s
+	r.log.Debug("worker started", "worker", s.index, "pid", t.pid, "reason", reason)
+}
+
+// spawnRequest is the request of a start into s whose trace context is
+// ctx: the command (after the bootstrap), its environment and its files.
+func (r *supervisor) spawnRequest(s *slot, ctx context.Context, spec startSpec) spawnRequest {
+	cfg := r.cfg
+	env := r.envTemplate(len(spec.carrier) > 0, spec.env).build(ctx, cfg.propagator, WorkerIdentity{
 		Cluster:    cfg.cluster,
 		Index:      s.index,
 		Workers:    r.activeCount(),
 		InstanceID: newInstanceID(),
-	})
-	env = append(env, spec.env...)
-	stdin, ctty := spec.stdin, -1
-	if stdin == nil {
-		stdin = r.devNull
+	}, spec.carrier, spec.env)
+	var stdinFD uintptr
+	ctty := -1
+	switch {
+	case spec.hasStdinFD:
+		stdinFD = uintptr(spec.stdinFD)
+	case spec.stdin != nil:
+		stdinFD = spec.stdin.Fd()
+	default:
+		stdinFD = r.devNull.Fd()
 		if cfg.workers == 1 && s.index == 0 && usable(cfg.stdin) {
-			stdin = cfg.stdin
-			if foregroundTTY(stdin) {
-				ctty = int(stdin.Fd())
+			stdinFD = cfg.stdin.Fd()
+			if foregroundTTY(cfg.stdin) {
+				ctty = int(stdinFD)
 			}
 		}
 	}
-	files := []uintptr{stdin.Fd(), fdOr(cfg.stdout, r.devNull), fdOr(cfg.stderr, r.devNull)}
+	if !r.stdio {
+		// Once per run: whether the launcher's stdout and stderr can be
+		// handed on does not change.
+		r.stdio, r.stdoutFD, r.stderrFD = true, fdOr(cfg.stdout, r.devNull), fdOr(cfg.stderr, r.devNull)
+	}
+	files := []uintptr{stdinFD, r.stdoutFD, r.stderrFD}
 	if spec.fd3 != nil {
 		files = append(files, spec.fd3.Fd())
 	}
@@ -53,25 +107,25 @@ func (r *supervisor) startWith(s *slot, reason Reason, spec startSpec) error {
 	if cfg.bootstrap != nil {
 		ex = cfg.bootstrap(ex)
 	}
-	t, err := r.spawn(spawnRequest{path: ex.Path, argv: ex.Argv, env: ex.Env, files: files, cpus: r.cpusFor(), ctty: ctty})
-	if err != nil {
-		if span != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, "start failed")
-			span.End()
+	return spawnRequest{path: ex.Path, argv: ex.Argv, env: ex.Env, files: files, cpus: r.cpusFor(), ctty: ctty}
+}
+
+// envTemplate returns the run's environment template for starts with
+// carrier stripping strip and the extra variables extra, made at the first
+// such start.
+func (r *supervisor) envTemplate(strip bool, extra []string) *envTemplate {
+	for _, t := range r.envs {
+		if t.serves(strip, extra) {
+			return t
 		}
-		return fmt.Errorf("start worker %d: %s: %w", s.index, ex.Path, err)
 	}
-	pid := t.pid
-	if span != nil {
-		span.SetAttributes(attribute.Int("process.pid", pid))
-		r.tel.workerStarted(r.ctx, reason)
+	names := make([]string, len(extra))
+	for i, kv := range extra {
+		names[i], _, _ = strings.Cut(kv, "=")
 	}
-	r.serial++
-	s.launched(&worker{serial: r.serial, pid: pid, tree: t, started: time.Now(), span: span}, spec.fd3 != nil)
-	r.byPid[pid] = s
-	r.log.Debug("worker started", "worker", s.index, "pid", pid, "reason", reason)
-	return nil
+	t := newEnvTemplate(r.cfg.propagator, r.cfg.environ, strip, names)
+	r.envs = append(r.envs, t)
+	return t
 }
 
 // cpusFor picks the CPUs of the next worker start, round-robin over the CPUs

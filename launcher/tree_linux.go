@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -94,13 +95,30 @@ func unescapeMount(s string) string {
 
 // supervision is how one Run tracks its worker trees: a cgroup directory
 // holding one cgroup per worker, or /proc. It also owns the keeper.
+//
+// A worker's cgroup outlives the worker when the worker's tree ended empty
+// (nothing left behind): it waits in idle for the next tree, so that a run
+// of short processes (per-task mode) creates a cgroup per slot rather than
+// one per process. A tree that left processes behind keeps its cgroup
+// until they are gone, and the cgroup is then removed.
 type supervision struct {
 	mechanism string
 	base      string // cgroup: this Run's cgroup, parent of the workers' cgroups
 	reason    string // why the cgroup mechanism is not used
-	seq       int
+	seq       int    // the spawner's only
 	keeper    *keeperProc
 	log       logger
+
+	mu     sync.Mutex
+	idle   []cgroup // empty cgroups of ended trees, most recent last
+	closed bool     // close was called: a released cgroup is removed
+}
+
+// cgroup is one worker cgroup: its directory and an O_PATH descriptor of
+// it, the one clone3 takes (CLONE_INTO_CGROUP).
+type cgroup struct {
+	dir string
+	fd  int
 }
 
 // logger is the part of *slog.Logger the trees use.
@@ -150,18 +168,54 @@ func (s *supervision) newTree(env []string, cgroup bool) (*tree, error) {
 		}
 		return t, nil
 	}
-	s.seq++
-	t.dir = filepath.Join(s.base, "w"+strconv.Itoa(s.seq))
-	if err := os.Mkdir(t.dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create cgroup: %w", err)
-	}
-	fd, err := unix.Open(t.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	cg, err := s.takeCgroup()
 	if err != nil {
-		_ = os.Remove(t.dir)
-		return nil, fmt.Errorf("open cgroup: %w", err)
+		return nil, err
 	}
-	t.cgfd, t.inCgroup = fd, true
+	t.dir, t.cgfd, t.inCgroup = cg.dir, cg.fd, true
 	return t, nil
+}
+
+// takeCgroup returns an idle cgroup, or a new one. The spawner only.
+func (s *supervision) takeCgroup() (cgroup, error) {
+	s.mu.Lock()
+	if n := len(s.idle); n > 0 {
+		cg := s.idle[n-1]
+		s.idle = s.idle[:n-1]
+		s.mu.Unlock()
+		return cg, nil
+	}
+	s.mu.Unlock()
+	s.seq++
+	dir := filepath.Join(s.base, "w"+strconv.Itoa(s.seq))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return cgroup{}, fmt.Errorf("create cgroup: %w", err)
+	}
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		_ = os.Remove(dir)
+		return cgroup{}, fmt.Errorf("open cgroup: %w", err)
+	}
+	return cgroup{dir: dir, fd: fd}, nil
+}
+
+// putCgroup keeps cg, which holds no process, for the next tree. A
+// supervision closed meanwhile removes it at once.
+func (s *supervision) putCgroup(cg cgroup) {
+	s.mu.Lock()
+	if !s.closed {
+		s.idle = append(s.idle, cg)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	dropCgroup(cg)
+}
+
+// dropCgroup closes the descriptor of cg and removes it.
+func dropCgroup(cg cgroup) {
+	unix.Close(cg.fd)
+	keeper.RemoveCgroup(cg.dir)
 }
 
 // newInertTree is inertTree on Linux.
@@ -190,10 +244,6 @@ func (t *tree) attr(sys *syscall.SysProcAttr) {
 
 // started records the forked worker; forked is false when the fork failed.
 func (t *tree) started(pid int, forked bool) {
-	if t.cgfd >= 0 {
-		unix.Close(t.cgfd)
-		t.cgfd = -1
-	}
 	if !forked {
 		t.close()
 		return
@@ -207,9 +257,16 @@ func (t *tree) started(pid int, forked bool) {
 	}
 }
 
-// close removes the tree's cgroup once it is empty. A cgroup that cannot be
-// removed yet is removed with the Run's at the end.
+// close removes the Run's cgroup and the workers' (killing what is left in
+// them) and ends the keeper. Trees released later remove their cgroups.
 func (s *supervision) close() {
+	s.mu.Lock()
+	idle := s.idle
+	s.idle, s.closed = nil, true
+	s.mu.Unlock()
+	for _, cg := range idle {
+		unix.Close(cg.fd) // the directories go with the others below
+	}
 	if s.base != "" {
 		entries, _ := os.ReadDir(s.base)
 		if len(entries) > 0 {
@@ -257,7 +314,7 @@ type tree struct {
 
 	mu     sync.Mutex
 	dir    string         // cgroup mechanism: the worker's cgroup
-	cgfd   int            // the cgroup directory until the fork
+	cgfd   int            // the cgroup directory (O_PATH), until the tree is closed
 	marker []byte         // proc mechanism: the worker's service.instance.id
 	known  map[int]uint64 // proc mechanism: members seen, pid → start time
 	start  uint64         // proc mechanism: the worker's start time
@@ -271,13 +328,57 @@ type tree struct {
 func (t *tree) members() []int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.membersLocked()
+}
+
+// membersLocked is members with t.mu held. A closed tree's cgroup may
+// belong to another tree already: the closed tree has no members.
+func (t *tree) membersLocked() []int {
 	if t.inert {
 		return nil
 	}
 	if t.dir != "" {
-		return keeper.ReadPids(filepath.Join(t.dir, "cgroup.procs"))
+		if t.closed {
+			return nil
+		}
+		return readCgroupPids(t.cgfd)
 	}
 	return t.procMembers(nil)
+}
+
+// readCgroupPids returns the pids in cgroup.procs of the cgroup whose
+// directory dirfd is open: plain system calls, no poller (cgroup files
+// can be polled, so os.ReadFile would register and unregister each).
+func readCgroupPids(dirfd int) []int {
+	fd, err := unix.Openat(dirfd, "cgroup.procs", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(fd)
+	var buf [512]byte
+	var all []byte
+	for {
+		n, err := unix.Read(fd, buf[:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if n <= 0 || err != nil {
+			break
+		}
+		all = append(all, buf[:n]...)
+	}
+	return parsePids(all)
+}
+
+// parsePids parses pids separated by white space; other words are skipped.
+func parsePids(b []byte) []int {
+	var pids []int
+	for _, f := range bytes.Fields(b) {
+		if pid, err := atoi(f); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // procMembers finds the members through /proc: the worker, members seen
@@ -392,14 +493,20 @@ func (t *tree) signal(sig syscall.Signal) error {
 // (Linux 5.14), else SIGKILL to each member until none is left.
 func (t *tree) kill() error {
 	t.mu.Lock()
-	dir := t.dir
-	t.mu.Unlock()
-	if dir != "" {
-		err := os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
-		if err == nil || errors.Is(err, os.ErrNotExist) && t.closedNow() {
+	if t.dir != "" {
+		// Under t.mu: once the tree is closed, its cgroup may be another
+		// tree's.
+		if t.closed {
+			t.mu.Unlock()
+			return nil
+		}
+		err := os.WriteFile(filepath.Join(t.dir, "cgroup.kill"), []byte("1"), 0)
+		if err == nil {
+			t.mu.Unlock()
 			return nil
 		}
 	}
+	t.mu.Unlock()
 	var errs []error
 	for pass := 0; pass < 20; pass++ {
 		pids := t.members()
@@ -418,12 +525,6 @@ func (t *tree) kill() error {
 		time.Sleep(5 * time.Millisecond)
 	}
 	return errors.Join(errs...)
-}
-
-func (t *tree) closedNow() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.closed
 }
 
 // rss returns the resident memory of the members, in KiB: the sum of their
@@ -445,7 +546,7 @@ func (t *tree) rss() (int64, error) {
 		}
 		return total, nil
 	}
-	pids := keeper.ReadPids(filepath.Join(t.dir, "cgroup.procs"))
+	pids := t.membersLocked()
 	t.mu.Unlock()
 	var buf [2048]byte
 	for _, pid := range pids {
@@ -460,12 +561,40 @@ func (t *tree) rss() (int64, error) {
 func (t *tree) close() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.closeLocked(false)
+}
+
+// release closes the tree when no member is alive, and reports whether it
+// did. Its cgroup then holds no process and is kept for the next tree
+// (see supervision).
+func (t *tree) release() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return true
+	}
+	if len(t.membersLocked()) > 0 {
+		return false
+	}
+	t.closeLocked(true)
+	return true
+}
+
+// closeLocked closes the tree; reuse keeps its empty cgroup for the next
+// tree rather than removing it. t.mu is held.
+func (t *tree) closeLocked(reuse bool) {
 	if t.closed {
 		return
 	}
 	t.closed = true
 	if t.dir != "" {
-		keeper.RemoveCgroup(t.dir)
+		cg := cgroup{dir: t.dir, fd: t.cgfd}
+		t.cgfd = -1
+		if reuse {
+			t.sup.putCgroup(cg)
+		} else {
+			dropCgroup(cg)
+		}
 	}
 	if len(t.marker) > 0 && t.sup.keeper != nil {
 		t.sup.keeper.send(keeper.LineUnmark + " " + string(t.marker))

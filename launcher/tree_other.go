@@ -112,3 +112,6 @@ type SupervisionInfo struct {
 func ProbeSupervision() SupervisionInfo {
 	return SupervisionInfo{Mechanism: MechanismGroup, Detail: "no cgroups or /proc on this platform: descendants that leave the worker's process group are not followed, and nothing outlives a launcher killed with SIGKILL only on Linux"}
 }
+
+// release reports whether the worker's group is gone.
+func (t *tree) release() bool { return !t.alive() }

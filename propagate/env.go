@@ -146,6 +146,20 @@ func InjectEnv(ctx context.Context, p propagation.TextMapPropagator, environ []s
 	return c.Environ()
 }
 
+// AppendEnv appends to dst the "NAME=value" entries of the carrier of ctx
+// as p injects it, in the order of InjectEnv: TRACEPARENT, TRACESTATE and
+// BAGGAGE first, then the others sorted by name (only baggage when ctx has
+// no valid span context). InjectEnv(ctx, p, environ) is
+// StripEnv(p, StripCarriers(environ)) followed by these entries; a caller
+// that starts many processes from one environment strips it once and
+// appends each process's carrier.
+func AppendEnv(ctx context.Context, p propagation.TextMapPropagator, dst []string) []string {
+	c := &EnvCarrier{}
+	inject(ctx, p, c)
+	c.sortFrom(0)
+	return append(dst, c.env...)
+}
+
 // ExtractEnv returns ctx updated with the trace context that p extracts from
 // environ (pass os.Environ() for the process environment).
 //

@@ -72,6 +72,10 @@ func TestInjectEnvEveryCombination(t *testing.T) {
 				ctx  context.Context
 			}{{"span", ctx}, {"no span", context.Background()}} {
 				got := propagate.InjectEnv(tc.ctx, p, inherited)
+				// AppendEnv is the same, the stripping done once apart.
+				if split := propagate.AppendEnv(tc.ctx, p, propagate.StripEnv(p, propagate.StripCarriers(inherited))); !slices.Equal(split, got) {
+					t.Errorf("%s: strip, then AppendEnv\n%q\nwant InjectEnv's\n%q", tc.name, split, got)
+				}
 				if !slices.Equal(got[:3], []string{"PATH=/bin", "traceparent=lower-case-is-another-variable", "HOME=/root"}) {
 					t.Fatalf("%s: kept entries %q", tc.name, got[:3])
 				}
