@@ -138,6 +138,9 @@ func (p *pidWaiter) reap(fd int32) {
 	pid, ok := p.fds[fd]
 	p.mu.Unlock()
 	if !ok {
+		// Not ours (any more): out of the set, or its level-triggered
+		// event would wake the loop for ever.
+		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
 		return
 	}
 	var ws syscall.WaitStatus
@@ -155,16 +158,26 @@ func (p *pidWaiter) reap(fd int32) {
 		}
 		break
 	}
-	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
-	unix.Close(int(fd))
+	// Forget the descriptor before closing it: once closed, its number
+	// may at once be the pidfd of a new process (a fork on the spawner's
+	// thread), whose entry must not be the one deleted.
 	p.mu.Lock()
 	delete(p.fds, fd)
 	p.mu.Unlock()
+	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
+	unix.Close(int(fd))
+	if testHookPidfdClosed != nil {
+		testHookPidfdClosed()
+	}
 	select {
 	case p.out <- exitEvent{pid: pid, status: ws}:
 	case <-p.stop:
 	}
 }
+
+// testHookPidfdClosed, when not nil, runs in reap right after a pidfd is
+// closed: tests start a process there, whose pidfd gets the same number.
+var testHookPidfdClosed func()
 
 // close ends the loop and releases the descriptors. Every worker has been
 // reported by the time the run ends, so no pidfd is normally left.
