@@ -445,10 +445,14 @@ func (r *supervisor) onSignal(sig os.Signal) {
 // go on meanwhile.
 func (r *supervisor) jobControl() {
 	for _, s := range r.slots {
-		if w := s.w; w != nil && w.exit == nil && w.tree.stoppedOnTerminal() {
-			r.log.Info("the worker was stopped from the terminal; stopping the launcher too until the job is continued", "worker", s.index, "pid", w.pid)
-			w.tree.suspendJob()
-			r.log.Debug("the job was continued", "worker", s.index, "pid", w.pid)
+		w := s.w
+		if w == nil || w.exit != nil {
+			continue
+		}
+		if stopped, sig := w.tree.stoppedOnTerminal(); stopped {
+			r.log.Info("the worker on the terminal was stopped", "worker", s.index, "pid", w.pid, "signal", signalName(sig))
+			w.tree.suspendJob(sig)
+			r.log.Debug("the worker on the terminal goes on", "worker", s.index, "pid", w.pid)
 		}
 	}
 }

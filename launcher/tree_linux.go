@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -634,18 +635,96 @@ func setForeground(fd, pgrp int) error {
 }
 
 // stoppedOnTerminal reports whether the worker leading t, which holds the
-// terminal, is stopped (by ^Z's SIGTSTP, say). It takes the stop's wait
-// status (waitid(2) with WSTOPPED alone, which never reaps an exit: the
-// reaper still gets that).
-func (t *tree) stoppedOnTerminal() bool {
+// terminal, is stopped (by ^Z's SIGTSTP, say), and by which signal. It
+// takes the stop's wait status (waitid(2) with WSTOPPED alone, which never
+// reaps an exit: the reaper still gets that).
+func (t *tree) stoppedOnTerminal() (bool, syscall.Signal) {
 	if t.ctty < 0 || t.pid <= 0 {
-		return false
+		return false, 0
 	}
 	var info unix.Siginfo
 	if err := unix.Waitid(unix.P_PID, t.pid, &info, unix.WSTOPPED|unix.WNOHANG, nil); err != nil {
-		return false
+		return false, 0
 	}
-	return info.Signo == int32(syscall.SIGCHLD) && info.Code == cldStopped
+	c := (*sigchldInfo)(unsafe.Pointer(&info))
+	if c.Signo != int32(syscall.SIGCHLD) || c.Code != cldStopped {
+		return false, 0
+	}
+	return true, syscall.Signal(c.Status)
+}
+
+// sigchldInfo is the start of a siginfo_t of SIGCHLD (sigaction(2)):
+// si_signo, si_errno, si_code, then the union, aligned as a pointer is,
+// whose first members are si_pid, si_uid and si_status.
+type sigchldInfo struct {
+	Signo, Errno, Code int32
+	_                  [unsafe.Sizeof(uintptr(0)) - 4]byte
+	Pid                int32
+	UID                uint32
+	Status             int32
+}
+
+// cldStopped is CLD_STOPPED, the si_code of a child stopped by a signal.
+const cldStopped = 5
+
+// suspendJob does what a job-control shell expects of a job whose
+// foreground process was stopped from the terminal (sig: SIGTSTP, or
+// SIGTTIN/SIGTTOU for a worker that used the terminal from the
+// background): the launcher takes the terminal back and stops its own
+// process group, so the shell sees the whole job stopped and gets its
+// prompt back. When the shell continues the job (SIGCONT: fg, or bg), the
+// worker's group is continued too, and gets the terminal back when the
+// launcher holds it (fg). A worker stopped by SIGTTIN or SIGTTOU while the
+// launcher holds the terminal (fg came just after bg) only needs the
+// terminal: it gets it and goes on.
+//
+// Only a job-control shell continues a stopped job. When no ancestor in the
+// launcher's group has a parent of another group of the same session (its
+// group is orphaned, POSIX 2017 XBD 3.250: `ssh -t host otel-qrun …`,
+// `docker exec -it`, `script -c`), the terminal's stop signals are not
+// delivered to the group, and nothing would continue the launcher: the
+// worker is then continued at once, as if the ^Z had reached it the same way.
+func (t *tree) suspendJob(sig syscall.Signal) {
+	own := unix.Getpgrp()
+	fg, fgErr := unix.IoctlGetInt(t.ctty, unix.TIOCGPGRP)
+	switch {
+	case !jobControlled():
+		_ = t.forward(syscall.SIGCONT)
+		return
+	case (sig == syscall.SIGTTIN || sig == syscall.SIGTTOU) && fgErr == nil && fg == own:
+		t.continueOnTerminal(own)
+		return
+	}
+	if fgErr == nil && fg == t.pid {
+		if err := setForeground(t.ctty, own); err != nil {
+			t.sup.log.Debug("cannot take the terminal back", "error", err)
+		}
+	}
+	stopJob()
+	t.continueOnTerminal(own)
+}
+
+// continueOnTerminal continues the worker's tree, handing it the terminal
+// first when the launcher's group own holds it.
+func (t *tree) continueOnTerminal(own int) {
+	if fg, err := unix.IoctlGetInt(t.ctty, unix.TIOCGPGRP); err == nil && fg == own {
+		if err := setForeground(t.ctty, t.pid); err != nil {
+			t.sup.log.Debug("cannot hand the terminal to the worker", "error", err)
+		}
+	}
+	_ = t.forward(syscall.SIGCONT)
+}
+
+// stopJob stops the launcher's process group (the job: the launcher, and
+// the other commands of its pipeline) and returns once it is continued.
+// The launcher stops through a signal to this very thread: a SIGSTOP to
+// the process is taken by any thread, and this one could run on (and hand
+// the terminal back) before the process stops.
+func stopJob() {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	_ = unix.Kill(0, syscall.SIGSTOP)
+	_ = unix.Tgkill(unix.Getpid(), unix.Gettid(), syscall.SIGSTOP)
 }
 
 // jobControlled reports whether the launcher's process group is not
@@ -674,42 +753,6 @@ func jobControlled() bool {
 		pid = st.ppid
 	}
 	return false
-}
-
-// cldStopped is CLD_STOPPED, the si_code of a child stopped by a signal.
-const cldStopped = 5
-
-// suspendJob does what a job-control shell expects of a job whose
-// foreground process was stopped from the terminal: the launcher takes the
-// terminal back and stops its own process group (SIGSTOP), so the shell
-// sees the whole job stopped and gets its prompt back. When the shell
-// continues the job (SIGCONT: fg, or bg), the worker's group is continued
-// too, and gets the terminal back when the launcher holds it (fg).
-//
-// Only a job-control shell continues a stopped job. When no ancestor in the
-// launcher's group has a parent of another group of the same session (its
-// group is orphaned, POSIX 2017 XBD 3.250: `ssh -t host otel-qrun …`,
-// `docker exec -it`, `script -c`), the terminal's stop signals are not
-// delivered to the group, and nothing would continue the launcher: the
-// worker is then continued at once, as if the ^Z had reached it the same way.
-func (t *tree) suspendJob() {
-	if !jobControlled() {
-		_ = t.forward(syscall.SIGCONT)
-		return
-	}
-	if fg, err := unix.IoctlGetInt(t.ctty, unix.TIOCGPGRP); err == nil && fg == t.pid {
-		if err := setForeground(t.ctty, unix.Getpgrp()); err != nil {
-			t.sup.log.Debug("cannot take the terminal back", "error", err)
-		}
-	}
-	// Returns once the group is continued.
-	_ = unix.Kill(0, syscall.SIGSTOP)
-	if fg, err := unix.IoctlGetInt(t.ctty, unix.TIOCGPGRP); err == nil && fg == unix.Getpgrp() {
-		if err := setForeground(t.ctty, t.pid); err != nil {
-			t.sup.log.Debug("cannot hand the terminal to the worker", "error", err)
-		}
-	}
-	_ = t.forward(syscall.SIGCONT)
 }
 
 // treesRSS returns the resident memory, in KiB, of each worker's tree, by

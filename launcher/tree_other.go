@@ -88,9 +88,9 @@ func (t *tree) close() {}
 func (t *tree) exited() {}
 
 // stoppedOnTerminal: job control of a worker on the terminal is Linux's only.
-func (t *tree) stoppedOnTerminal() bool { return false }
+func (t *tree) stoppedOnTerminal() (bool, syscall.Signal) { return false, 0 }
 
-func (t *tree) suspendJob() {}
+func (t *tree) suspendJob(syscall.Signal) {}
 
 func signalGroup(pgid int, sig syscall.Signal) error {
 	err := unix.Kill(-pgid, sig)
