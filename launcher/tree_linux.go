@@ -717,14 +717,21 @@ func (t *tree) continueOnTerminal(own int) {
 
 // stopJob stops the launcher's process group (the job: the launcher, and
 // the other commands of its pipeline) and returns once it is continued.
-// The launcher stops through a signal to this very thread: a SIGSTOP to
-// the process is taken by any thread, and this one could run on (and hand
-// the terminal back) before the process stops.
+// The launcher stops through a SIGSTOP to this very thread, which takes it
+// before it runs on: a SIGSTOP to the process (kill(0)) is taken by any of
+// its threads, and this one could hand the terminal back before the
+// process stops, or, having stopped already, stop once more after the
+// SIGCONT. The other members of the group get theirs one by one.
 func stopJob() {
+	own, self := unix.Getpgrp(), unix.Getpid()
+	_ = scanProc(func(st procStat) {
+		if st.pgrp == own && st.pid != self && st.live() {
+			_ = unix.Kill(st.pid, syscall.SIGSTOP)
+		}
+	})
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	_ = unix.Kill(0, syscall.SIGSTOP)
-	_ = unix.Tgkill(unix.Getpid(), unix.Gettid(), syscall.SIGSTOP)
+	_ = unix.Tgkill(self, unix.Gettid(), syscall.SIGSTOP)
 }
 
 // jobControlled reports whether the launcher's process group is not
