@@ -114,13 +114,24 @@ func TestCgroupReuse(t *testing.T) {
 		t.Errorf("the cgroup of a tree that was closed with processes left is not removed: %v", err)
 	}
 
+	// A cgroup that cgroup.kill was written to is never used again: the
+	// kernel kills every process cloned into it afterwards.
 	if err := b.kill(); err != nil {
 		t.Fatal(err)
 	}
 	exited(b)
 	b.release()
+	e, out := start("/bin/sh", "-c", "echo alive")
+	var said string
+	fmt.Fscan(out, &said)
+	out.Close()
+	ev := <-exits
+	if ev.pid != e.pid || ev.status.Signaled() || said != "alive" {
+		t.Errorf("a process started after a tree's kill: %v, said %q (cgroup %s, the killed tree's %s)", ev.status, said, e.dir, b.dir)
+	}
+	e.release()
 	shutdown()
-	for _, dir := range []string{a.dir, d.dir, sup.base} {
+	for _, dir := range []string{a.dir, d.dir, e.dir, sup.base} {
 		if _, err := os.Stat(dir); !os.IsNotExist(err) {
 			t.Errorf("%s left after the supervision closed: %v", dir, err)
 		}

@@ -320,6 +320,10 @@ type tree struct {
 	known  map[int]uint64 // proc mechanism: members seen, pid → start time
 	start  uint64         // proc mechanism: the worker's start time
 	closed bool
+	// cgKilled: cgroup.kill was written to its cgroup, which then kills
+	// every process cloned into it later (Linux 6.18, clone3
+	// CLONE_INTO_CGROUP): that cgroup is removed, never kept for reuse.
+	cgKilled bool
 
 	// stopBy is when a stop under way kills what is left (zero: no stop).
 	stopBy time.Time
@@ -501,6 +505,7 @@ func (t *tree) kill() error {
 			t.mu.Unlock()
 			return nil
 		}
+		t.cgKilled = true
 		err := os.WriteFile(filepath.Join(t.dir, "cgroup.kill"), []byte("1"), 0)
 		if err == nil {
 			t.mu.Unlock()
@@ -582,7 +587,8 @@ func (t *tree) release() bool {
 }
 
 // closeLocked closes the tree; reuse keeps its empty cgroup for the next
-// tree rather than removing it. t.mu is held.
+// tree rather than removing it, unless it was killed through (cgKilled).
+// t.mu is held.
 func (t *tree) closeLocked(reuse bool) {
 	if t.closed {
 		return
@@ -591,7 +597,7 @@ func (t *tree) closeLocked(reuse bool) {
 	if t.dir != "" {
 		cg := cgroup{dir: t.dir, fd: t.cgfd}
 		t.cgfd = -1
-		if reuse {
+		if reuse && !t.cgKilled {
 			t.sup.putCgroup(cg)
 		} else {
 			dropCgroup(cg)
