@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,7 +37,7 @@ func Run(in io.Reader) int {
 		return 0
 	}
 	// The launcher is gone without saying done: it was killed.
-	if orders.base != "" {
+	if orders.base != "" && runCgroup(orders.base) {
 		killCgroup(orders.base)
 	}
 	if len(orders.markers) > 0 {
@@ -52,33 +53,90 @@ type orders struct {
 }
 
 // read reads the protocol until "done" (done is true) or the end of in.
-// Lines it does not know are ignored, and so are lines without an
-// argument: an empty marker would match every process.
+// Lines it does not know are ignored, and so are arguments that are not
+// what the launcher sends: a mark must be a service.instance.id the
+// launcher made (a UUID; an empty or short marker would match every
+// process), a cgroup an absolute path. A line longer than maxLine is
+// skipped whole, and reading goes on: it is not taken as the launcher's end.
 func read(in io.Reader) (o orders, done bool) {
 	marked := make(map[string]bool)
-	sc := bufio.NewScanner(in)
-	for sc.Scan() {
-		cmd, arg, _ := strings.Cut(sc.Text(), " ")
+	br := bufio.NewReaderSize(in, maxLine)
+	for {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = br.ReadSlice('\n')
+			}
+			if err != nil {
+				break
+			}
+			continue
+		}
+		cmd, arg, _ := strings.Cut(strings.TrimSuffix(string(line), "\n"), " ")
 		arg = strings.TrimSpace(arg)
 		if cmd == LineDone {
 			return orders{}, true
 		}
-		if arg == "" {
-			continue
-		}
-		switch cmd {
-		case LineCgroup:
-			o.base = arg
-		case LineMark:
+		switch {
+		case cmd == LineCgroup && filepath.IsAbs(arg):
+			o.base = filepath.Clean(arg)
+		case cmd == LineMark && isMarker(arg):
 			marked[arg] = true
-		case LineUnmark:
+		case cmd == LineUnmark:
 			delete(marked, arg)
+		}
+		if err != nil {
+			break
 		}
 	}
 	for m := range marked {
-		o.markers = append(o.markers, []byte(m))
+		o.markers = append(o.markers, []byte(markerPrefix+m))
 	}
 	return o, false
+}
+
+// maxLine is the longest protocol line read; the launcher's are under 200
+// bytes.
+const maxLine = 4096
+
+// markerPrefix is what precedes a marker in a member's environment, inside
+// OTEL_RESOURCE_ATTRIBUTES: the keeper matches the whole attribute.
+const markerPrefix = "service.instance.id="
+
+// isMarker reports whether s is a marker the launcher makes: a UUID in its
+// text form (RFC 9562 section 4), 8-4-4-4-12 hexadecimal digits.
+func isMarker(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// cgroupFS reports whether dir is on a cgroup v2 file system (statfs(2),
+// CGROUP2_SUPER_MAGIC). Tests replace it.
+var cgroupFS = func(dir string) bool {
+	var st syscall.Statfs_t
+	return syscall.Statfs(dir, &st) == nil && st.Type == 0x63677270
+}
+
+// runCgroup reports whether base can be a Run's cgroup: a directory named
+// otel-qrun-… on a cgroup v2 file system. The keeper writes and removes
+// nothing anywhere else.
+func runCgroup(base string) bool {
+	return strings.HasPrefix(filepath.Base(base), "otel-qrun-") && cgroupFS(base)
 }
 
 // killCgroup kills every process in the cgroup tree under base and removes
@@ -112,7 +170,7 @@ func killMembers(dir string) {
 }
 
 // killMarked kills, until none is left, every process whose environment
-// carries one of the workers' markers (none empty).
+// carries one of the workers' markers (service.instance.id=<UUID>).
 func killMarked(markers [][]byte) {
 	self := os.Getpid()
 	for pass := 0; pass < 200; pass++ {

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,9 +22,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // killed at the end of the test if it is still there.
 func marked(t *testing.T) (*exec.Cmd, string) {
 	t.Helper()
-	b := make([]byte, 8)
+	b := make([]byte, 16)
 	_, _ = rand.Read(b)
-	id := "keeper-test-" + hex.EncodeToString(b)
+	h := hex.EncodeToString(b)
+	id := h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 	c := exec.Command("sleep", "600")
 	c.Env = []string{"OTEL_RESOURCE_ATTRIBUTES=service.instance.id=" + id}
 	if err := c.Start(); err != nil {
@@ -37,10 +39,13 @@ func marked(t *testing.T) (*exec.Cmd, string) {
 // cgroup below it. (A plain directory: cgroup.kill becomes a file.)
 func fakeCgroup(t *testing.T) string {
 	t.Helper()
-	base := t.TempDir()
-	if err := os.Mkdir(base+"/w1", 0o755); err != nil {
+	base := t.TempDir() + "/otel-qrun-test"
+	if err := os.MkdirAll(base+"/w1", 0o755); err != nil {
 		t.Fatal(err)
 	}
+	fs := cgroupFS
+	cgroupFS = func(dir string) bool { return dir == base }
+	t.Cleanup(func() { cgroupFS = fs })
 	return base
 }
 
@@ -97,6 +102,8 @@ func TestEndWithoutDoneKillsTheTrees(t *testing.T) {
 // ignored. Run acts on what read returns, so these cases are checked
 // without killing anything.
 func TestRead(t *testing.T) {
+	const a, b = "0b7f3c2e-9a41-4d3b-8f25-6c1e2d9a7b10", "7D5E1A20-3C4B-4E6F-9A8B-1C2D3E4F5A6B"
+	long := strings.Repeat("x", 100_000)
 	for _, tc := range []struct {
 		in      string
 		base    string
@@ -106,32 +113,62 @@ func TestRead(t *testing.T) {
 		{in: ""},
 		{in: "\n\n"},
 		{in: "done\n", done: true},
-		{in: "mark a\ndone\nmark b\n", done: true},
+		{in: "mark " + a + "\ndone\nmark " + b + "\n", done: true},
 		{in: "mark\n"},
 		{in: "mark \n"},
 		{in: "mark   \n"},
 		{in: "cgroup\n"},
 		{in: "cgroup \n"},
 		{in: "unmark\n"},
-		{in: "bogus x\nMARK y\n"},
-		{in: "cgroup /c\nmark a\n", base: "/c", markers: []string{"a"}},
+		{in: "bogus x\nMARK " + a + "\n"},
+		// Not markers the launcher makes: each would match far too much.
+		{in: "mark =\nmark \x00\nmark a\nmark Z\nmark service.instance.id\n"},
+		{in: "mark " + a[:35] + "\nmark " + a + "0\nmark " + strings.ReplaceAll(a, "-", "x") + "\n"},
+		{in: "cgroup relative/dir\n"},
+		{in: "cgroup /c\nmark " + a + "\n", base: "/c", markers: []string{a}},
+		{in: "cgroup /c/../d/\n", base: "/d"},
 		{in: "cgroup /c\ncgroup /d\n", base: "/d"},
-		{in: "mark a\nmark a\nmark b\nunmark b\nunmark zz\n", markers: []string{"a"}},
-		{in: "mark a", markers: []string{"a"}}, // no final newline
-		{in: "mark  a \n", markers: []string{"a"}},
+		{in: "mark " + a + "\nmark " + a + "\nmark " + b + "\nunmark " + b + "\nunmark zz\n", markers: []string{a}},
+		{in: "mark " + a, markers: []string{a}}, // no final newline
+		{in: "mark  " + a + " \n", markers: []string{a}},
+		// A line too long is skipped whole; reading goes on.
+		{in: "mark " + a + "\n" + long + "\ndone\n", done: true},
+		{in: long + "\nmark " + a + "\n", markers: []string{a}},
+		{in: "mark " + long + "\nmark " + a + "\n", markers: []string{a}},
+		{in: "mark " + a + "\n" + long, markers: []string{a}},
 	} {
 		o, done := read(strings.NewReader(tc.in))
 		var got []string
 		for _, m := range o.markers {
-			got = append(got, string(m))
+			got = append(got, strings.TrimPrefix(string(m), markerPrefix))
 		}
+		slices.Sort(got)
 		if done != tc.done || o.base != tc.base || strings.Join(got, ",") != strings.Join(tc.markers, ",") {
-			t.Errorf("read(%q) = base %q markers %q done %v; want %q %q %v", tc.in, o.base, got, done, tc.base, tc.markers, tc.done)
+			t.Errorf("read(%.80q) = base %q markers %q done %v; want %q %q %v", tc.in, o.base, got, done, tc.base, tc.markers, tc.done)
 		}
 	}
 }
 
-// FuzzRead: no input makes read return an empty marker or panic.
+// The keeper kills nothing in a directory that is not a Run's cgroup,
+// whatever the cgroup line names.
+func TestEndWithoutDoneLeavesOtherDirectories(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(dir+"/sub", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if status := Run(strings.NewReader("cgroup " + dir + "\n")); status != 0 {
+		t.Fatalf("status %d", status)
+	}
+	if _, err := os.Stat(dir + "/cgroup.kill"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("cgroup.kill written in a plain directory: %v", err)
+	}
+	if _, err := os.Stat(dir + "/sub"); err != nil {
+		t.Errorf("a subdirectory of a plain directory was removed: %v", err)
+	}
+}
+
+// FuzzRead: no input makes read return a marker that is not a UUID, or
+// panic.
 func FuzzRead(f *testing.F) {
 	for _, s := range []string{"mark a\n", "mark \n", "cgroup /x\nmark b\nunmark b\n", "done\n", "\x00mark \x00\n"} {
 		f.Add(s)
@@ -139,8 +176,8 @@ func FuzzRead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		o, _ := read(strings.NewReader(in))
 		for _, m := range o.markers {
-			if len(bytes.TrimSpace(m)) == 0 {
-				t.Fatalf("read(%q) returned an empty marker", in)
+			if !isMarker(strings.TrimPrefix(string(m), markerPrefix)) {
+				t.Fatalf("read(%q) returned the marker %q, not a UUID", in, m)
 			}
 		}
 	})
