@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -53,6 +52,8 @@ type orders struct {
 }
 
 // read reads the protocol until "done" (done is true) or the end of in.
+// (It uses strings, not path/filepath: a package initialized late would
+// make the keeper wait for the heavy ones, see Main.)
 // Lines it does not know are ignored, and so are arguments that are not
 // what the launcher sends: a mark must be a service.instance.id the
 // launcher made (a UUID; an empty or short marker would match every
@@ -78,8 +79,8 @@ func read(in io.Reader) (o orders, done bool) {
 			return orders{}, true
 		}
 		switch {
-		case cmd == LineCgroup && filepath.IsAbs(arg):
-			o.base = filepath.Clean(arg)
+		case cmd == LineCgroup && strings.HasPrefix(arg, "/"):
+			o.base = arg
 		case cmd == LineMark && isMarker(arg):
 			marked[arg] = true
 		case cmd == LineUnmark:
@@ -136,7 +137,8 @@ var cgroupFS = func(dir string) bool {
 // otel-qrun-… on a cgroup v2 file system. The keeper writes and removes
 // nothing anywhere else.
 func runCgroup(base string) bool {
-	return strings.HasPrefix(filepath.Base(base), "otel-qrun-") && cgroupFS(base)
+	base = strings.TrimRight(base, "/")
+	return strings.HasPrefix(base[strings.LastIndexByte(base, '/')+1:], "otel-qrun-") && cgroupFS(base)
 }
 
 // killCgroup kills every process in the cgroup tree under base and removes
