@@ -11,7 +11,7 @@ or over tasks from producers, each task carrying its producer's trace:
     { otel-qrun enqueue '{"to":"a@b"}'; otel-qrun enqueue '{"fail":true}'; } |
       otel-qrun --tasks - -- python3 examples/pyworker/worker.py
 
-The protocol (otel-qrun DESIGN section 6):
+The protocol (docs/protocol.md in the otel-qrun repository):
 
 - otel-qrun writes one JSON line per task to the worker's stdin:
   {"id": "...", "payload": ..., "carrier": {"traceparent": "00-..."}, "attempt": 1}
@@ -70,7 +70,10 @@ except ImportError:
 
 def log(message):
     """Logs go to stderr (stdout would do too); never to the reply channel."""
-    print(f"pyworker[{os.getpid()}]: {message}", file=sys.stderr, flush=True)
+    # One write per line: print() writes the line and its newline apart,
+    # and the lines of several workers on one stderr interleave.
+    sys.stderr.write(f"pyworker[{os.getpid()}]: {message}\n")
+    sys.stderr.flush()
 
 
 def handle(task):
@@ -132,7 +135,7 @@ def handle_in_context(task):
 def main():
     fd = os.environ.get("QRUN_RESULT_FD")
     if not fd:
-        log("QRUN_RESULT_FD is not set: run me as a task worker, with otel-qrun --tasks")
+        log("QRUN_RESULT_FD is not set: run me as a persistent task worker, with otel-qrun --tasks (and without --per-task)")
         return 2
     signal.signal(signal.SIGTERM, stop)
     if otel_qrun is not None:

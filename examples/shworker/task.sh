@@ -5,7 +5,7 @@
 #   printf '%s\n' hello fail '{"payload":{"n":3}}' |
 #     otel-qrun --tasks - --per-task --workers 2 -- sh examples/shworker/task.sh
 #
-# For each task, otel-qrun (DESIGN section 6) gives the process:
+# For each task, otel-qrun (docs/protocol.md) gives the process:
 #   stdin                the payload: a string payload as raw text ("hello"),
 #                        anything else as JSON ('{"n":3}' for the task
 #                        line {"payload":{"n":3}})
