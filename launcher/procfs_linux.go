@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/otel-qrun/otel-qrun/internal/keeper"
 )
 
 // procStat holds the fields of /proc/[pid]/stat the launcher uses (proc(5)).
@@ -103,11 +105,11 @@ func scanProc(fn func(procStat)) error {
 }
 
 // environHas reports whether the initial environment of process pid
-// (/proc/[pid]/environ, readable for processes of the same user) contains
-// marker.
+// (/proc/[pid]/environ, readable for processes of the same user) carries
+// marker as its service.instance.id (keeper.CarriesMarker).
 func environHas(pid int, marker []byte) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-	return err == nil && bytes.Contains(b, marker)
+	return err == nil && keeper.CarriesMarker(b, marker)
 }
 
 // readSmall reads a small file into buf without allocating.

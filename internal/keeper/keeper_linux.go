@@ -91,7 +91,7 @@ func read(in io.Reader) (o orders, done bool) {
 		}
 	}
 	for m := range marked {
-		o.markers = append(o.markers, []byte(markerPrefix+m))
+		o.markers = append(o.markers, []byte(m))
 	}
 	return o, false
 }
@@ -99,10 +99,6 @@ func read(in io.Reader) (o orders, done bool) {
 // maxLine is the longest protocol line read; the launcher's are under 200
 // bytes.
 const maxLine = 4096
-
-// markerPrefix is what precedes a marker in a member's environment, inside
-// OTEL_RESOURCE_ATTRIBUTES: the keeper matches the whole attribute.
-const markerPrefix = "service.instance.id="
 
 // isMarker reports whether s is a marker the launcher makes: a UUID in its
 // text form (RFC 9562 section 4), 8-4-4-4-12 hexadecimal digits.
@@ -134,11 +130,25 @@ var cgroupFS = func(dir string) bool {
 }
 
 // runCgroup reports whether base can be a Run's cgroup: a directory named
-// otel-qrun-… on a cgroup v2 file system. The keeper writes and removes
-// nothing anywhere else.
+// otel-qrun-… on a cgroup v2 file system whose parent is a cgroup too,
+// reached through no symbolic link and no "." or ".." (a link or a bind
+// mount named otel-qrun-… elsewhere is not the Run's cgroup). The keeper
+// writes and removes nothing anywhere else.
 func runCgroup(base string) bool {
 	base = strings.TrimRight(base, "/")
-	return strings.HasPrefix(base[strings.LastIndexByte(base, '/')+1:], "otel-qrun-") && cgroupFS(base)
+	i := strings.LastIndexByte(base, '/')
+	if i <= 0 || !strings.HasPrefix(base[i+1:], "otel-qrun-") || strings.Contains(base+"/", "/./") || strings.Contains(base+"/", "/../") {
+		return false
+	}
+	for j := 1; j <= len(base); j++ {
+		if j == len(base) || base[j] == '/' {
+			st, err := os.Lstat(base[:j])
+			if err != nil || st.Mode()&os.ModeSymlink != 0 {
+				return false
+			}
+		}
+	}
+	return cgroupFS(base) && cgroupFS(base[:i])
 }
 
 // killCgroup kills every process in the cgroup tree under base and removes
@@ -172,7 +182,7 @@ func killMembers(dir string) {
 }
 
 // killMarked kills, until none is left, every process whose environment
-// carries one of the workers' markers (service.instance.id=<UUID>).
+// carries one of the workers' markers (CarriesMarker).
 func killMarked(markers [][]byte) {
 	self := os.Getpid()
 	for pass := 0; pass < 200; pass++ {
@@ -186,7 +196,7 @@ func killMarked(markers [][]byte) {
 				continue
 			}
 			for _, m := range markers {
-				if len(m) > 0 && bytes.Contains(env, m) {
+				if CarriesMarker(env, m) {
 					found = true
 					_ = syscall.Kill(pid, syscall.SIGKILL)
 					break

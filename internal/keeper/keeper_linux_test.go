@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -44,7 +45,7 @@ func fakeCgroup(t *testing.T) string {
 		t.Fatal(err)
 	}
 	fs := cgroupFS
-	cgroupFS = func(dir string) bool { return dir == base }
+	cgroupFS = func(dir string) bool { return dir == base || dir == filepath.Dir(base) }
 	t.Cleanup(func() { cgroupFS = fs })
 	return base
 }
@@ -139,7 +140,7 @@ func TestRead(t *testing.T) {
 		o, done := read(strings.NewReader(tc.in))
 		var got []string
 		for _, m := range o.markers {
-			got = append(got, strings.TrimPrefix(string(m), markerPrefix))
+			got = append(got, string(m))
 		}
 		slices.Sort(got)
 		if done != tc.done || o.base != tc.base || strings.Join(got, ",") != strings.Join(tc.markers, ",") {
@@ -175,7 +176,7 @@ func FuzzRead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		o, _ := read(strings.NewReader(in))
 		for _, m := range o.markers {
-			if !isMarker(strings.TrimPrefix(string(m), markerPrefix)) {
+			if !isMarker(string(m)) {
 				t.Fatalf("read(%q) returned the marker %q, not a UUID", in, m)
 			}
 		}
@@ -211,5 +212,70 @@ func TestKeeperRunsDuringInit(t *testing.T) {
 	}
 	if len(out) != 0 {
 		t.Errorf("the test binary ran its tests instead of the keeper:\n%s", out)
+	}
+}
+
+// CarriesMarker matches the whole service.instance.id attribute of
+// OTEL_RESOURCE_ATTRIBUTES, nothing that merely contains the marker.
+func TestCarriesMarker(t *testing.T) {
+	const u = "0a1b2c3d-0000-4000-8000-00000000abcd"
+	env := func(kv ...string) []byte { return []byte(strings.Join(kv, "\x00") + "\x00") }
+	for _, tc := range []struct {
+		env  []byte
+		want bool
+	}{
+		{env("OTEL_RESOURCE_ATTRIBUTES=service.instance.id=" + u), true},
+		{env("A=1", "OTEL_RESOURCE_ATTRIBUTES=a=b,service.instance.id="+u+",qrun.worker.index=0", "B=2"), true},
+		{env("OTEL_RESOURCE_ATTRIBUTES=a=b, service.instance.id = " + u + " "), true},
+		{env("OTEL_RESOURCE_ATTRIBUTES=x.service.instance.id=" + u), false},
+		{env("OTEL_RESOURCE_ATTRIBUTES=service.instance.id=" + u + "ff"), false},
+		{env("OTHER=service.instance.id=" + u), false},
+		{env("OTEL_RESOURCE_ATTRIBUTES_X=service.instance.id=" + u), false},
+		{env("X=" + u), false},
+		{nil, false},
+	} {
+		if got := CarriesMarker(tc.env, []byte(u)); got != tc.want {
+			t.Errorf("CarriesMarker(%q) = %v, want %v", tc.env, got, tc.want)
+		}
+	}
+	if CarriesMarker(env("OTEL_RESOURCE_ATTRIBUTES=service.instance.id="), nil) {
+		t.Error("an empty marker matched")
+	}
+}
+
+// A cgroup line is acted on only for a Run's cgroup: a symbolic link named
+// otel-qrun-… to a cgroup, a path with "..", or a directory whose parent is
+// not a cgroup is refused.
+func TestRunCgroup(t *testing.T) {
+	root := t.TempDir()
+	cg := root + "/cgroups/otel-qrun-1"
+	if err := os.MkdirAll(cg+"/w1", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(cg, root+"/otel-qrun-link"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(root+"/plain/otel-qrun-2", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fs := cgroupFS
+	defer func() { cgroupFS = fs }()
+	cgroupFS = func(dir string) bool {
+		return strings.HasPrefix(dir+"/", root+"/cgroups/") || dir == root+"/plain/otel-qrun-2"
+	}
+	for path, want := range map[string]bool{
+		cg:                                 true,
+		cg + "/":                           true,
+		root + "/otel-qrun-link":           false, // a link
+		root + "/otel-qrun-link/w1/..":     false,
+		cg + "/w1/../../otel-qrun-1":       false,
+		root + "/cgroups/x/../otel-qrun-1": false,
+		root + "/plain/otel-qrun-2":        false, // its parent is no cgroup
+		root + "/cgroups":                  false, // not named otel-qrun-…
+		"otel-qrun-1":                      false,
+	} {
+		if got := runCgroup(path); got != want {
+			t.Errorf("runCgroup(%q) = %v, want %v", path, got, want)
+		}
 	}
 }
