@@ -172,21 +172,29 @@ func startShell(t *testing.T, env []string) *shell {
 	if err != nil {
 		t.Skip("no bash: job control needs a job-control shell")
 	}
+	cmd, master := sessionOnTerminal(t, append(env, "PS1=$ ", "TERM=dumb", "HISTFILE=/dev/null"), bash, "--norc", "--noprofile", "-i")
+	return &shell{t: t, master: master, lines: ptyLines(master), cmd: cmd}
+}
+
+// sessionOnTerminal starts argv with env as the leader of a new session
+// whose controlling terminal is a new pty, so that its group is the
+// terminal's foreground group, as in a shell. It returns the command and
+// the pty's master; the process is killed at the end of the test.
+func sessionOnTerminal(t *testing.T, env []string, argv ...string) (*exec.Cmd, *os.File) {
+	t.Helper()
 	master, slave := testenv.OpenPTY(t)
-	cmd := exec.Command(bash, "--norc", "--noprofile", "-i")
-	cmd.Env = append(env, "PS1=$ ", "TERM=dumb", "HISTFILE=/dev/null")
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	slave.Close()
-	sh := &shell{t: t, master: master, lines: ptyLines(master), cmd: cmd}
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	return sh
+	return cmd, master
 }
 
 // typ types s on the terminal.
@@ -241,15 +249,7 @@ func TestStoppedWorkerStopsGracefully(t *testing.T) {
 // a stopped launcher: after ^Z stopped the worker, the launcher continues
 // it at once, and it goes on reading the terminal.
 func TestTerminalStopOutsideJobControlContinuesTheWorker(t *testing.T) {
-	master, slave := testenv.OpenPTY(t)
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = helperEnvironWith("launcher", launcherParams{Workers: 1, Worker: "readlines"})
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	cmd, master := sessionOnTerminal(t, helperEnvironWith("launcher", launcherParams{Workers: 1, Worker: "readlines"}), os.Args[0])
 	lines := ptyLines(master)
 	waitLine(t, lines, `"event":"ready"`)
 	if _, err := master.Write([]byte{0x1a}); err != nil { // ^Z
