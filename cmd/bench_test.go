@@ -601,7 +601,9 @@ func BenchmarkWorkers(b *testing.B) {
 
 func idleWorkers(b *testing.B, env []string, workers int, subreaper bool) (threads, rssKiB float64) {
 	b.Helper()
-	args := []string{"--workers", strconv.Itoa(workers), "--stop-grace", "10"}
+	// --verbose: the launcher logs "worker started" once it has recorded
+	// a start, so the readings come after the bookkeeping of the last one.
+	args := []string{"--workers", strconv.Itoa(workers), "--stop-grace", "10", "--verbose"}
 	if subreaper {
 		args = append(args, "--subreaper=true")
 	}
@@ -611,28 +613,49 @@ func idleWorkers(b *testing.B, env []string, workers int, subreaper bool) (threa
 	if err != nil {
 		b.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	c.Stderr = &stderr
+	errPipe, err := c.StderrPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
 	if err := c.Start(); err != nil {
 		b.Fatal(err)
 	}
+	stderr := &stderrLines{} // the launcher's log, for failures
+	started := make(chan struct{})
+	logDone := make(chan struct{})
+	go func() {
+		defer close(logDone)
+		sc := bufio.NewScanner(errPipe)
+		n := 0
+		for sc.Scan() {
+			stderr.mu.Lock()
+			stderr.b.WriteString(sc.Text() + "\n")
+			stderr.mu.Unlock()
+			if bytes.Contains(sc.Bytes(), []byte("worker started")) {
+				if n++; n == workers {
+					close(started)
+				}
+			}
+		}
+	}()
 	sc := bufio.NewScanner(out)
 	for i := 0; i < workers; i++ {
 		if !sc.Scan() {
 			b.Fatalf("only %d of %d workers started\n%s", i, workers, stderr.String())
 		}
 	}
-	// Every worker runs; let the launcher finish its bookkeeping of the
-	// last ones, then take the highest of a few readings.
-	for range 5 {
-		time.Sleep(50 * time.Millisecond)
-		threads = max(threads, procStatus(b, c.Process.Pid, "Threads"))
-		rssKiB = max(rssKiB, procStatus(b, c.Process.Pid, "VmRSS"))
+	select {
+	case <-started:
+	case <-logDone:
+		b.Fatalf("the launcher logged fewer than %d starts\n%s", workers, stderr.String())
 	}
+	threads = procStatus(b, c.Process.Pid, "Threads")
+	rssKiB = procStatus(b, c.Process.Pid, "VmRSS")
 	if err := c.Process.Signal(syscall.SIGTERM); err != nil {
 		b.Fatal(err)
 	}
 	_, _ = io.Copy(io.Discard, out)
+	<-logDone
 	if err := c.Wait(); err != nil {
 		b.Fatalf("otel-qrun: %v\n%s", err, stderr.String())
 	}
