@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -73,27 +74,32 @@ func testTreeMembersAndRSS(t *testing.T, sup *supervision) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	tr, err := s.start(spawnRequest{path: "/bin/sh", argv: []string{"sh", "-c", "setsid sleep 60 & echo $!; exec sleep 60"},
-		env: []string{"OTEL_RESOURCE_ATTRIBUTES=service.instance.id=test-rss"}, files: []uintptr{0, w.Fd(), 2}, ctty: -1})
-	w.Close()
+	inR, inW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var child int
-	if _, err := fmt.Fscan(r, &child); err != nil {
+	defer inW.Close()
+	// The setsid child is cat, reading fd 3: once it echoes a line, it has
+	// exec'd and its memory is what the tree's rss must count.
+	tr, err := s.start(spawnRequest{path: "/bin/sh", argv: []string{"sh", "-c", "setsid cat <&3 & echo $!; exec sleep 60"},
+		env: []string{"OTEL_RESOURCE_ATTRIBUTES=service.instance.id=test-rss"}, files: []uintptr{0, w.Fd(), 2, inR.Fd()}, ctty: -1})
+	w.Close()
+	inR.Close()
+	if err != nil {
 		t.Fatal(err)
 	}
-	var buf [2048]byte
-	for {
-		p, err := readStat(child, buf[:])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", child)); string(comm) == "sleep\n" && p.rssPages > 0 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond) // until the child has exec'd sleep
+	br := bufio.NewReader(r)
+	var child int
+	if _, err := fmt.Fscanln(br, &child); err != nil {
+		t.Fatal(err)
 	}
+	if _, err := inW.WriteString("up\n"); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := br.ReadString('\n'); err != nil || line != "up\n" {
+		t.Fatalf("the setsid child echoed %q, %v", line, err)
+	}
+	var buf [2048]byte
 	if m := tr.members(); !slices.Contains(m, tr.pid) || !slices.Contains(m, child) {
 		t.Errorf("members %v, want the worker %d and its setsid child %d (%s)", m, tr.pid, child, s.sup.mechanism)
 	}
