@@ -522,22 +522,8 @@ func TestNodeClusterWorkersHaveTheirOwnIdentityAndFlushOnStop(t *testing.T) {
 	}
 	defer c.Process.Kill()
 	names := []string{"primary", "worker-1", "worker-2"}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		got := server.requests()
-		n := 0
-		for _, name := range names {
-			if _, ok := got["/ended-"+name]; ok {
-				n++
-			}
-		}
-		if n == len(names) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("requests %v; stderr:\n%s", got, stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	for _, name := range names {
+		server.wait(t, "/ended-"+name, time.Minute, &stderr)
 	}
 	c.Process.Signal(syscall.SIGTERM) // right after the requests
 	if err := c.Wait(); err != nil {

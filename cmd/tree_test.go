@@ -141,6 +141,7 @@ func keeperOf(pid int) int {
 func gone(t *testing.T, d time.Duration, tag string, pids ...int) time.Duration {
 	t.Helper()
 	start := time.Now()
+	deadline := start.Add(d)
 	for {
 		left := workertest.Tagged(tag)
 		for _, pid := range pids {
@@ -151,10 +152,11 @@ func gone(t *testing.T, d time.Duration, tag string, pids ...int) time.Duration 
 		if len(left) == 0 {
 			return time.Since(start)
 		}
-		if time.Since(start) > d {
-			t.Fatalf("processes left after %s: %v", d, left)
+		for _, pid := range left {
+			if !workertest.WaitExit(pid, deadline) {
+				t.Fatalf("processes left after %s: %v", d, left)
+			}
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -420,18 +420,27 @@ func WithoutEnv(env []string, key string) []string {
 	return out
 }
 
-// Gone waits until no process with pid exists (zombies count as gone).
+// Gone waits until no process with pid exists (zombies count as gone),
+// for 10 seconds at most.
 func Gone(t *testing.T, pids ...int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for _, pid := range pids {
-		for Alive(pid) {
-			if time.Now().After(deadline) {
-				t.Fatalf("process %d is still alive", pid)
-			}
-			time.Sleep(10 * time.Millisecond)
+		if !WaitExit(pid, deadline) {
+			t.Fatalf("process %d is still alive", pid)
 		}
 	}
+}
+
+// pollExit is WaitExit where no pidfd can be had: it looks every 10 ms.
+func pollExit(pid int, deadline time.Time) bool {
+	for Alive(pid) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
 }
 
 // Alive reports whether pid exists and is not a zombie.
