@@ -173,6 +173,12 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 func (r *supervisor) afterEvents() {
 	for i := 0; i < maxPolled && r.poll(r.tasks.channels()); i++ {
 	}
+	r.settleStep()
+}
+
+// settleStep settles, then hands the results of the step to the writer
+// together.
+func (r *supervisor) settleStep() {
 	r.settle()
 	if r.tasks != nil {
 		r.tasks.out.flush()
@@ -191,10 +197,7 @@ func (r *supervisor) handle(f func()) bool {
 		return false
 	}
 	f()
-	r.settle()
-	if r.tasks != nil {
-		r.tasks.out.flush()
-	}
+	r.settleStep()
 	if r.finished() || r.tasks.channels() != r.waiting {
 		signal1(r.nudge)
 	}
