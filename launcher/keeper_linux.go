@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/otel-qrun/otel-qrun/internal/keeper"
+	"golang.org/x/sys/unix"
 )
 
 // KeeperEnv is set to "1" in the environment of the keeper: the launcher's
@@ -22,9 +23,10 @@ const KeeperEnv = keeper.Env
 // keeperProc is the launcher's end of the keeper: a pipe whose end (EOF without
 // "done") tells the keeper that the launcher is gone.
 type keeperProc struct {
-	pid int
-	mu  sync.Mutex
-	w   *os.File
+	pid   int
+	pidfd int // -1 when the fork gave none (kernel before 5.3)
+	mu    sync.Mutex
+	w     *os.File
 }
 
 // startKeeper starts path as the keeper. base is the Run's cgroup ("" when
@@ -48,16 +50,17 @@ func startKeeper(path string, environ []string, base string) (*keeperProc, error
 	if v := getenv(environ, "GORACE"); v != "" {
 		env = append(env, "GORACE="+v)
 	}
+	pidfd := -1
 	pid, err := syscall.ForkExec(path, []string{"otel-qrun-keeper"}, &syscall.ProcAttr{
 		Env:   env,
 		Files: []uintptr{r.Fd(), devNull.Fd(), devNull.Fd()},
-		Sys:   &syscall.SysProcAttr{Setpgid: true},
+		Sys:   &syscall.SysProcAttr{Setpgid: true, PidFD: &pidfd},
 	})
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("start keeper %s: %w", path, err)
 	}
-	k := &keeperProc{pid: pid, w: w}
+	k := &keeperProc{pid: pid, pidfd: pidfd, w: w}
 	if base != "" {
 		k.send(keeper.LineCgroup + " " + base)
 	}
@@ -73,16 +76,32 @@ func (k *keeperProc) send(line string) {
 	}
 }
 
-// close tells the keeper that the launcher ended cleanly and waits for it.
+// close tells the keeper that the launcher ended cleanly, ends it and
+// reaps it. The keeper has nothing left to do then, and a short run would
+// otherwise wait at exit for the keeper's own start-up (a Go runtime
+// starting from the launcher's executable) to get as far as reading
+// "done": so it is killed (SIGKILL through its pidfd, which cannot reach
+// another process once the keeper is reaped). "done" still comes first,
+// for a keeper that reads it before the signal lands.
 func (k *keeperProc) close() {
 	k.send(keeper.LineDone)
 	k.mu.Lock()
 	k.w.Close()
 	k.w = nil
 	k.mu.Unlock()
+	if k.pidfd >= 0 {
+		defer unix.Close(k.pidfd)
+		_ = unix.PidfdSendSignal(k.pidfd, unix.SIGKILL, nil, 0)
+		for {
+			// ECHILD: a wait4(-1) loop of subreaper mode reaped it already.
+			var info unix.Siginfo
+			if err := unix.Waitid(unix.P_PIDFD, k.pidfd, &info, unix.WEXITED, nil); !errors.Is(err, unix.EINTR) {
+				return
+			}
+		}
+	}
 	var ws syscall.WaitStatus
 	for {
-		// ECHILD: a wait4(-1) loop of subreaper mode reaped it already.
 		if _, err := syscall.Wait4(k.pid, &ws, 0, nil); !errors.Is(err, syscall.EINTR) {
 			return
 		}
