@@ -77,6 +77,8 @@ type config struct {
 	propagator   propagation.TextMapPropagator
 	bootstrap    func(Exec) Exec
 	keeper       string
+	prepared     *Preparation
+	onDrained    func()
 }
 
 func defaults() config {
@@ -299,3 +301,16 @@ func WithBootstrap(f func(Exec) Exec) Option { return func(c *config) { c.bootst
 // "/proc/self/exe" names the running program. Without a keeper only the
 // workers themselves end with the launcher (parent-death signal).
 func WithKeeper(path string) Option { return func(c *config) { c.keeper = path } }
+
+// WithDrained sets a function Run calls once every worker is gone, their
+// spans ended and the task results written, before it removes the
+// workers' cgroups and ends the keeper (a few tenths of a millisecond):
+// where a caller begins flushing its telemetry, so that the two overlap.
+// It must not block.
+func WithDrained(f func()) Option { return func(c *config) { c.onDrained = f } }
+
+// WithPreparation gives Run a [Preparation] begun with [Prepare]: Run takes
+// its cgroup and keeper instead of making its own, and WithKeeper is then
+// not used. A Preparation serves one Run: a second Run given the same one
+// prepares its own.
+func WithPreparation(p *Preparation) Option { return func(c *config) { c.prepared = p } }

@@ -219,7 +219,12 @@ func newSpawner(r *reaper, cfg *config) *spawner {
 	s := &spawner{reqs: make(chan spawnRequest, spawnQueue), done: make(chan struct{}), reaper: r, log: cfg.logger,
 		ready: make(chan struct{}, 1)}
 	r.mu.Lock()
-	s.sup = newSupervision(cfg.logger, cfg.keeper, cfg.environ)
+	if cfg.prepared != nil {
+		s.sup = cfg.prepared.take()
+	}
+	if s.sup == nil {
+		s.sup = newSupervision(cfg.logger, cfg.keeper, cfg.environ)
+	}
 	if pid := s.sup.keeperPID(); pid > 0 {
 		// The wait4(-1) loop of subreaper mode reaps the keeper too; it
 		// is no orphan.

@@ -164,6 +164,9 @@ func (l *Launcher) Run(ctx context.Context, signals <-chan os.Signal) (int, erro
 	if r.tasks != nil {
 		r.tasks.out.finish(signals)
 	}
+	if cfg.onDrained != nil {
+		cfg.onDrained()
+	}
 	return r.status(), nil
 }
 

@@ -132,24 +132,36 @@ type logger interface {
 // executable run as the keeper ("" for none).
 func newSupervision(log logger, keeperPath string, keeperEnv []string) *supervision {
 	s := &supervision{mechanism: MechanismProc, log: log}
+	// The keeper first: its fork waits for its exec, and the cgroups
+	// made meanwhile would only delay it. It learns the Run's cgroup
+	// right after the mkdir (a launcher killed in between leaves an
+	// empty cgroup, as it did when killed before the keeper's fork).
+	if keeperPath != "" {
+		k, err := startKeeper(keeperPath, keeperEnv, "")
+		if err != nil {
+			log.Warn("cannot start the keeper: the workers' descendants outlive a launcher killed with SIGKILL", "error", err)
+		} else {
+			s.keeper = k
+		}
+	}
 	dir, err := cgroupDir()
 	if err == nil {
 		// A name of its own for every Run, even several in one process.
 		var base string
 		if base, err = os.MkdirTemp(dir, fmt.Sprintf("otel-qrun-%d-", os.Getpid())); err == nil {
 			s.mechanism, s.base = MechanismCgroup, base
+			if s.keeper != nil {
+				s.keeper.send(keeper.LineCgroup + " " + base)
+			}
+			// The first worker's cgroup is made now, with the Run's
+			// (ahead of Run when prepared, see Preparation).
+			if cg, err := s.takeCgroup(); err == nil {
+				s.idle = append(s.idle, cg)
+			}
 		}
 	}
 	if err != nil {
 		s.reason = err.Error()
-	}
-	if keeperPath != "" {
-		k, err := startKeeper(keeperPath, keeperEnv, s.base)
-		if err != nil {
-			log.Warn("cannot start the keeper: the workers' descendants outlive a launcher killed with SIGKILL", "error", err)
-		} else {
-			s.keeper = k
-		}
 	}
 	return s
 }
@@ -788,6 +800,14 @@ type SupervisionInfo struct {
 	Mechanism string
 	// Detail is where the cgroups go, or why cgroups are not used.
 	Detail string
+}
+
+// info describes the mechanism of s as ProbeSupervision does.
+func (s *supervision) info() SupervisionInfo {
+	if s.mechanism == MechanismCgroup {
+		return SupervisionInfo{Mechanism: MechanismCgroup, Detail: "one cgroup per worker under " + filepath.Dir(s.base)}
+	}
+	return SupervisionInfo{Mechanism: MechanismProc, Detail: "no writable cgroup v2: " + s.reason}
 }
 
 // ProbeSupervision finds the mechanism a launcher started now would use: a

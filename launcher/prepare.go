@@ -1,0 +1,69 @@
+package launcher
+
+import (
+	"log/slog"
+	"sync"
+)
+
+// Preparation is what a [Launcher.Run] needs before its first worker,
+// begun ahead of it in the background ([Prepare]): on Linux, the Run's
+// cgroup with a first worker cgroup in it, and the keeper's start (a fork
+// and an exec of the launcher's executable, about half a millisecond).
+// A short run (otel-qrun -- true) spent that time on its critical path
+// after its own start-up; prepared, it overlaps the caller's (the
+// configuration, the OpenTelemetry SDK, the signal subscriptions).
+//
+// A Preparation is taken by the one Run given it with [WithPreparation];
+// Close ends it when no Run took it (an error before Run).
+type Preparation struct {
+	ready chan struct{}
+	sup   *supervision
+
+	mu    sync.Mutex
+	taken bool
+}
+
+// Prepare begins a Run's preparation in the background with keeper as the
+// keeper's executable ("" for none, as [WithKeeper]), environ as the
+// environment the keeper takes GORACE from (as [WithEnviron]) and log for
+// its warnings (a keeper that cannot start). It returns at once.
+func Prepare(keeper string, environ []string, log *slog.Logger) *Preparation {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Preparation{ready: make(chan struct{})}
+	go func() {
+		defer close(p.ready)
+		p.sup = newSupervision(log, keeper, environ)
+	}()
+	return p
+}
+
+// Supervision reports the mechanism the prepared Run follows worker trees
+// with, as [ProbeSupervision] does before a Run, once the preparation is
+// done.
+func (p *Preparation) Supervision() SupervisionInfo {
+	<-p.ready
+	return p.sup.info()
+}
+
+// take hands the prepared supervision to a Run, once it is ready; nil
+// when another Run took it or Close was called.
+func (p *Preparation) take() *supervision {
+	<-p.ready
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.taken {
+		return nil
+	}
+	p.taken = true
+	return p.sup
+}
+
+// Close ends the preparation when no Run took it: the cgroups are removed
+// and the keeper is ended. It waits for the preparation to be done.
+func (p *Preparation) Close() {
+	if s := p.take(); s != nil {
+		s.close()
+	}
+}

@@ -1,0 +1,91 @@
+package launcher
+
+import (
+	"context"
+	"os"
+	"syscall"
+	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+)
+
+// A Run given a Preparation takes its cgroup and its keeper, ends both,
+// and calls the drained function once its worker is gone (its span ended)
+// and before the cgroup is removed; Close then has nothing left to do.
+func TestPreparationTakenByRun(t *testing.T) {
+	if _, err := os.Stat("/bin/true"); err != nil {
+		t.Skip("no /bin/true")
+	}
+	p := Prepare(os.Args[0], os.Environ(), nil)
+	info := p.Supervision()
+	sup := p.sup
+	if sup.keeper == nil {
+		t.Fatal("the preparation started no keeper")
+	}
+	keeperPid := sup.keeper.pid
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	devNull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devNull.Close()
+	drained := 0
+	l, err := New([]string{"/bin/true"}, WithPreparation(p), WithTracerProvider(tp),
+		WithStdio(devNull, devNull, devNull),
+		WithDrained(func() {
+			drained++
+			if n := len(rec.Ended()); n != 1 {
+				t.Errorf("drained with %d spans ended, want the worker's", n)
+			}
+			if info.Mechanism == MechanismCgroup {
+				if _, err := os.Stat(sup.base); err != nil {
+					t.Errorf("drained after the Run's cgroup was removed: %v", err)
+				}
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, err := l.Run(context.Background(), nil)
+	if err != nil || status != 0 {
+		t.Fatalf("Run: status %d, %v", status, err)
+	}
+	if drained != 1 {
+		t.Errorf("drained called %d times, want once", drained)
+	}
+	if s := p.take(); s != nil {
+		t.Error("the preparation was not taken by Run")
+	}
+	p.Close()
+	if err := syscall.Kill(keeperPid, 0); err != syscall.ESRCH {
+		t.Errorf("the prepared keeper %d after Run: kill 0 = %v, want ESRCH", keeperPid, err)
+	}
+	if info.Mechanism == MechanismCgroup {
+		if _, err := os.Stat(sup.base); !os.IsNotExist(err) {
+			t.Errorf("the Run's cgroup %s after Run: %v, want it removed", sup.base, err)
+		}
+	}
+}
+
+// A Preparation no Run took is ended by Close: its keeper is ended and
+// reaped, its cgroups removed.
+func TestPreparationClosedUnused(t *testing.T) {
+	p := Prepare(os.Args[0], os.Environ(), nil)
+	info := p.Supervision()
+	sup := p.sup
+	if sup.keeper == nil {
+		t.Fatal("the preparation started no keeper")
+	}
+	p.Close()
+	if err := syscall.Kill(sup.keeper.pid, 0); err != syscall.ESRCH {
+		t.Errorf("keeper %d after Close: kill 0 = %v, want ESRCH", sup.keeper.pid, err)
+	}
+	if info.Mechanism == MechanismCgroup {
+		if _, err := os.Stat(sup.base); !os.IsNotExist(err) {
+			t.Errorf("cgroup %s after Close: %v, want it removed", sup.base, err)
+		}
+	}
+	p.Close() // twice: nothing more
+}
