@@ -67,6 +67,9 @@ type exporterPlan struct {
 	raw      string
 }
 
+// otlp reports whether the plan exports over OTLP.
+func (p exporterPlan) otlp() bool { return slices.Contains(p.names, exporterOTLP) }
+
 func planExporters(env environ, spec signalSpec) (exporterPlan, error) {
 	raw := env.get(spec.envExporter)
 	plan := exporterPlan{raw: raw}

@@ -133,7 +133,11 @@ func dialGRPC(s grpcSettings, parent *lifetime, lazy bool) (*grpcConn, error) {
 	g.stopWatch = stopWatch
 	g.watched.Go(func() { g.watch(watchCtx) })
 	if !lazy {
-		conn.Connect()
+		// In the background: leaving idle mode builds the resolver and
+		// the balancer before the dial starts (about 0.45 ms on a 2-core
+		// machine), which a short run spent on its critical path. close
+		// waits for it.
+		g.watched.Go(conn.Connect)
 	}
 	return g, nil
 }

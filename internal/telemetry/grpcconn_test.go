@@ -198,7 +198,8 @@ func mapEnv(entries []string) func(string) string {
 }
 
 // TestWithoutEarlyConnect: the connection stays idle until the first
-// export, and then connects.
+// export, and then connects. Without it, the collector gets a connection
+// before any export (Setup connects in the background).
 func TestWithoutEarlyConnect(t *testing.T) {
 	for _, lazy := range []bool{true, false} {
 		t.Run(fmt.Sprintf("lazy=%t", lazy), func(t *testing.T) {
@@ -213,9 +214,12 @@ func TestWithoutEarlyConnect(t *testing.T) {
 			if len(s.conns.conns) != 1 {
 				t.Fatalf("%d connections, want 1", len(s.conns.conns))
 			}
-			// Connect moves the channel out of IDLE before it returns.
-			if idle := s.conns.conns[0].conn.GetState() == connectivity.Idle; idle != lazy {
-				t.Errorf("connection idle after Setup = %t, want %t", idle, lazy)
+			if lazy {
+				if state := s.conns.conns[0].conn.GetState(); state != connectivity.Idle {
+					t.Errorf("connection %s after Setup, want IDLE", state)
+				}
+			} else {
+				r.WaitConnections(t, 1, waitFor)
 			}
 			_, span := s.TracerProvider.Tracer("t").Start(context.Background(), "first")
 			span.End()
@@ -225,4 +229,25 @@ func TestWithoutEarlyConnect(t *testing.T) {
 			r.WaitSpans(t, func(s []otlptest.Span) bool { return len(s) == 1 }, waitFor)
 		})
 	}
+}
+
+// FlushTraces exports the spans ended so far before Shutdown, and
+// Shutdown exports them no second time.
+func TestFlushTraces(t *testing.T) {
+	cleanEnv(t)
+	r := otlptest.NewGRPC(t)
+	r.Setenv(t)
+	s := setup(t, WithErrorWriter(newBuffer()), WithoutMetrics())
+	_, span := s.TracerProvider.Tracer("t").Start(context.Background(), "flushed")
+	span.End()
+	s.FlushTraces(context.Background())
+	r.WaitSpans(t, func(s []otlptest.Span) bool { return len(s) == 1 }, waitFor)
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if n := len(r.Spans()); n != 1 {
+		t.Errorf("%d spans after Shutdown, want the one flushed", n)
+	}
+	var disabled *SDK
+	disabled.FlushTraces(context.Background()) // no SDK: nothing to do
 }

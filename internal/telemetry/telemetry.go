@@ -50,6 +50,7 @@ type SDK struct {
 	conns   *grpcConns
 	rep     *reporter
 	timeout time.Duration
+	warm    *sync.WaitGroup // warmOTLP
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -197,6 +198,10 @@ func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 	}
 	tp := sdktrace.NewTracerProvider(tpOpts...)
 	mp := sdkmetric.NewMeterProvider(mpOpts...)
+	var warm sync.WaitGroup
+	if traceOTLP, metricOTLP := tracesPlan.otlp(), metricsPlan.otlp(); traceOTLP || metricOTLP {
+		warm.Go(func() { warmOTLP(traceOTLP, metricOTLP) })
+	}
 
 	s := &SDK{
 		TracerProvider: tp,
@@ -210,11 +215,25 @@ func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 		conns:          conns,
 		rep:            rep,
 		timeout:        cfg.shutdownTimeout,
+		warm:           &warm,
 	}
 	if cfg.global {
 		s.installGlobals()
 	}
 	return s, nil
+}
+
+// FlushTraces exports the spans ended so far, as the tracer provider's
+// ForceFlush, and returns when they are exported, or when Shutdown has
+// aborted the exports (its deadline, a collector that refused every
+// connection). A run calls it in the background once its workers are
+// gone, so that the export overlaps what the launcher still has to do;
+// Shutdown then finds nothing left to export. A no-op when Disabled.
+func (s *SDK) FlushTraces(ctx context.Context) {
+	if s == nil || s.tp == nil {
+		return
+	}
+	_ = s.tp.ForceFlush(ctx)
 }
 
 func (s *SDK) installGlobals() {
@@ -236,7 +255,10 @@ func (s *SDK) Shutdown(ctx context.Context) error {
 	if s == nil || s.tp == nil {
 		return nil
 	}
-	s.shutdownOnce.Do(func() { s.shutdownErr = s.shutdown(ctx) })
+	s.shutdownOnce.Do(func() {
+		s.shutdownErr = s.shutdown(ctx)
+		s.warm.Wait() // well done by now: a goroutine of the SDK's ends with it
+	})
 	return s.shutdownErr
 }
 
