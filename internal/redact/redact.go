@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -147,8 +148,8 @@ func Text(s string) string {
 	if strings.Contains(s, "://") {
 		s = maskUserinfo(s, true)
 	}
-	if strings.Contains(s, "=") {
-		s = secretPair.ReplaceAllString(s, "${1}"+Mask)
+	if mayHoldSecretPair(s) {
+		s = secretPair().ReplaceAllString(s, "${1}"+Mask)
 	}
 	return s
 }
@@ -156,7 +157,37 @@ func Text(s string) string {
 // secretPair matches a name=value pair whose name looks secret, and its
 // value: a query parameter (?password=...), an entry of a list such as
 // OTEL_RESOURCE_ATTRIBUTES (deploy.token=...), a NAME=value in text.
-var secretPair = regexp.MustCompile(`(?i)((?:^|[?&;,=\s])[a-z0-9_.\-]*(?:token|secret|password|passwd|pwd|key|credential|auth)[a-z0-9_.\-]*=)[^&#,;\s"'<>\\]*`)
+// It is compiled at its first use (through mayHoldSecretPair, often never
+// in a run), not at every start.
+var secretPair = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)((?:^|[?&;,=\s])[a-z0-9_.\-]*(?:token|secret|password|passwd|pwd|key|credential|auth)[a-z0-9_.\-]*=)[^&#,;\s"'<>\\]*`)
+})
+
+// pairWords are the words of secretPair's names.
+var pairWords = []string{"TOKEN", "SECRET", "PASSWORD", "PASSWD", "PWD", "KEY", "CREDENTIAL", "AUTH"}
+
+// mayHoldSecretPair reports whether secretPair may match s: false only
+// when s has no "=" or, being ASCII, none of pairWords in any case. It
+// spares the regular expression (a backtracking match, run on every
+// environment value at every start) the values that cannot match. A
+// value with other than ASCII is always matched: (?i) also folds the
+// Kelvin sign into k and the long s into s.
+func mayHoldSecretPair(s string) bool {
+	if strings.IndexByte(s, '=') < 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return true
+		}
+	}
+	for _, w := range pairWords {
+		if containsUpperASCII(s, w) {
+			return true
+		}
+	}
+	return false
+}
 
 // urlEndIndex returns where the URL whose authority starts at start in s
 // ends: at the first byte that ends a URL in free text (text true), or at
@@ -266,8 +297,10 @@ func userinfos(s string) []string {
 			add(s[:at])
 		}
 	}
-	for _, m := range secretPair.FindAllStringSubmatchIndex(s, -1) {
-		out = append(out, s[m[3]:m[1]])
+	if mayHoldSecretPair(s) {
+		for _, m := range secretPair().FindAllStringSubmatchIndex(s, -1) {
+			out = append(out, s[m[3]:m[1]])
+		}
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 
@@ -176,5 +177,15 @@ func BenchmarkRedactorString(b *testing.B) {
 				_ = r.String(in)
 			}
 		})
+	}
+}
+
+// BenchmarkNew: a redactor made from this process's environment, as the
+// launcher makes one at every start.
+func BenchmarkNew(b *testing.B) {
+	env := os.Environ()
+	b.ReportAllocs()
+	for b.Loop() {
+		redact.New(env)
 	}
 }
