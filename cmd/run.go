@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -29,19 +30,20 @@ type runOptions struct {
 
 // subreaperWanted applies the subreaper key: on, off, or automatic as PID 1
 // and where worker trees are followed through /proc (orphans then stay in
-// the launcher's tree).
-func subreaperWanted(cfg *envconfig.Config, pid int) bool {
+// the launcher's tree), the mechanism of prep's Run.
+func subreaperWanted(cfg *envconfig.Config, pid int, prep *launcher.Preparation) bool {
 	switch cfg.Subreaper {
 	case envconfig.SwitchOn:
 		return true
 	case envconfig.SwitchOff:
 		return false
 	}
-	return pid == 1 || launcher.ProbeSupervision().Mechanism == launcher.MechanismProc
+	return pid == 1 || prep.Supervision().Mechanism == launcher.MechanismProc
 }
 
-// launcherOptions maps the configuration onto the launcher.
-func launcherOptions(cfg *envconfig.Config, environ []string, pid int) []launcher.Option {
+// launcherOptions maps the configuration onto the launcher, whose Run
+// takes prep.
+func launcherOptions(cfg *envconfig.Config, environ []string, pid int, prep *launcher.Preparation) []launcher.Option {
 	return []launcher.Option{
 		launcher.WithWorkers(cfg.Workers),
 		launcher.WithRestart(cfg.Restart),
@@ -54,8 +56,8 @@ func launcherOptions(cfg *envconfig.Config, environ []string, pid int) []launche
 		launcher.WithGuardCycle(cfg.GuardCycle),
 		launcher.WithCluster(cfg.Name),
 		launcher.WithEnviron(environ),
-		launcher.WithKeeper("/proc/self/exe"),
-		launcher.WithSubreaper(subreaperWanted(cfg, pid)),
+		launcher.WithPreparation(prep),
+		launcher.WithSubreaper(subreaperWanted(cfg, pid, prep)),
 	}
 }
 
@@ -80,10 +82,14 @@ func (o *runOptions) run(ctx context.Context) error {
 	if len(o.args) == 0 {
 		return usageError("no command given: usage: %s", o.cmd.UseLine())
 	}
-	// Subscribed before GOMAXPROCS is set to 1 below: each signal takes a
-	// round trip to the runtime's signal thread (runtime.sigenable), quicker
-	// with a second P. Signals that arrive from here on wait in sigs for
-	// Run.
+	log := newLogger(o.f.IO.ErrOut, cfg.Verbose, environ)
+	// What the Run needs before its first worker (its cgroup, the keeper's
+	// start) is begun in the background, and overlaps the signal
+	// subscriptions and the SDK's set-up: a short run spent them one after
+	// the other before (BenchmarkPrefix).
+	prep := launcher.Prepare("/proc/self/exe", environ, log)
+	defer prep.Close()
+	// Signals that arrive from here on wait in sigs for Run.
 	sigs := make(chan os.Signal, 16)
 	caught := forwardedSignals
 	if in, ok := o.f.IO.In.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(in.Fd())) {
@@ -94,7 +100,6 @@ func (o *runOptions) run(ctx context.Context) error {
 	}
 	unsubscribe := o.f.Notify(sigs, caught...)
 	defer unsubscribe()
-	log := newLogger(o.f.IO.ErrOut, cfg.Verbose, environ)
 	plan, err := prepareBootstrap(ctx, cfg, o.args, environ, false)
 	if err != nil {
 		return err
@@ -107,22 +112,29 @@ func (o *runOptions) run(ctx context.Context) error {
 	for _, w := range plan.Warnings() {
 		log.Warn(w)
 	}
-	if lookupEnv(environ, "GOMAXPROCS") == "" {
-		// One event loop does the work; its other goroutines wait on I/O.
-		// A single P spares the cross-thread handoffs and spinning that
-		// cost every task a third more CPU on a busy 2-core machine
-		// (BenchmarkDispatch with -cpu 1 and 2). Workers' environments are
-		// not affected.
+	if cfg.Tasks != "" && lookupEnv(environ, "GOMAXPROCS") == "" {
+		// Task mode: one event loop does the work; its other goroutines
+		// wait on I/O. A single P spares the cross-thread handoffs and
+		// spinning that cost every task a third more CPU on a busy 2-core
+		// machine (BenchmarkDispatch with -cpu 1 and 2). Workers'
+		// environments are not affected. Not without tasks: the change
+		// stops the world, on a short run's critical path.
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	}
 
+	// The spans of the run are flushed once its workers are gone
+	// (launcher.WithDrained), while the launcher removes their cgroups;
+	// waited for after the shutdown, which ends a flush that hangs on the
+	// collector by the shutdown timeout.
+	var flushing sync.WaitGroup
+	defer flushing.Wait()
 	sdk, ctx, shutdown, err := startTelemetry(ctx, o.f, environ, log, telemetry.WithShutdownTimeout(cfg.ShutdownTimeout))
 	if err != nil {
 		return err
 	}
 	defer shutdown()
 
-	opts := launcherOptions(cfg, environ, o.f.Getpid())
+	opts := launcherOptions(cfg, environ, o.f.Getpid(), prep)
 	if !sdk.Disabled {
 		opts = append(opts,
 			launcher.WithPropagator(sdk.Propagator),
@@ -133,7 +145,8 @@ func (o *runOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	opts = append(opts, launcher.WithLogger(log), launcher.WithStdio(stdio[0], stdio[1], stdio[2]))
+	opts = append(opts, launcher.WithLogger(log), launcher.WithStdio(stdio[0], stdio[1], stdio[2]),
+		launcher.WithDrained(func() { flushing.Go(func() { sdk.FlushTraces(ctx) }) }))
 	if cfg.Tasks != "" {
 		var meter metric.MeterProvider
 		if !sdk.Disabled {
