@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -308,7 +309,7 @@ func BenchmarkPersistent(b *testing.B) {
 					r.add("p16-cpu-us/task", float64(cpu16.Microseconds())/n)
 				}
 
-				dwall, dcpu := feedDirectly(b, feeder, workerEnv, wk.path, persistentTasks, persistentWorkers)
+				dwall, dcpu, dtree := feedDirectly(b, feeder, workerEnv, wk.path, persistentTasks, persistentWorkers)
 				r.add("direct-tasks/s", n/dwall.Seconds())
 				r.add("direct-cpu-us/task", float64(dcpu.Microseconds())/n)
 				r.add("ratio-floor-direct-cpu", float64(floor.Nanoseconds())/1e3/(float64(dcpu.Microseconds())/n))
@@ -316,7 +317,17 @@ func BenchmarkPersistent(b *testing.B) {
 				r.add("direct-go-tasks/s", n/gwall.Seconds())
 				r.add("direct-go-cpu-us/task", float64(gcpu.Microseconds())/n)
 				r.add("ratio-direct-go", gwall.Seconds()/wall.Seconds())
-				pwall := feedPipelined(b, workerEnv, wk.path, files)
+				pwall, ptree := feedPipelined(b, workerEnv, wk.path, files)
+				// The ceilings: the best ratio any launcher that exports a
+				// span per task with this SDK could reach here, were its
+				// only cost beyond the baseline's own (feeder, workers,
+				// kernel: its whole process tree's CPU) the span floor,
+				// and were all of it spread over every CPU.
+				cpus := float64(runtime.NumCPU())
+				r.add("ceiling-ratio-direct", ceiling(dwall, dtree, floor, n, cpus))
+				r.add("ceiling-ratio-pipelined", ceiling(pwall, ptree, floor, n, cpus))
+				r.add("direct-tree-cpu-us/task", float64(dtree.Microseconds())/n)
+				r.add("pipelined-tree-cpu-us/task", float64(ptree.Microseconds())/n)
 				r.add("pipelined-tasks/s", n/pwall.Seconds())
 
 				r.add("ratio-direct", dwall.Seconds()/wall.Seconds())
@@ -331,6 +342,15 @@ func BenchmarkPersistent(b *testing.B) {
 			}
 		})
 	}
+}
+
+// ceiling is the best ratio of a baseline's wall time to a launcher's for
+// n tasks when the launcher needs, beyond the baseline's whole CPU time
+// (tree), the span floor per task, and spreads it perfectly over cpus
+// CPUs: the launcher's wall time is then at least (tree + n*floor)/cpus.
+func ceiling(wall, tree, floor time.Duration, n, cpus float64) float64 {
+	least := (tree.Seconds() + n*floor.Seconds()) / cpus
+	return wall.Seconds() / least
 }
 
 // runPersistent runs otel-qrun --tasks - with args, feeding input through a
@@ -377,8 +397,10 @@ func runPersistent(b *testing.B, env []string, input string, n int, args ...stri
 }
 
 // feedDirectly runs the C feeder: workers workers fed n tasks, one in
-// flight each. It returns the wall time and the feeder's own CPU time.
-func feedDirectly(b *testing.B, feeder string, env []string, worker string, n, workers int) (wall, cpu time.Duration) {
+// flight each. It returns the wall time, the feeder's own CPU time, and
+// the CPU time of its whole tree (the feeder and the workers it waited
+// for: wait4's rusage).
+func feedDirectly(b *testing.B, feeder string, env []string, worker string, n, workers int) (wall, cpu, tree time.Duration) {
 	b.Helper()
 	c := exec.Command(feeder, strconv.Itoa(n), strconv.Itoa(workers), worker)
 	c.Env = env
@@ -395,11 +417,11 @@ func feedDirectly(b *testing.B, feeder string, env []string, worker string, n, w
 			if err != nil {
 				b.Fatalf("feeder: %q", line)
 			}
-			return wall, time.Duration(us) * time.Microsecond
+			return wall, time.Duration(us) * time.Microsecond, rusageCPU(c.ProcessState)
 		}
 	}
 	b.Fatalf("feeder printed no cpu_us: %q", out.String())
-	return 0, 0
+	return 0, 0, 0
 }
 
 // feedDirectlyGo is feedDirectly written in Go, as a Go launcher would
@@ -482,8 +504,9 @@ func pipelinedInputs(b *testing.B, n, workers int) []string {
 }
 
 // feedPipelined runs one worker per file, reading its tasks from the file
-// and replying to /dev/null: the feeding that costs nothing.
-func feedPipelined(b *testing.B, env []string, worker string, files []string) time.Duration {
+// and replying to /dev/null: the feeding that costs nothing. It returns
+// the wall time and the workers' CPU time.
+func feedPipelined(b *testing.B, env []string, worker string, files []string) (wall, tree time.Duration) {
 	b.Helper()
 	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
@@ -509,8 +532,9 @@ func feedPipelined(b *testing.B, env []string, worker string, files []string) ti
 		if err := c.Wait(); err != nil {
 			b.Fatal(err)
 		}
+		tree += rusageCPU(c.ProcessState)
 	}
-	return time.Since(start)
+	return time.Since(start), tree
 }
 
 // BenchmarkPerTask: a fresh /bin/true per task, 4 at a time, by otel-qrun
