@@ -1,8 +1,12 @@
 package launcher
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -34,5 +38,23 @@ func TestKeeperCloseDoesNotWaitForTheKeeper(t *testing.T) {
 	}
 	if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
 		t.Errorf("keeper %d after close: kill 0 = %v, want ESRCH (ended and reaped)", pid, err)
+	}
+}
+
+// The keeper starts at KeeperNice, out of the way of the launcher's start.
+func TestKeeperStartsNice(t *testing.T) {
+	k, err := startKeeper(os.Args[0], nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.close()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", k.pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields from the state on (proc(5)): the nice value is the 19th.
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
+	if nice, err := strconv.Atoi(f[16]); err != nil || nice != KeeperNice {
+		t.Errorf("keeper's nice value %q, want %d", f[16], KeeperNice)
 	}
 }

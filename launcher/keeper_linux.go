@@ -20,6 +20,9 @@ import (
 // still works.
 const KeeperEnv = keeper.Env
 
+// KeeperNice is the nice value the keeper starts with (setpriority(2)).
+const KeeperNice = 19
+
 // keeperProc is the launcher's end of the keeper: a pipe whose end (EOF without
 // "done") tells the keeper that the launcher is gone.
 type keeperProc struct {
@@ -60,6 +63,11 @@ func startKeeper(path string, environ []string, base string) (*keeperProc, error
 		w.Close()
 		return nil, fmt.Errorf("start keeper %s: %w", path, err)
 	}
+	// Its start-up (a Go runtime starting from this executable, about
+	// 1.5 ms of CPU) gives way to the launcher's and the workers': a
+	// short run on two CPUs otherwise shared them with it. The keeper
+	// raises itself back when it has work to do, where it may.
+	_ = unix.Setpriority(unix.PRIO_PROCESS, pid, KeeperNice)
 	k := &keeperProc{pid: pid, pidfd: pidfd, w: w}
 	if base != "" {
 		k.send(keeper.LineCgroup + " " + base)

@@ -35,7 +35,10 @@ func Run(in io.Reader) int {
 	if done {
 		return 0
 	}
-	// The launcher is gone without saying done: it was killed.
+	// The launcher is gone without saying done: it was killed. The keeper
+	// started at a low priority, out of the launcher's way; the kill is
+	// urgent.
+	raisePriority()
 	if orders.base != "" && runCgroup(orders.base) {
 		killCgroup(orders.base)
 	}
@@ -44,6 +47,12 @@ func Run(in io.Reader) int {
 	}
 	return 0
 }
+
+// raisePriority sets the keeper's nice value back to 0 from the one it
+// started with (the launcher's KeeperNice), where it may: as root, with
+// CAP_SYS_NICE, or with an RLIMIT_NICE of 20 (setpriority(2)). Otherwise
+// it kills at the nice value it has. Tests replace it.
+var raisePriority = func() { _ = syscall.Setpriority(syscall.PRIO_PROCESS, 0, 0) }
 
 // orders is what the launcher asked the keeper to kill if it dies.
 type orders struct {

@@ -53,7 +53,18 @@ func fakeCgroup(t *testing.T) string {
 func alive(c *exec.Cmd) bool { return c.Process.Signal(syscall.Signal(0)) == nil }
 
 // After "done" the keeper kills nothing, whatever it was told before.
+// raised replaces raisePriority for a test and reports whether it was
+// called.
+func raised(t *testing.T) *bool {
+	called := new(bool)
+	old := raisePriority
+	raisePriority = func() { *called = true }
+	t.Cleanup(func() { raisePriority = old })
+	return called
+}
+
 func TestDoneKillsNothing(t *testing.T) {
+	raisedPriority := raised(t)
 	c, id := marked(t)
 	base := fakeCgroup(t)
 	in := strings.NewReader("cgroup " + base + "\nmark " + id + "\ndone\nmark other\n")
@@ -69,12 +80,16 @@ func TestDoneKillsNothing(t *testing.T) {
 	if _, err := os.Stat(base + "/w1"); err != nil {
 		t.Errorf("worker cgroup removed after done: %v", err)
 	}
+	if *raisedPriority {
+		t.Error("the keeper raised its priority after done")
+	}
 }
 
 // When its input ends without "done" (the launcher died), the keeper kills
 // the cgroup tree, removes the workers' cgroups, and kills every process
 // that carries a marker still marked.
 func TestEndWithoutDoneKillsTheTrees(t *testing.T) {
+	raisedPriority := raised(t)
 	c, id := marked(t)
 	gone, goneID := marked(t)
 	base := fakeCgroup(t)
@@ -95,6 +110,9 @@ func TestEndWithoutDoneKillsTheTrees(t *testing.T) {
 	}
 	if _, err := os.Stat(base + "/w1"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("worker cgroup not removed: %v", err)
+	}
+	if !*raisedPriority {
+		t.Error("the keeper killed without raising its priority first")
 	}
 }
 
