@@ -381,3 +381,77 @@ func TestMaxRSSReplacesATaskWorkerCooperatively(t *testing.T) {
 		t.Errorf("after the recycle: status %d, %+v", status, r)
 	}
 }
+
+// readCalls is a reader that reports each Read before it waits, so a test
+// knows when the launcher has consumed what was written and waits for more.
+type readCalls struct {
+	r     io.Reader
+	calls chan struct{}
+}
+
+func (c readCalls) Read(p []byte) (int, error) {
+	c.calls <- struct{}{}
+	return c.r.Read(p)
+}
+
+// A stop while the read waits for the end of a line the launcher consumed
+// in part (a producer on a pipe or FIFO cut short): that line gets a
+// cancelled result under the id it shows already, what arrives after the
+// stop is not taken, and the exit status says that a task did not end ok.
+func TestStopCancelsTheLineItCut(t *testing.T) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	in := readCalls{r: pr, calls: make(chan struct{}, 16)}
+	th := startTasksCmd(t, nil, in, launcher.WithEnviron(helperEnviron("taskworker")))
+	waitRead := func() {
+		t.Helper()
+		select {
+		case <-in.calls:
+		case <-time.After(patience):
+			t.Fatal("the launcher never read its input")
+		}
+	}
+	result := func() taskproto.Result {
+		t.Helper()
+		select {
+		case r := <-th.results:
+			return r
+		case <-time.After(patience):
+			t.Fatal("no result")
+		}
+		return taskproto.Result{}
+	}
+	waitRead()
+	if _, err := pw.WriteString(`{"id":"whole","payload":1}` + "\n"); err != nil {
+		t.Fatal(err)
+	}
+	if r := result(); r.ID != "whole" || r.Status != "ok" {
+		t.Fatalf("first result %+v, want whole ok", r)
+	}
+	waitRead() // the read after the whole line
+	if _, err := pw.WriteString(`{"id":"cut-me","payload":{"a":`); err != nil {
+		t.Fatal(err)
+	}
+	waitRead() // the partial line consumed: the read waits for its end
+	th.sigs <- syscall.SIGTERM
+	if r := result(); r.ID != "cut-me" || r.Status != "cancelled" {
+		t.Errorf("result of the cut line %+v, want cut-me cancelled", r)
+	}
+	// The rest of the line, and another, arrive after the stop: the read
+	// that waited returns them, and they are not taken.
+	if _, err := pw.WriteString("1}}\n" + `{"id":"after"}` + "\n"); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	status, res := th.all(t)
+	if len(res) != 0 {
+		t.Errorf("results after the cut line's: %+v", res)
+	}
+	if status != 1 {
+		t.Errorf("status %d, want 1 (a task was cancelled)", status)
+	}
+}

@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -35,6 +36,13 @@ type taskReturner interface {
 	Return(handle any) error
 }
 
+// cutReporter is what a source whose Stop can cut a line it is reading
+// implements: after a Stop that reported a read under way, cutLine gives
+// the cut line's id, whose result the caller writes.
+type cutReporter interface {
+	cutLine() (id string, ok bool)
+}
+
 // lineSource reads task lines with taskproto.Reader through a gate that
 // Stop closes, so what the Reader buffered is still parsed (and each line
 // gets its result) while nothing new is read.
@@ -54,15 +62,28 @@ func (s *lineSource) Next() (taskproto.Task, any, error) {
 		s.next = nil
 		return ev.task, nil, ev.err
 	}
+	if s.gate.cutAtStop() {
+		// What the Reader still holds is the line the stop cut, which
+		// the stop reported (cutLine).
+		return taskproto.Task{}, nil, io.EOF
+	}
 	t, err := s.rd.Next()
+	if s.gate.cutAtStop() {
+		// The stop came while this Next waited in a read, with a line
+		// under way: whatever the Reader made of that line, the stop
+		// reported it (cutLine).
+		return taskproto.Task{}, nil, io.EOF
+	}
 	var le *taskproto.LineError
 	if errors.As(err, &le) && s.gate.cut() {
 		// The stop may have cut this line: when it is the last one and
 		// the input consumed does not end with a newline, it is a task
-		// that was never whole, and it is cancelled like the others.
+		// that was never whole, and it is cancelled like the others,
+		// under the id it shows already (taskproto.CutLineID).
 		t2, err2 := s.rd.Next()
 		if errors.Is(err2, io.EOF) {
-			return taskproto.Task{}, nil, &cutLineError{id: le.ID}
+			id, _ := s.gate.cutLine()
+			return taskproto.Task{}, nil, &cutLineError{id: id}
 		}
 		s.next = &readEvent{task: t2, err: err2}
 	}
@@ -77,6 +98,17 @@ func (e *cutLineError) Error() string { return "line " + e.id + " was cut short 
 
 func (s *lineSource) Stop() bool { return s.gate.close() }
 
+// cutLine reports, after a Stop that found a read under way, the id of the
+// line that the stop cut: consumed in part (no newline yet) while the read
+// waited for the rest. Its result is the caller's to write: the source
+// hands on nothing more.
+func (s *lineSource) cutLine() (string, bool) {
+	if !s.gate.cutAtStop() {
+		return "", false
+	}
+	return s.gate.cutLine()
+}
+
 // ready reports whether Next returns without reading (see readySource).
 func (s *lineSource) ready() bool { return s.next != nil || s.rd.Buffered() }
 
@@ -87,14 +119,23 @@ type readySource interface {
 	ready() bool
 }
 
-// gate is an io.Reader that ends (io.EOF) once closed.
+// gate is an io.Reader that ends (io.EOF) once closed. It counts the
+// lines it passed on, and keeps the start of the one under way, so that a
+// line the stop cuts gets its line number and id.
 type gate struct {
-	mu     sync.Mutex
-	r      io.Reader
-	closed bool
-	inRead bool
-	last   byte // the last byte read
+	mu        sync.Mutex
+	r         io.Reader
+	closed    bool
+	inRead    bool
+	readAtEnd bool   // close found a read under way
+	last      byte   // the last byte read
+	lines     int    // newlines passed on
+	tail      []byte // the start of the line under way, at most tailMax bytes
 }
+
+// tailMax is how much of a line under way the gate keeps: enough for the
+// "id" member of any producer that writes it first.
+const tailMax = 4096
 
 func (g *gate) Read(p []byte) (int, error) {
 	g.mu.Lock()
@@ -106,12 +147,44 @@ func (g *gate) Read(p []byte) (int, error) {
 	g.mu.Unlock()
 	n, err := g.r.Read(p)
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	g.inRead = false
+	if g.closed {
+		// The stop came while this read waited: what it returns arrived
+		// after the stop, and is not taken (the stop reported the line
+		// it cut, see cutLine).
+		return 0, io.EOF
+	}
 	if n > 0 {
 		g.last = p[n-1]
+		b := p[:n]
+		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+			g.lines += bytes.Count(b, []byte{'\n'})
+			g.tail = g.tail[:0]
+			b = b[i+1:]
+		}
+		g.tail = append(g.tail, b[:min(len(b), tailMax-len(g.tail))]...)
 	}
-	g.mu.Unlock()
 	return n, err
+}
+
+// cutLine returns the id of the line under way (taskproto.CutLineID), and
+// false when no line is under way.
+func (g *gate) cutLine() (string, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.last == '\n' || g.last == 0 {
+		return "", false
+	}
+	return taskproto.CutLineID(g.tail, g.lines+1), true
+}
+
+// cutAtStop reports whether the stop found a read under way with a line
+// under way: the Reader then holds only that line.
+func (g *gate) cutAtStop() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.readAtEnd && g.last != '\n' && g.last != 0
 }
 
 // cut reports whether the gate is closed after a read that did not end
@@ -127,6 +200,7 @@ func (g *gate) close() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.closed = true
+	g.readAtEnd = g.inRead
 	return g.inRead
 }
 

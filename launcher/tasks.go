@@ -550,6 +550,13 @@ func (tr *taskRun) stop() {
 		close(tr.stopRead)
 		if tr.src.Stop() {
 			tr.srcAway = true
+			// A line the stop cut while the read waited for its end
+			// is cancelled too: it was consumed in part.
+			if c, ok := tr.src.(cutReporter); ok {
+				if id, ok := c.cutLine(); ok {
+					tr.cancel(&taskState{t: taskproto.Task{ID: id}, worker: -1})
+				}
+			}
 		}
 	}
 	for _, ts := range tr.queue {
