@@ -102,7 +102,12 @@ func (r *supervisor) afterExit(s *slot, w *worker, ws syscall.WaitStatus, uptime
 			status = 1
 		}
 		r.applyPolicy(s, RestartAlways, status, 0)
-	case w.replace != "" && (status == 0 || (w.phase != phaseRunning && r.stoppedCleanly(ws))):
+	case w.replace != "" && (status == 0 || (w.phase != phaseRunning && (r.stoppedCleanly(ws) || killedByUs(w, ws)))):
+		// Replaced by the launcher's decision (a task's timeout, a
+		// recycle, max_rss, a broken protocol): no crash, even when the
+		// worker ignored the stop signal and was killed, so one task
+		// that always hangs cannot make the slot give up (max_restarts)
+		// on the tasks behind it.
 		s.start = w.replace
 	case w.replace != "":
 		// Replaced, but it died of something else first: a crash counts.
@@ -112,6 +117,12 @@ func (r *supervisor) afterExit(s *slot, w *worker, ws syscall.WaitStatus, uptime
 			r.applyPolicy(s, policy, status, uptime)
 		}
 	}
+}
+
+// killedByUs reports whether w died of the SIGKILL the launcher sent when
+// its stop grace ran out.
+func killedByUs(w *worker, ws syscall.WaitStatus) bool {
+	return w.killed && ws.Signaled() && ws.Signal() == syscall.SIGKILL
 }
 
 // stoppedCleanly reports whether a worker asked to stop ended as a clean

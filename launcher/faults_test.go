@@ -455,3 +455,28 @@ func TestStopCancelsTheLineItCut(t *testing.T) {
 		t.Errorf("status %d, want 1 (a task was cancelled)", status)
 	}
 }
+
+// A worker replaced because its task timed out is the launcher's doing,
+// not a crash, even when it ignores the stop signal and has to be killed:
+// a task that always hangs ends timeout after its attempts, and the slot
+// does not give up (max_restarts) on the tasks behind it.
+func TestTimeoutReplacementIsNoCrash(t *testing.T) {
+	input := `{"id":"hang","payload":{"sleep_ms":600000,"ignore_term":true}}` + "\n" +
+		lines(6, func(int) string { return `{"payload":1}` })
+	th := startTasksCmd(t, nil, strings.NewReader(input), launcher.WithEnviron(helperEnviron("taskworker")),
+		launcher.WithTaskTimeout(300*time.Millisecond), launcher.WithStopGrace(50*time.Millisecond),
+		launcher.WithMaxRestarts(1), launcher.WithMinUptime(time.Hour), launcher.WithMaxAttempts(3),
+		launcher.WithBackoff(time.Millisecond, time.Millisecond))
+	status, res := th.all(t)
+	if r := res["hang"]; r.Status != "timeout" || r.Attempts != 3 {
+		t.Errorf("the hanging task: %+v, want timeout after 3 attempts", r)
+	}
+	for id, r := range res {
+		if id != "hang" && r.Status != "ok" {
+			t.Errorf("task %s: %+v, want ok", id, r)
+		}
+	}
+	if len(res) != 7 || status != 1 {
+		t.Errorf("%d results, status %d; want 7 and 1", len(res), status)
+	}
+}

@@ -519,6 +519,9 @@ type taskPayload struct {
 	Garbage   bool `json:"garbage"`
 	WrongID   bool `json:"wrong_id"`
 	AllocMB   int  `json:"alloc_mb"` // touch this many MiB and keep them
+	// IgnoreTerm: ignore SIGTERM from this task on (a worker hung in a
+	// call that a stop signal does not reach).
+	IgnoreTerm bool `json:"ignore_term"`
 }
 
 // kept holds the memory of alloc_mb payloads for the worker's life.
@@ -539,6 +542,9 @@ func taskWorker() int {
 		}
 		var p taskPayload
 		_ = json.Unmarshal(wt.Payload, &p) // other payloads: a plain ok
+		if p.IgnoreTerm {
+			signal.Ignore(syscall.SIGTERM)
+		}
 		if p.SleepMS > 0 {
 			time.Sleep(time.Duration(p.SleepMS) * time.Millisecond)
 		}
