@@ -82,7 +82,9 @@ func (o *runOptions) run(ctx context.Context) error {
 	if len(o.args) == 0 {
 		return usageError("no command given: usage: %s", o.cmd.UseLine())
 	}
-	log := newLogger(o.f.IO.ErrOut, cfg.Verbose, environ)
+	// The SDK's log lines carry their own component (otel, telemetry).
+	base := newLogger(o.f.IO.ErrOut, cfg.Verbose, environ)
+	log := base.With("component", "otel-qrun")
 	// What the Run needs before its first worker (its cgroup, the keeper's
 	// start) is begun in the background, and overlaps the signal
 	// subscriptions and the SDK's set-up: a short run spent them one after
@@ -128,7 +130,7 @@ func (o *runOptions) run(ctx context.Context) error {
 	// collector by the shutdown timeout.
 	var flushing sync.WaitGroup
 	defer flushing.Wait()
-	sdk, ctx, shutdown, err := startTelemetry(ctx, o.f, environ, log, telemetry.WithShutdownTimeout(cfg.ShutdownTimeout))
+	sdk, ctx, shutdown, err := startTelemetry(ctx, o.f, environ, base, telemetry.WithShutdownTimeout(cfg.ShutdownTimeout))
 	if err != nil {
 		return err
 	}

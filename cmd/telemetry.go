@@ -14,7 +14,8 @@ import (
 // and returns it with ctx continuing the inherited carrier (a malformed one
 // is reported and ignored: spans start a new trace; with OTEL_SDK_DISABLED
 // nothing is injected, so nothing is reported), and the bounded shutdown for
-// the caller to defer. A bad OTEL_* setting is exit 2.
+// the caller to defer. A bad OTEL_* setting is exit 2. log carries no
+// component: the SDK's lines name theirs (otel, telemetry).
 func startTelemetry(ctx context.Context, f *factory, environ []string, log *slog.Logger,
 	opts ...telemetry.Option,
 ) (*telemetry.SDK, context.Context, func(), error) {
@@ -28,6 +29,7 @@ func startTelemetry(ctx context.Context, f *factory, environ []string, log *slog
 	if err != nil {
 		return nil, ctx, nil, &exitError{code: exitUsage, err: err}
 	}
+	log = log.With("component", "otel-qrun") // the SDK's lines carry their own
 	shutdown := func() {
 		if err := sdk.Shutdown(context.WithoutCancel(ctx)); err != nil {
 			log.Debug("telemetry shutdown", "error", err)
@@ -56,5 +58,5 @@ func newLogger(w io.Writer, verbose bool, environ []string) *slog.Logger {
 		level = slog.LevelDebug
 	}
 	h := slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})
-	return slog.New(redact.NewHandler(h, redact.New(environ))).With("component", "otel-qrun")
+	return slog.New(redact.NewHandler(h, redact.New(environ)))
 }

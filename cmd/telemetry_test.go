@@ -322,3 +322,24 @@ func TestTelemetryFlushedOnCrashLoopGiveUp(t *testing.T) {
 		t.Errorf("qrun.worker.starts{reason=restart} = %v, want 2", v)
 	}
 }
+
+// An OTEL_* value the SDK cannot parse is one warning line naming one
+// component (it was two lines, each with component=otel-qrun and
+// component=otel), and the run goes on.
+func TestUnparsableOTELValueWarnsOnce(t *testing.T) {
+	t.Parallel()
+	r := otlptest.NewHTTP(t)
+	res := runQrun(t, append(r.Env(), "PATH="+os.Getenv("PATH"), "OTEL_EXPORTER_OTLP_TIMEOUT=abc"), "--", "true")
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	var lines []string
+	for _, l := range strings.Split(res.stderr, "\n") {
+		if strings.Contains(l, "abc") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 || strings.Count(lines[0], "component=") != 1 || !strings.Contains(lines[0], "component=otel") {
+		t.Errorf("lines about the bad value %q, want one, with component=otel alone", lines)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -154,9 +155,33 @@ func TestUnconfiguredRefusedCollectorHints(t *testing.T) {
 			t.Error("Shutdown returned nil: telemetry was lost, the caller may log it")
 		}
 		got := errBuf.String()
-		want := "otel-qrun: hint: no OpenTelemetry collector at localhost:4318 (none configured), nothing exported; set OTEL_TRACES_EXPORTER=console to see spans\n"
+		want := "otel-qrun: hint: no OpenTelemetry collector at localhost:4318 (none configured), nothing exported; set OTEL_TRACES_EXPORTER=console OTEL_METRICS_EXPORTER=none to see spans\n"
 		if got != want {
 			t.Errorf("error writer:\n%s\nwant only the hint:\n%s", got, want)
+		}
+	})
+	// What the hint says to do leaves nothing refused; spans to the
+	// console alone leave metrics to the default collector, which is
+	// still no error of the user's.
+	t.Run("as the hint says", func(t *testing.T) {
+		cleanEnv(t)
+		defaultCollectorFree(t)
+		setenv(t, "OTEL_TRACES_EXPORTER=console", "OTEL_METRICS_EXPORTER=none")
+		errBuf := newBuffer()
+		_ = recordSample(t, setup(t, WithErrorWriter(errBuf)))
+		if lines := errBuf.lines("otel-qrun:"); len(lines) != 0 {
+			t.Errorf("following the hint still prints %q", lines)
+		}
+	})
+	t.Run("spans to the console", func(t *testing.T) {
+		cleanEnv(t)
+		defaultCollectorFree(t)
+		setenv(t, "OTEL_TRACES_EXPORTER=console")
+		errBuf := newBuffer()
+		_ = recordSample(t, setup(t, WithErrorWriter(errBuf)))
+		want := []string{"otel-qrun: hint: no OpenTelemetry collector at localhost:4318 (none configured), metrics not exported; set OTEL_METRICS_EXPORTER=console to see them, or none\n"}
+		if got := errBuf.lines("otel-qrun:"); !slices.Equal(got, want) {
+			t.Errorf("lines %q, want %q", got, want)
 		}
 	})
 	for _, tt := range []struct{ name, variable string }{
@@ -186,21 +211,25 @@ func TestUnconfiguredRefusedCollectorHints(t *testing.T) {
 	}
 }
 
-func TestDefaultCollector(t *testing.T) {
+func TestUnaskedSignals(t *testing.T) {
 	for _, tt := range []struct {
-		env  []string
-		want string
+		env             []string
+		traces, metrics bool
 	}{
-		{nil, "localhost:4318"},
-		{[]string{"OTEL_SERVICE_NAME=x", "OTEL_EXPORTER_OTLP_HEADERS=a=b"}, "localhost:4318"},
-		{[]string{"OTEL_TRACES_EXPORTER= "}, "localhost:4318"},
-		{[]string{"OTEL_TRACES_EXPORTER=otlp"}, ""},
-		{[]string{"OTEL_METRICS_EXPORTER=otlp"}, ""},
-		{[]string{"OTEL_EXPORTER_OTLP_PROTOCOL=grpc"}, ""},
-		{[]string{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://c:4318/v1/metrics"}, ""},
+		{nil, true, true},
+		{[]string{"OTEL_SERVICE_NAME=x", "OTEL_EXPORTER_OTLP_HEADERS=a=b"}, true, true},
+		{[]string{"OTEL_TRACES_EXPORTER= "}, true, true},
+		{[]string{"OTEL_TRACES_EXPORTER=otlp"}, false, true},
+		{[]string{"OTEL_TRACES_EXPORTER=console"}, false, true},
+		{[]string{"OTEL_METRICS_EXPORTER=otlp"}, true, false},
+		{[]string{"OTEL_EXPORTER_OTLP_PROTOCOL=grpc"}, false, false},
+		{[]string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://c:4318"}, false, false},
+		{[]string{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://c:4318/v1/metrics"}, true, false},
+		{[]string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc"}, false, true},
 	} {
-		if got := defaultCollector(parseEnviron(tt.env)); got != tt.want {
-			t.Errorf("defaultCollector(%q) = %q, want %q", tt.env, got, tt.want)
+		got := unaskedSignals(parseEnviron(tt.env))
+		if got[sigTraces] != tt.traces || got[sigMetrics] != tt.metrics || got[sigOther] {
+			t.Errorf("unaskedSignals(%q) = traces %t, metrics %t; want %t, %t", tt.env, got[sigTraces], got[sigMetrics], tt.traces, tt.metrics)
 		}
 	}
 }

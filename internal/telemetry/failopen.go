@@ -43,16 +43,16 @@ func (s signal) String() string {
 // every error at debug level on the logger. It is also the otel global
 // error handler, for the errors that do not come from an export.
 //
-// When the user configured no collector (defaultCollector is set), a
-// refused connection to the default one is not an error they asked for:
-// it is reported by one hint line for all signals instead.
+// A signal the user configured nothing for goes to the default collector
+// (unasked): a refused connection there is not an error they asked for,
+// and it is reported by one hint line for all such signals instead.
 type reporter struct {
 	w   io.Writer
 	log *slog.Logger
-	// defaultCollector is the address of the SDK's default collector
-	// when no OTEL_* variable chooses an exporter, an endpoint or a
-	// protocol; "" otherwise.
-	defaultCollector string
+	// unasked tells the signals that go to the SDK's default collector
+	// because no OTEL_* variable chooses their exporter, endpoint or
+	// protocol (defaultCollector).
+	unasked [numSignals]bool
 
 	mu     sync.Mutex
 	first  [numSignals]error
@@ -67,7 +67,7 @@ func newReporter(w io.Writer, log *slog.Logger) *reporter {
 
 func (r *reporter) report(sig signal, err error) {
 	r.log.Debug("telemetry error", "signal", sig.String(), "error", err)
-	hint := r.defaultCollector != "" && sig != sigOther && errors.Is(err, syscall.ECONNREFUSED)
+	hint := r.unasked[sig] && errors.Is(err, syscall.ECONNREFUSED)
 	r.mu.Lock()
 	first := r.first[sig] == nil
 	if first {
@@ -81,7 +81,7 @@ func (r *reporter) report(sig signal, err error) {
 		return
 	}
 	if hint {
-		fmt.Fprintf(r.w, "otel-qrun: hint: no OpenTelemetry collector at %s (none configured), nothing exported; set OTEL_TRACES_EXPORTER=console to see spans\n", r.defaultCollector)
+		fmt.Fprintln(r.w, r.hint())
 		return
 	}
 	msg := oneLine(err)
@@ -123,24 +123,35 @@ func (r *reporter) Handle(err error) {
 	r.report(sigOther, err)
 }
 
-// Variables that configure where telemetry goes: when none of them is set,
-// the OTLP exporters send to the default collector.
-var collectorVars = []string{
-	envTracesExporter, envMetricsExporter,
-	envProtocol, envTracesProtocol, envMetricsProtocol,
-	"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+// defaultCollectorAddr is where the OTLP exporters send by default (the
+// specification's default, http/protobuf to localhost:4318).
+const defaultCollectorAddr = "localhost:4318"
+
+// unaskedSignals tells, for traces and metrics, whether env leaves the
+// signal to the default collector: no variable of the signal's own chooses
+// its exporter, protocol or endpoint, and none of the shared ones does.
+// (OTEL_TRACES_EXPORTER=console alone leaves metrics to it.)
+func unaskedSignals(env environ) [numSignals]bool {
+	shared := env.get(envProtocol) == "" && env.get("OTEL_EXPORTER_OTLP_ENDPOINT") == ""
+	return [numSignals]bool{
+		sigTraces: shared && env.get(envTracesExporter) == "" && env.get(envTracesProtocol) == "" &&
+			env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "",
+		sigMetrics: shared && env.get(envMetricsExporter) == "" && env.get(envMetricsProtocol) == "" &&
+			env.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") == "",
+	}
 }
 
-// defaultCollector returns the address the OTLP exporters send to when env
-// configures no exporter, endpoint or protocol (the specification's
-// default, http/protobuf to localhost:4318), and "" when it configures any.
-func defaultCollector(env environ) string {
-	for _, k := range collectorVars {
-		if env.get(k) != "" {
-			return ""
-		}
+// hint is the line that stands for a refused default collector: which
+// signals it loses, and the variables that show them here instead.
+func (r *reporter) hint() string {
+	what, fix := "nothing exported", "set OTEL_TRACES_EXPORTER=console OTEL_METRICS_EXPORTER=none to see spans"
+	switch {
+	case !r.unasked[sigMetrics]:
+		what, fix = "spans not exported", "set OTEL_TRACES_EXPORTER=console to see them"
+	case !r.unasked[sigTraces]:
+		what, fix = "metrics not exported", "set OTEL_METRICS_EXPORTER=console to see them, or none"
 	}
-	return "localhost:4318"
+	return "otel-qrun: hint: no OpenTelemetry collector at " + defaultCollectorAddr + " (none configured), " + what + "; " + fix
 }
 
 func oneLine(err error) string {

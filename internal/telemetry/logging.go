@@ -84,8 +84,39 @@ func (h *levelHandler) WithGroup(name string) slog.Handler {
 // otelHandler adapts otel's internal logger, which logs through logr with
 // verbosity levels (warn V(1), info V(4), debug V(8)) that logr's slog bridge
 // turns into slog levels -1, -4 and -8, back to slog's warn, info and debug.
+// A warning or an error it has passed on once is not passed on again: the
+// exporters of each signal read the same variables, and a value they cannot
+// parse (OTEL_EXPORTER_OTLP_TIMEOUT=abc) was logged once per signal.
 type otelHandler struct {
-	next slog.Handler
+	next   slog.Handler
+	prefix string // the attributes and groups of WithAttrs and WithGroup
+	seen   *seenRecords
+}
+
+// seenRecords is the set of records an otelHandler and its derivatives
+// passed on, up to maxSeen of them (then each record is passed on).
+type seenRecords struct {
+	mu   sync.Mutex
+	keys map[string]bool
+}
+
+const maxSeen = 1024
+
+func newOtelHandler(next slog.Handler) *otelHandler {
+	return &otelHandler{next: next, seen: &seenRecords{keys: make(map[string]bool)}}
+}
+
+// first reports whether key was not seen before, and records it.
+func (s *seenRecords) first(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keys[key] {
+		return false
+	}
+	if len(s.keys) < maxSeen {
+		s.keys[key] = true
+	}
+	return true
 }
 
 func otelLevel(l slog.Level) slog.Level {
@@ -107,15 +138,34 @@ func (h *otelHandler) Enabled(ctx context.Context, l slog.Level) bool {
 
 func (h *otelHandler) Handle(ctx context.Context, r slog.Record) error {
 	r.Level = otelLevel(r.Level)
+	if r.Level >= slog.LevelWarn {
+		var key strings.Builder
+		key.WriteString(h.prefix)
+		key.WriteString(r.Level.String())
+		key.WriteByte(0)
+		key.WriteString(r.Message)
+		r.Attrs(func(a slog.Attr) bool {
+			key.WriteByte(0)
+			key.WriteString(a.String())
+			return true
+		})
+		if !h.seen.first(key.String()) {
+			return nil
+		}
+	}
 	return h.next.Handle(ctx, r)
 }
 
 func (h *otelHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return &otelHandler{next: h.next.WithAttrs(attrs)}
+	prefix := h.prefix
+	for _, a := range attrs {
+		prefix += a.String() + "\x00"
+	}
+	return &otelHandler{next: h.next.WithAttrs(attrs), prefix: prefix, seen: h.seen}
 }
 
 func (h *otelHandler) WithGroup(name string) slog.Handler {
-	return &otelHandler{next: h.next.WithGroup(name)}
+	return &otelHandler{next: h.next.WithGroup(name), prefix: h.prefix + name + ".\x00", seen: h.seen}
 }
 
 // syncWriter serializes writes from the console exporters, the error

@@ -143,7 +143,7 @@ func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 	}
 
 	rep := newReporter(errW, logger.With("component", "telemetry"))
-	rep.defaultCollector = defaultCollector(env)
+	rep.unasked = unaskedSignals(env)
 
 	// Install otel's logger before anything of the SDK is created: its exporters log while reading the environment (a
 	// header value that does not decode, an endpoint that does not
@@ -156,10 +156,10 @@ func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 	if levelSet {
 		otelMin = level
 	}
-	otel.SetLogger(logr.FromSlogHandler(&otelHandler{next: &levelHandler{
+	otel.SetLogger(logr.FromSlogHandler(newOtelHandler(&levelHandler{
 		min:  otelMin,
 		next: logger.Handler().WithAttrs([]slog.Attr{slog.String("component", "otel")}),
-	}}))
+	})))
 
 	res, err := newResource(ctx, cfg, rep)
 	if err != nil {

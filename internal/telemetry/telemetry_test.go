@@ -651,3 +651,22 @@ func TestWithoutMetricsExportsNoMetrics(t *testing.T) {
 		t.Errorf("metrics exported with WithoutMetrics: %s", otlptest.DumpMetrics(m))
 	}
 }
+
+// A value the SDK cannot parse is one warning, not one per exporter that
+// reads it, and the warning names one component.
+func TestOtelWarningOnce(t *testing.T) {
+	cleanEnv(t)
+	r := otlptest.NewHTTP(t)
+	r.Setenv(t)
+	setenv(t, "OTEL_EXPORTER_OTLP_TIMEOUT=abc")
+	logBuf := newBuffer()
+	base := slog.New(slog.NewTextHandler(logBuf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	setup(t, WithLogger(base), WithErrorWriter(newBuffer()))
+	lines := logBuf.lines("abc")
+	if len(lines) != 1 {
+		t.Fatalf("%d lines about the bad value, want 1:\n%s", len(lines), logBuf.String())
+	}
+	if n := strings.Count(lines[0], "component="); n != 1 {
+		t.Errorf("%d components in %q, want 1", n, lines[0])
+	}
+}
