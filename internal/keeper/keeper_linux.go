@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // Main runs the keeper when the process was started as one ([Env] is "1"),
@@ -20,11 +21,24 @@ func Main() (status int, ok bool) {
 	if os.Getenv(Env) != "1" {
 		return 0, false
 	}
+	setName()
 	// Only the end of the launcher ends the keeper: a ^C on the terminal,
 	// a hangup or a stop signal meant for the launcher are not for it.
 	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
 		syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGPIPE)
 	return Run(os.Stdin), true
+}
+
+// Name is the keeper's process name (/proc/PID/comm, what ps -e, top and
+// pgrep show; at most 15 bytes). Its command line is otel-qrun-keeper. Run
+// from /proc/self/exe, it would otherwise be named "exe".
+const Name = "otel-qrun-keep"
+
+// setName names the keeper's main thread, and so its process, Name
+// (prctl(2) PR_SET_NAME).
+func setName() {
+	name := []byte(Name + "\x00")
+	_, _, _ = syscall.RawSyscall6(syscall.SYS_PRCTL, syscall.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0, 0)
 }
 
 // Run reads the protocol from in until "done" (exit status 0, nothing

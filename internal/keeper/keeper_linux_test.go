@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -295,5 +297,23 @@ func TestRunCgroup(t *testing.T) {
 		if got := runCgroup(path); got != want {
 			t.Errorf("runCgroup(%q) = %v, want %v", path, got, want)
 		}
+	}
+}
+
+// setName names the thread that calls it, and so the keeper (whose main
+// thread calls it), Name: what ps -e, top and pgrep show.
+func TestSetName(t *testing.T) {
+	got := make(chan string)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the renamed thread ends with the goroutine
+		setName()
+		b, _ := os.ReadFile("/proc/self/task/" + strconv.Itoa(syscall.Gettid()) + "/comm")
+		got <- string(b)
+	}()
+	if name := <-got; name != Name+"\n" {
+		t.Errorf("comm %q, want %q", name, Name)
+	}
+	if len(Name) > 15 {
+		t.Errorf("Name %q is longer than the kernel's 15 bytes", Name)
 	}
 }
