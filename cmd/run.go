@@ -99,6 +99,12 @@ func (o *runOptions) run(ctx context.Context) error {
 		// it (job control). Not caught otherwise: it would wake the loop
 		// at every exit of a per-task process.
 		caught = append(slices.Clip(caught), syscall.SIGCHLD)
+		if runtime.GOOS == "linux" {
+			// When no worker holds the terminal (several workers), ^Z
+			// reaches the launcher: it stops every worker with itself
+			// (launcher, job control). Elsewhere it just stops.
+			caught = append(caught, syscall.SIGTSTP)
+		}
 	}
 	unsubscribe := o.f.Notify(sigs, caught...)
 	defer unsubscribe()

@@ -104,7 +104,7 @@ func runLauncherHelper(p launcherParams) int {
 		return 2
 	}
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGCHLD)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGCHLD, syscall.SIGTSTP)
 	status, err := l.Run(context.Background(), sigs)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

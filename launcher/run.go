@@ -435,6 +435,8 @@ func (r *supervisor) onSignal(sig os.Signal) {
 		}
 	case syscall.SIGCHLD:
 		r.jobControl()
+	case syscall.SIGTSTP:
+		r.suspendWorkers()
 	case syscall.SIGTTIN:
 		r.scaleUp()
 	case syscall.SIGTTOU:
@@ -447,8 +449,8 @@ func (r *supervisor) onSignal(sig os.Signal) {
 // jobControl: a child changed state (SIGCHLD). A worker that holds the
 // terminal and was stopped from it (^Z) stops the launcher too, until the
 // shell continues the job (tree.suspendJob): the shell then sees its job
-// stopped, as without the launcher. Other workers (none holds a terminal)
-// go on meanwhile.
+// stopped, as without the launcher. (Only a single worker holds the
+// terminal; with several, ^Z reaches the launcher: suspendWorkers.)
 func (r *supervisor) jobControl() {
 	for _, s := range r.slots {
 		w := s.w
@@ -461,6 +463,33 @@ func (r *supervisor) jobControl() {
 			r.log.Debug("the worker on the terminal goes on", "worker", s.index, "pid", w.pid)
 		}
 	}
+}
+
+// suspendWorkers: the launcher's group was stopped from the terminal (^Z:
+// SIGTSTP, caught by a launcher on a terminal). That is the case when no
+// worker holds the terminal, as with several workers: as a shell stops
+// every process of a job, each worker's group gets SIGTSTP, the launcher
+// stops its own group (stopJob) until the shell continues the job (fg,
+// bg), and then continues every worker. Outside job control (an orphaned
+// group) nothing would continue the job: the signal is ignored.
+func (r *supervisor) suspendWorkers() {
+	if !jobControlled() {
+		r.log.Debug("ignored SIGTSTP: no job-control shell would continue the job")
+		return
+	}
+	var trees []*tree
+	for _, s := range r.slots {
+		if w := s.w; w != nil && w.exit == nil {
+			trees = append(trees, w.tree)
+			_ = w.tree.forward(syscall.SIGTSTP)
+		}
+	}
+	r.log.Info("stopped from the terminal: the workers are stopped until the job is continued", "workers", len(trees))
+	stopJob()
+	for _, t := range trees {
+		_ = t.forward(syscall.SIGCONT)
+	}
+	r.log.Debug("the job was continued: the workers go on")
 }
 
 func (r *supervisor) scaleUp() {

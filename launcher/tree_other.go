@@ -94,6 +94,11 @@ func (t *tree) stoppedOnTerminal() (bool, syscall.Signal) { return false, 0 }
 
 func (t *tree) suspendJob(syscall.Signal) {}
 
+// jobControlled: job control of the launcher's group is Linux's only.
+func jobControlled() bool { return false }
+
+func stopJob() {}
+
 func signalGroup(pgid int, sig syscall.Signal) error {
 	err := unix.Kill(-pgid, sig)
 	if errors.Is(err, unix.ESRCH) {

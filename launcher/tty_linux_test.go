@@ -2,6 +2,7 @@ package launcher_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"strings"
@@ -264,5 +265,56 @@ func TestTerminalStopOutsideJobControlContinuesTheWorker(t *testing.T) {
 	}
 	if err := waitExit(t, cmd); err != nil {
 		t.Errorf("launcher: %v", err)
+	}
+}
+
+// With several workers none holds the terminal, so ^Z reaches the
+// launcher: it stops every worker with itself, as a shell stops every
+// process of a job, and fg continues them all.
+func TestTerminalStopStopsEveryWorker(t *testing.T) {
+	sh := startShell(t, helperEnvironWith("launcher", launcherParams{Workers: 2, Worker: "trap"}))
+	sh.typ(os.Args[0] + "\n")
+	var pids []int
+	for len(pids) < 2 {
+		var rec record
+		line := waitLine(t, sh.lines, `"event":"ready"`)
+		if err := json.Unmarshal([]byte(line[strings.Index(line, "{"):]), &rec); err != nil {
+			t.Fatalf("ready line %q: %v", line, err)
+		}
+		pids = append(pids, rec.PID)
+	}
+	sh.typ("\x1a") // ^Z
+	waitLine(t, sh.lines, "Stopped")
+	for _, pid := range pids {
+		waitState(t, pid, func(s byte) bool { return s == 'T' }, "stopped")
+	}
+	sh.typ("fg\n")
+	for _, pid := range pids {
+		waitState(t, pid, func(s byte) bool { return s != 'T' }, "running again")
+	}
+	sh.typ("\x03") // ^C: the job stops gracefully
+	sh.typ("echo done-$?\n")
+	waitLine(t, sh.lines, "done-")
+}
+
+// waitState waits until the state of process pid (proc(5)) satisfies ok.
+// A process stopped or continued by a signal another process sent tells
+// nobody but its parent (here the launcher): the test looks, with a bound.
+func waitState(t *testing.T, pid int, ok func(byte) bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for range tick.C {
+		st, err := workertest.ReadStat(pid)
+		if err != nil {
+			t.Fatalf("worker %d: %v", pid, err)
+		}
+		if ok(st.State) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker %d not %s (state %c)", pid, what, st.State)
+		}
 	}
 }
