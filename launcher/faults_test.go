@@ -461,10 +461,12 @@ func TestStopCancelsTheLineItCut(t *testing.T) {
 // a task that always hangs ends timeout after its attempts, and the slot
 // does not give up (max_restarts) on the tasks behind it.
 func TestTimeoutReplacementIsNoCrash(t *testing.T) {
-	input := `{"id":"hang","payload":{"sleep_ms":600000,"ignore_term":true}}` + "\n" +
+	// Only the hanging task has a timeout: the others may take long on
+	// a loaded machine.
+	input := `{"id":"hang","timeout":0.3,"payload":{"sleep_ms":600000,"ignore_term":true}}` + "\n" +
 		lines(6, func(int) string { return `{"payload":1}` })
 	th := startTasksCmd(t, nil, strings.NewReader(input), launcher.WithEnviron(helperEnviron("taskworker")),
-		launcher.WithTaskTimeout(300*time.Millisecond), launcher.WithStopGrace(50*time.Millisecond),
+		launcher.WithStopGrace(50*time.Millisecond),
 		launcher.WithMaxRestarts(1), launcher.WithMinUptime(time.Hour), launcher.WithMaxAttempts(3),
 		launcher.WithBackoff(time.Millisecond, time.Millisecond))
 	status, res := th.all(t)
