@@ -41,20 +41,27 @@ func TestKeeperCloseDoesNotWaitForTheKeeper(t *testing.T) {
 	}
 }
 
-// The keeper starts at KeeperNice, out of the way of the launcher's start.
+// The keeper starts at KeeperNice, out of the way of the launcher's
+// start: every thread of it (a nice value is a thread's).
 func TestKeeperStartsNice(t *testing.T) {
 	k, err := startKeeper(os.Args[0], nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer k.close()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", k.pid))
+	tids, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", k.pid))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Fields from the state on (proc(5)): the nice value is the 19th.
-	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
-	if nice, err := strconv.Atoi(f[16]); err != nil || nice != KeeperNice {
-		t.Errorf("keeper's nice value %q, want %d", f[16], KeeperNice)
+	for _, tid := range tids {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", k.pid, tid.Name()))
+		if err != nil {
+			continue // a thread gone
+		}
+		// Fields from the state on (proc(5)): the nice value is the 19th.
+		f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
+		if nice, err := strconv.Atoi(f[16]); err != nil || nice != KeeperNice {
+			t.Errorf("keeper thread %s at nice %q, want %d", tid.Name(), f[16], KeeperNice)
+		}
 	}
 }

@@ -67,7 +67,10 @@ func startKeeper(path string, environ []string, base string) (*keeperProc, error
 	// 1.5 ms of CPU) gives way to the launcher's and the workers': a
 	// short run on two CPUs otherwise shared them with it. The keeper
 	// raises itself back when it has work to do, where it may.
-	_ = unix.Setpriority(unix.PRIO_PROCESS, pid, KeeperNice)
+	// A nice value is a thread's: PRIO_PGRP (the keeper leads its
+	// group) reaches every thread its runtime has started already;
+	// those it starts later inherit it.
+	_ = unix.Setpriority(unix.PRIO_PGRP, pid, KeeperNice)
 	k := &keeperProc{pid: pid, pidfd: pidfd, w: w}
 	if base != "" {
 		k.send(keeper.LineCgroup + " " + base)

@@ -65,8 +65,11 @@ func Run(in io.Reader) int {
 // raisePriority sets the keeper's nice value back to 0 from the one it
 // started with (the launcher's KeeperNice), where it may: as root, with
 // CAP_SYS_NICE, or with an RLIMIT_NICE of 20 (setpriority(2)). Otherwise
-// it kills at the nice value it has. Tests replace it.
-var raisePriority = func() { _ = syscall.Setpriority(syscall.PRIO_PROCESS, 0, 0) }
+// it kills at the nice value it has. A nice value is a thread's, and the
+// killing goroutine may run on any of the keeper's threads: the keeper
+// leads its own process group, and PRIO_PGRP reaches every thread of it.
+// Tests replace it.
+var raisePriority = func() { _ = syscall.Setpriority(syscall.PRIO_PGRP, 0, 0) }
 
 // orders is what the launcher asked the keeper to kill if it dies.
 type orders struct {

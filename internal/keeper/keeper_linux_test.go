@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -19,7 +20,82 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(raiseHelperEnv) == "1" {
+		os.Exit(raiseHelper())
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// raiseHelperEnv makes the test binary the helper of
+// TestRaisePriorityReachesEveryThread.
+const raiseHelperEnv = "KEEPER_TEST_RAISE_HELPER"
+
+// raiseHelper, in a process group of its own as the keeper is, sets every
+// thread to nice 19 as the launcher does, makes sure it has several
+// threads, calls raisePriority, and prints each thread's nice value.
+func raiseHelper() int {
+	if err := syscall.Setpriority(syscall.PRIO_PGRP, 0, 19); err != nil {
+		fmt.Println("setpriority:", err)
+		return 1
+	}
+	started := make(chan struct{})
+	for range 3 {
+		go func() {
+			runtime.LockOSThread() // a thread of its own, for good
+			started <- struct{}{}
+			select {}
+		}()
+	}
+	for range 3 {
+		<-started
+	}
+	raisePriority()
+	names, _ := readDirNames("/proc/self/task")
+	for _, tid := range names {
+		fmt.Println(tid, threadNice("/proc/self/task/"+tid+"/stat"))
+	}
+	return 0
+}
+
+// threadNice reads the nice value in a stat file of proc(5) (its 19th
+// field), or -100 when it cannot.
+func threadNice(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return -100
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	n, err := strconv.Atoi(f[16])
+	if err != nil {
+		return -100
+	}
+	return n
+}
+
+// raisePriority brings every thread of the keeper back to nice 0, not only
+// the one that calls it: the killing goroutine may run on any.
+func TestRaisePriorityReachesEveryThread(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("lowering a nice value needs root or CAP_SYS_NICE")
+	}
+	c := exec.Command(os.Args[0], "-test.run=^$")
+	c.Env = append(os.Environ(), raiseHelperEnv+"=1")
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := c.Output()
+	if err != nil {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) < 4 {
+		t.Fatalf("helper reported %d threads, want at least 4:\n%s", len(lines), out)
+	}
+	for _, l := range lines {
+		if tid, nice, _ := strings.Cut(l, " "); nice != "0" {
+			t.Errorf("thread %s at nice %s after raisePriority, want 0", tid, nice)
+		}
+	}
+}
 
 // marked starts a process whose environment carries a fresh marker; it is
 // killed at the end of the test if it is still there.
