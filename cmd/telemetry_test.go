@@ -343,3 +343,25 @@ func TestUnparsableOTELValueWarnsOnce(t *testing.T) {
 		t.Errorf("lines about the bad value %q, want one, with component=otel alone", lines)
 	}
 }
+
+// A malformed OTEL_RESOURCE_ATTRIBUTES is one telemetry error line of the
+// launcher's own: resource detection reported it through otel's default
+// error handler first, a line of the standard library's log outside the
+// redaction and the once-per-signal rule.
+func TestMalformedResourceAttributesReportedOnce(t *testing.T) {
+	t.Parallel()
+	r := otlptest.NewHTTP(t)
+	res := runQrun(t, append(r.Env(), "PATH="+os.Getenv("PATH"), "OTEL_RESOURCE_ATTRIBUTES=a=%ZZ"), "--", "true")
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	var lines []string
+	for _, l := range strings.Split(res.stderr, "\n") {
+		if strings.Contains(l, "%ZZ") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "otel-qrun: telemetry error: ") {
+		t.Errorf("lines about the malformed attribute %q, want one otel-qrun: telemetry error line", lines)
+	}
+}

@@ -79,7 +79,7 @@ type SDK struct {
 // SDK prints: the error writer (export errors, console exporters), the
 // logger (so [SDK.Logger] masks too), and the resource and span attributes,
 // names, status descriptions and events it exports.
-func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
+func Setup(ctx context.Context, opts ...Option) (_ *SDK, err error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err
@@ -161,6 +161,18 @@ func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 		next: logger.Handler().WithAttrs([]slog.Attr{slog.String("component", "otel")}),
 	})))
 
+	// otel's error handler too, before anything of the SDK is created:
+	// resource detection reports a malformed OTEL_RESOURCE_ATTRIBUTES
+	// through it, and otel's default handler prints it with the standard
+	// library's log, outside the redaction and the once-per-signal rule.
+	// A Setup that fails from here on puts the previous one back.
+	prevHandler := otel.GetErrorHandler()
+	otel.SetErrorHandler(rep)
+	defer func() {
+		if err != nil {
+			otel.SetErrorHandler(prevHandler)
+		}
+	}()
 	res, err := newResource(ctx, cfg, rep)
 	if err != nil {
 		return nil, err
@@ -182,9 +194,6 @@ func Setup(ctx context.Context, opts ...Option) (*SDK, error) {
 		return nil, err
 	}
 
-	// Nothing fails from here on: install otel's error handler before the
-	// providers, which report through it.
-	otel.SetErrorHandler(rep)
 
 	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	for _, exp := range spanExps {
