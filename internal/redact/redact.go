@@ -141,39 +141,100 @@ func headerName(s string) bool {
 
 // Text masks user information of every URL in s (everything between
 // "scheme://" and the last "@" before the next space or quote, so that a
-// malformed password holding "/" or "#" is hidden too) and the values of
+// malformed password holding "/" or "#" is hidden too), the values of
 // name=value pairs with secret-looking names (a query parameter
-// ?password=..., an attribute deploy.token=..., API_KEY=... in text).
+// ?password=..., an attribute deploy.token=..., API_KEY=... or
+// password = ... in text), the string values of JSON members with such
+// names ("password": "..."), and the values of HTTP header lines with
+// such names (X-Api-Key: ..., Authorization: Bearer ..., as given to
+// curl -H).
 func Text(s string) string {
 	if strings.Contains(s, "://") {
 		s = maskUserinfo(s, true)
 	}
-	if mayHoldSecretPair(s) {
+	if mayHoldSecretPair(s, '=') {
 		s = secretPair().ReplaceAllString(s, "${1}"+Mask)
+	}
+	if mayHoldSecretPair(s, ':') {
+		s = maskJSONMembers(s)
+		s = secretHeader().ReplaceAllString(s, "${1}"+Mask)
 	}
 	return s
 }
 
+// secretWordsRE is the words of a secret-looking name, in a regular
+// expression (pairWords).
+const secretWordsRE = `(?:token|secret|password|passwd|pwd|key|credential|auth)`
+
 // secretPair matches a name=value pair whose name looks secret, and its
 // value: a query parameter (?password=...), an entry of a list such as
-// OTEL_RESOURCE_ATTRIBUTES (deploy.token=...), a NAME=value in text.
-// It is compiled at its first use (through mayHoldSecretPair, often never
-// in a run), not at every start.
+// OTEL_RESOURCE_ATTRIBUTES (deploy.token=...), a NAME=value in text,
+// spaces around "=" or not. It is compiled at its first use (through
+// mayHoldSecretPair, often never in a run), not at every start; so are
+// secretJSON and secretHeader.
 var secretPair = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`(?i)((?:^|[?&;,=\s])[a-z0-9_.\-]*(?:token|secret|password|passwd|pwd|key|credential|auth)[a-z0-9_.\-]*=)[^&#,;\s"'<>\\]*`)
+	return regexp.MustCompile(`(?i)((?:^|[?&;,=\s])[a-z0-9_.\-]*` + secretWordsRE + `[a-z0-9_.\-]*[ \t]*=[ \t]*)[^&#,;\s"'<>\\]*`)
+})
+
+// maskJSONMembers masks the string values of the members secretJSON
+// matches, but for a member named "key" alone: a generic name (the OTel
+// console exporters print {"Key":"service.name","Value":...}).
+func maskJSONMembers(s string) string {
+	re := secretJSON()
+	ms := re.FindAllStringSubmatchIndex(s, -1)
+	if ms == nil {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for _, m := range ms {
+		if genericJSONName(s[m[2]:m[3]]) {
+			continue
+		}
+		b.WriteString(s[last:m[4]])
+		b.WriteString(Mask)
+		last = m[5]
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// genericJSONName reports whether member (as secretJSON's first group
+// holds it: the quoted name, ":" and the value's opening quote) is named
+// "key" alone, in any case.
+func genericJSONName(member string) bool {
+	name, _, _ := strings.Cut(member[1:], `"`)
+	return strings.EqualFold(name, "key")
+}
+
+// secretJSON matches a JSON member whose name looks secret and whose value
+// is a string, up to that string's closing quote: "password": "...".
+var secretJSON = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)("[^"\\]*` + secretWordsRE + `[^"\\]*"[ \t]*:[ \t]*")((?:[^"\\]|\\.)*)"`)
+})
+
+// secretHeader matches an HTTP header line whose name looks secret, and
+// its value to the end of the line or the quote that ends the argument:
+// a name with a "-" (X-Api-Key, X-Auth-Token) or Authorization and
+// Proxy-Authorization, then ":" and a space. ("key: ..." alone is prose
+// too often: "invalid key: ...".)
+var secretHeader = sync.OnceValue(func() *regexp.Regexp {
+	name := `(?:[a-z0-9_]*-[a-z0-9_\-]*` + secretWordsRE + `[a-z0-9_\-]*|[a-z0-9_\-]*` + secretWordsRE + `[a-z0-9_]*-[a-z0-9_\-]*|authorization)`
+	return regexp.MustCompile(`(?i)((?:^|[\s"'])` + name + `:[ \t]+)([^"'\r\n]*[^"'\r\n \t])`)
 })
 
 // pairWords are the words of secretPair's names.
 var pairWords = []string{"TOKEN", "SECRET", "PASSWORD", "PASSWD", "PWD", "KEY", "CREDENTIAL", "AUTH"}
 
-// mayHoldSecretPair reports whether secretPair may match s: false only
-// when s has no "=" or, being ASCII, none of pairWords in any case. It
-// spares the regular expression (a backtracking match, run on every
-// environment value at every start) the values that cannot match. A
-// value with other than ASCII is always matched: (?i) also folds the
-// Kelvin sign into k and the long s into s.
-func mayHoldSecretPair(s string) bool {
-	if strings.IndexByte(s, '=') < 0 {
+// mayHoldSecretPair reports whether a pattern of secret names whose value
+// follows sep ('=' for secretPair, ':' for secretJSON and secretHeader)
+// may match s: false only when s has no sep or, being ASCII, none of
+// pairWords in any case. It spares the regular expressions (backtracking
+// matches, run on every environment value at every start) the values that
+// cannot match. A value with other than ASCII is always matched: (?i) also
+// folds the Kelvin sign into k and the long s into s.
+func mayHoldSecretPair(s string, sep byte) bool {
+	if strings.IndexByte(s, sep) < 0 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -297,9 +358,19 @@ func userinfos(s string) []string {
 			add(s[:at])
 		}
 	}
-	if mayHoldSecretPair(s) {
+	if mayHoldSecretPair(s, '=') {
 		for _, m := range secretPair().FindAllStringSubmatchIndex(s, -1) {
 			out = append(out, s[m[3]:m[1]])
+		}
+	}
+	if mayHoldSecretPair(s, ':') {
+		for _, m := range secretJSON().FindAllStringSubmatchIndex(s, -1) {
+			if !genericJSONName(s[m[2]:m[3]]) {
+				out = append(out, s[m[4]:m[5]])
+			}
+		}
+		for _, m := range secretHeader().FindAllStringSubmatchIndex(s, -1) {
+			out = append(out, s[m[4]:m[5]])
 		}
 	}
 	return out

@@ -55,6 +55,17 @@ func TestText(t *testing.T) {
 		{"no url here", "no url here"},
 		{"level=WARN msg=x password=hunter2 n=1", "level=WARN msg=x password=[REDACTED] n=1"},
 		{"://@", "://[REDACTED]@"},
+		// Spaces around "=", JSON members, header lines (hostile tester).
+		{"password = hunter2 next", "password = [REDACTED] next"},
+		{"db_PASSWORD\t=\thunter2", "db_PASSWORD\t=\t[REDACTED]"},
+		{`{"password":"hun\"ter2","user":"bob"}`, `{"password":"[REDACTED]","user":"bob"}`},
+		{`{"api_key" : "k1", "Auth_Token":"t2"}`, `{"api_key" : "[REDACTED]", "Auth_Token":"[REDACTED]"}`},
+		{`curl -H 'X-Api-Key: abc123' http://h`, `curl -H 'X-Api-Key: [REDACTED]' http://h`},
+		{"Authorization: Bearer abc.def\nnext", "Authorization: [REDACTED]\nnext"},
+		{`-H "proxy-authorization: Basic dXNlcg=="`, `-H "proxy-authorization: [REDACTED]"`},
+		{"invalid key: the value", "invalid key: the value"}, // prose, not a header
+		{`{"Key":"service.name","Value":"x"}`, `{"Key":"service.name","Value":"x"}`}, // a generic name
+		{"open /etc/ssl/private.key: permission denied", "open /etc/ssl/private.key: permission denied"},
 	} {
 		if got := redact.Text(tc.in); got != tc.want {
 			t.Errorf("Text(%q) = %q, want %q", tc.in, got, tc.want)

@@ -1,6 +1,9 @@
 package redact
 
-import "testing"
+import (
+	"regexp"
+	"testing"
+)
 
 func TestMayHoldSecretPair(t *testing.T) {
 	for s, want := range map[string]bool{
@@ -17,7 +20,7 @@ func TestMayHoldSecretPair(t *testing.T) {
 		"naïve=1":                            true, // not ASCII: left to the expression
 		"OTEL_RESOURCE_ATTRIBUTES=a=b,auth=": true,
 	} {
-		if got := mayHoldSecretPair(s); got != want {
+		if got := mayHoldSecretPair(s, '='); got != want {
 			t.Errorf("mayHoldSecretPair(%q) = %v, want %v", s, got, want)
 		}
 	}
@@ -30,8 +33,13 @@ func FuzzMayHoldSecretPair(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if secretPair().MatchString(s) && !mayHoldSecretPair(s) {
+		if secretPair().MatchString(s) && !mayHoldSecretPair(s, '=') {
 			t.Fatalf("secretPair matches %q, but the filter turned it away", s)
+		}
+		for _, re := range []*regexp.Regexp{secretJSON(), secretHeader()} {
+			if re.MatchString(s) && !mayHoldSecretPair(s, ':') {
+				t.Fatalf("%s matches %q, but the filter turned it away", re, s)
+			}
 		}
 	})
 }
