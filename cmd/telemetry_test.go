@@ -2,7 +2,9 @@ package cmd
 
 import (
 	"fmt"
+	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -363,5 +365,23 @@ func TestMalformedResourceAttributesReportedOnce(t *testing.T) {
 	}
 	if len(lines) != 1 || !strings.HasPrefix(lines[0], "otel-qrun: telemetry error: ") {
 		t.Errorf("lines about the malformed attribute %q, want one otel-qrun: telemetry error line", lines)
+	}
+}
+
+// With no collector configured and none listening, a run of Go workers
+// (forkinit) prints the hint once, the launcher's: each worker's SDK left
+// it to the launcher, where each printed its own before.
+func TestNoCollectorHintOncePerRun(t *testing.T) {
+	if c, err := net.DialTimeout("tcp", "localhost:4318", 5*time.Second); err == nil {
+		c.Close()
+		t.Skip("something listens on localhost:4318")
+	}
+	t.Parallel()
+	res := runQrun(t, []string{"PATH=" + os.Getenv("PATH")}, "--workers", "2", filepath.Join(exampleBin, "goworker"))
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	if n := strings.Count(res.stderr, "otel-qrun: hint: no OpenTelemetry collector"); n != 1 {
+		t.Errorf("%d hints, want 1:\n%s", n, res.stderr)
 	}
 }

@@ -2,9 +2,11 @@ package forkinit
 
 import (
 	"context"
+	"github.com/otel-qrun/otel-qrun/qrun"
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -40,6 +42,17 @@ func WithErrorWriter(w io.Writer) Option { return func(c *config) { c.errOut = w
 // TRACEPARENT (default: text on the error writer).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
+// underLauncher reports whether environ is a worker's of otel-qrun (it
+// holds QRUN_WORKER_INDEX).
+func underLauncher(environ []string) bool {
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, qrun.EnvWorkerIndex+"=") {
+			return true
+		}
+	}
+	return false
+}
+
 // ShutdownFunc flushes and stops the SDK. It is bounded by the shutdown
 // timeout and safe to call more than once.
 type ShutdownFunc func(context.Context) error
@@ -74,6 +87,11 @@ func Init(ctx context.Context, opts ...Option) (context.Context, ShutdownFunc, e
 	}
 	if cfg.timeout > 0 {
 		topts = append(topts, telemetry.WithShutdownTimeout(cfg.timeout))
+	}
+	if underLauncher(cfg.environ) {
+		// The launcher reads the same OTEL_* variables and prints the
+		// hint for a refused default collector once for the run.
+		topts = append(topts, telemetry.WithoutCollectorHint())
 	}
 	sdk, err := telemetry.Setup(ctx, topts...)
 	if err != nil {

@@ -52,6 +52,7 @@ type config struct {
 	environ         []string
 	noMetrics       bool
 	lazyConnect     bool
+	noHint          bool
 }
 
 func newConfig(opts []Option) (*config, error) {
@@ -82,6 +83,11 @@ func WithoutMetrics() Option { return func(c *config) { c.noMetrics = true } }
 // first export, instead of opening it in the background at Setup: for
 // commands that may export nothing.
 func WithoutEarlyConnect() Option { return func(c *config) { c.lazyConnect = true } }
+
+// WithoutCollectorHint leaves out the hint line for a refused default
+// collector (the refusal stays no error): for a worker whose launcher
+// reads the same OTEL_* variables and prints it once for the whole run.
+func WithoutCollectorHint() Option { return func(c *config) { c.noHint = true } }
 
 // WithErrorWriter sets where export errors are reported, where the console
 // exporters write, and where the default logger writes. The default is

@@ -160,6 +160,18 @@ func TestUnconfiguredRefusedCollectorHints(t *testing.T) {
 			t.Errorf("error writer:\n%s\nwant only the hint:\n%s", got, want)
 		}
 	})
+	// A worker under the launcher leaves the hint to the launcher.
+	t.Run("without the hint", func(t *testing.T) {
+		cleanEnv(t)
+		defaultCollectorFree(t)
+		errBuf := newBuffer()
+		if err := recordSample(t, setup(t, WithErrorWriter(errBuf), WithoutCollectorHint())); err == nil {
+			t.Error("Shutdown returned nil: telemetry was lost, the caller may log it")
+		}
+		if got := errBuf.String(); got != "" {
+			t.Errorf("error writer %q, want nothing", got)
+		}
+	})
 	// What the hint says to do leaves nothing refused; spans to the
 	// console alone leave metrics to the default collector, which is
 	// still no error of the user's.

@@ -53,6 +53,7 @@ type reporter struct {
 	// because no OTEL_* variable chooses their exporter, endpoint or
 	// protocol (defaultCollector).
 	unasked [numSignals]bool
+	noHint  bool // WithoutCollectorHint
 
 	mu     sync.Mutex
 	first  [numSignals]error
@@ -81,7 +82,9 @@ func (r *reporter) report(sig signal, err error) {
 		return
 	}
 	if hint {
-		fmt.Fprintln(r.w, r.hint())
+		if !r.noHint {
+			fmt.Fprintln(r.w, r.hint())
+		}
 		return
 	}
 	msg := oneLine(err)

@@ -143,7 +143,7 @@ func Setup(ctx context.Context, opts ...Option) (_ *SDK, err error) {
 	}
 
 	rep := newReporter(errW, logger.With("component", "telemetry"))
-	rep.unasked = unaskedSignals(env)
+	rep.unasked, rep.noHint = unaskedSignals(env), cfg.noHint
 
 	// Install otel's logger before anything of the SDK is created: its exporters log while reading the environment (a
 	// header value that does not decode, an endpoint that does not
