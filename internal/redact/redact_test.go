@@ -63,7 +63,7 @@ func TestText(t *testing.T) {
 		{`curl -H 'X-Api-Key: abc123' http://h`, `curl -H 'X-Api-Key: [REDACTED]' http://h`},
 		{"Authorization: Bearer abc.def\nnext", "Authorization: [REDACTED]\nnext"},
 		{`-H "proxy-authorization: Basic dXNlcg=="`, `-H "proxy-authorization: [REDACTED]"`},
-		{"invalid key: the value", "invalid key: the value"}, // prose, not a header
+		{"invalid key: the value", "invalid key: the value"},                         // prose, not a header
 		{`{"Key":"service.name","Value":"x"}`, `{"Key":"service.name","Value":"x"}`}, // a generic name
 		{"open /etc/ssl/private.key: permission denied", "open /etc/ssl/private.key: permission denied"},
 	} {

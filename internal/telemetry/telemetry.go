@@ -194,7 +194,6 @@ func Setup(ctx context.Context, opts ...Option) (_ *SDK, err error) {
 		return nil, err
 	}
 
-
 	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	for _, exp := range spanExps {
 		// The batch span processor reads OTEL_BSP_*; it never blocks
