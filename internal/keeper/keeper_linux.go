@@ -67,9 +67,19 @@ func Run(in io.Reader) int {
 // CAP_SYS_NICE, or with an RLIMIT_NICE of 20 (setpriority(2)). Otherwise
 // it kills at the nice value it has. A nice value is a thread's, and the
 // killing goroutine may run on any of the keeper's threads: the keeper
-// leads its own process group, and PRIO_PGRP reaches every thread of it.
-// Tests replace it.
-var raisePriority = func() { _ = syscall.Setpriority(syscall.PRIO_PGRP, 0, 0) }
+// leads its own process group, and PRIO_PGRP reaches every thread of it;
+// then each thread listed in /proc/self/task is set too, for one whose
+// creation was under way (a new thread takes its creator's value when it
+// is cloned). Tests replace it.
+var raisePriority = func() {
+	_ = syscall.Setpriority(syscall.PRIO_PGRP, 0, 0)
+	tids, _ := readDirNames("/proc/self/task")
+	for _, tid := range tids {
+		if n, err := strconv.Atoi(tid); err == nil {
+			_ = syscall.Setpriority(syscall.PRIO_PROCESS, n, 0)
+		}
+	}
+}
 
 // orders is what the launcher asked the keeper to kill if it dies.
 type orders struct {
