@@ -72,12 +72,28 @@ func (r *LineReader) ReadLine() (line []byte, n int, err error) {
 // next ReadLine returns without reading. A reader of a pipe uses it to hand
 // on every line one read gave before waiting for more.
 func (r *LineReader) HasLine() bool {
+	return r.hasLine(func(int, []byte) bool { return true })
+}
+
+// hasLine reports whether a whole line for which want is true is buffered:
+// want gets each whole buffered line in turn (its index among them, and
+// its bytes without the "\n") until it returns true.
+func (r *LineReader) hasLine(want func(i int, line []byte) bool) bool {
 	n := r.br.Buffered()
 	if n == 0 {
 		return false
 	}
 	b, _ := r.br.Peek(n)
-	return bytes.IndexByte(b, '\n') >= 0
+	for i := 0; ; i++ {
+		end := bytes.IndexByte(b, '\n')
+		if end < 0 {
+			return false
+		}
+		if want(i, b[:end]) {
+			return true
+		}
+		b = b[end+1:]
+	}
 }
 
 // readLine reads one line. It returns all of its bytes without the "\n"

@@ -88,8 +88,11 @@ func (r *Reader) Next() (Task, error) {
 	}
 }
 
-// Buffered reports whether a whole line is already buffered, so that the
-// next Next returns without reading (it may still return a LineError for
-// that line). A reader of a pipe uses it to hand on every task one read
+// Buffered reports whether the next Next returns without reading: a whole
+// line that is not blank is already buffered (Next skips blank lines, and
+// would read past buffered blank lines alone). That line may still be a
+// LineError. A reader of a pipe uses it to hand on every task one read
 // gave before waiting for more.
-func (r *Reader) Buffered() bool { return r.lr.HasLine() }
+func (r *Reader) Buffered() bool {
+	return r.lr.hasLine(func(_ int, line []byte) bool { return skipSpace(line, 0) < len(line) })
+}

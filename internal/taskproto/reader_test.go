@@ -292,3 +292,28 @@ func TestReaderEOFIsSticky(t *testing.T) {
 		}
 	}
 }
+
+// Buffered is true only when Next returns without reading: a whole line
+// that is not blank is buffered (blank lines alone make Next read on).
+func TestReaderBuffered(t *testing.T) {
+	for _, tc := range []struct {
+		input string // a first line, then what is buffered after it
+		want  bool
+	}{
+		{"a\n\n", false},
+		{"a\n \t\r\n", false},
+		{"a\n\n\n  \n", false},
+		{"a\n\nb\n", true},
+		{"a\nb\n", true},
+		{"a\nb", false},  // not whole yet
+		{"a\n{\n", true}, // a LineError: still no read
+	} {
+		r := taskproto.NewReader(strings.NewReader(tc.input), 1024)
+		if _, err := r.Next(); err != nil {
+			t.Fatalf("%q: Next: %v", tc.input, err)
+		}
+		if got := r.Buffered(); got != tc.want {
+			t.Errorf("%q: Buffered() = %v, want %v", tc.input, got, tc.want)
+		}
+	}
+}
