@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -142,45 +143,61 @@ func headerName(s string) bool {
 // Text masks user information of every URL in s (everything between
 // "scheme://" and the last "@" before the next space or quote, so that a
 // malformed password holding "/" or "#" is hidden too), the values of
-// name=value pairs with secret-looking names (a query parameter
+// name=value pairs with secret names (secretTextName: a query parameter
 // ?password=..., an attribute deploy.token=..., API_KEY=... or
-// password = ... in text), the string values of JSON members with such
-// names ("password": "..."), and the values of HTTP header lines with
-// such names (X-Api-Key: ..., Authorization: Bearer ..., as given to
-// curl -H).
+// password = "..." in text, a quoted value whole), the string values of
+// JSON members with such names ("password": "..."), and the values of HTTP
+// header lines with such names (X-Api-Key: ..., Authorization: Bearer ...,
+// as given to curl -H).
 func Text(s string) string {
 	if strings.Contains(s, "://") {
 		s = maskUserinfo(s, true)
 	}
 	if mayHoldSecretPair(s, '=') {
-		s = secretPair().ReplaceAllString(s, "${1}"+Mask)
+		s = maskValues(s, secretPair())
 	}
 	if mayHoldSecretPair(s, ':') {
-		s = maskJSONMembers(s)
-		s = secretHeader().ReplaceAllString(s, "${1}"+Mask)
+		s = maskValues(s, secretJSON())
+		s = maskValues(s, secretHeader())
 	}
 	return s
 }
+
+// The expressions of secret values in text: group 1 is the name, group 2
+// the value that is masked. Their names are candidates, which
+// secretTextName decides on. They are compiled at their first use
+// (through mayHoldSecretPair, often never in a run), not at every start.
+var (
+	// secretPair: a name=value pair, spaces around "=" or not: a query
+	// parameter, an entry of a list such as OTEL_RESOURCE_ATTRIBUTES, a
+	// NAME=value or a logfmt pair in text. A quoted value is masked whole.
+	secretPair = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)(?:^|[?&;,=\s])([a-z0-9_.\-]*` + secretWordsRE + `[a-z0-9_.\-]*)[ \t]*=[ \t]*` +
+			`("(?:[^"\\]|\\.)*"?|'[^']*'?|[^&#,;\s"'<>\\]*)`)
+	})
+	// secretJSON: a JSON member whose value is a string; the masked value
+	// is inside the quotes.
+	secretJSON = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)"([^"\\]*` + secretWordsRE + `[^"\\]*)"[ \t]*:[ \t]*"((?:[^"\\]|\\.)*)"`)
+	})
+	// secretHeader: an HTTP header line, whose value runs to the end of
+	// the line or the quote that ends the argument: a name with a "-"
+	// (X-Api-Key, X-Auth-Token) or Authorization and Proxy-Authorization,
+	// then ":" and a space ("key: ..." alone is prose too often: "invalid
+	// key: ...").
+	secretHeader = sync.OnceValue(func() *regexp.Regexp {
+		name := `(?:[a-z0-9_]*-[a-z0-9_\-]*` + secretWordsRE + `[a-z0-9_\-]*|[a-z0-9_\-]*` + secretWordsRE + `[a-z0-9_]*-[a-z0-9_\-]*|authorization)`
+		return regexp.MustCompile(`(?i)(?:^|[\s"'])(` + name + `):[ \t]+([^"'\r\n]*[^"'\r\n \t])`)
+	})
+)
 
 // secretWordsRE is the words of a secret-looking name, in a regular
 // expression (pairWords).
 const secretWordsRE = `(?:token|secret|password|passwd|pwd|key|credential|auth)`
 
-// secretPair matches a name=value pair whose name looks secret, and its
-// value: a query parameter (?password=...), an entry of a list such as
-// OTEL_RESOURCE_ATTRIBUTES (deploy.token=...), a NAME=value in text,
-// spaces around "=" or not. It is compiled at its first use (through
-// mayHoldSecretPair, often never in a run), not at every start; so are
-// secretJSON and secretHeader.
-var secretPair = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`(?i)((?:^|[?&;,=\s])[a-z0-9_.\-]*` + secretWordsRE + `[a-z0-9_.\-]*[ \t]*=[ \t]*)[^&#,;\s"'<>\\]*`)
-})
-
-// maskJSONMembers masks the string values of the members secretJSON
-// matches, but for a member named "key" alone: a generic name (the OTel
-// console exporters print {"Key":"service.name","Value":...}).
-func maskJSONMembers(s string) string {
-	re := secretJSON()
+// maskValues masks, in s, the value of each match of re (group 2) whose
+// name (group 1) secretTextName takes as secret.
+func maskValues(s string, re *regexp.Regexp) string {
 	ms := re.FindAllStringSubmatchIndex(s, -1)
 	if ms == nil {
 		return s
@@ -188,7 +205,7 @@ func maskJSONMembers(s string) string {
 	var b strings.Builder
 	last := 0
 	for _, m := range ms {
-		if genericJSONName(s[m[2]:m[3]]) {
+		if !secretTextName(s[m[2]:m[3]]) || m[4] < last {
 			continue
 		}
 		b.WriteString(s[last:m[4]])
@@ -199,29 +216,64 @@ func maskJSONMembers(s string) string {
 	return b.String()
 }
 
-// genericJSONName reports whether member (as secretJSON's first group
-// holds it: the quoted name, ":" and the value's opening quote) is named
-// "key" alone, in any case.
-func genericJSONName(member string) bool {
-	name, _, _ := strings.Cut(member[1:], `"`)
-	return strings.EqualFold(name, "key")
+// foldSpecial maps the two letters (?i) also folds into ASCII ones: the
+// long s into s and the Kelvin sign into k.
+var foldSpecial = strings.NewReplacer("\u017f", "s", "\u212a", "k")
+
+// secretTextName reports whether name, found before a value in text, is a
+// secret's. The strong words (token, secret, passw…, credential) make it
+// secret wherever they are in it; the weak ones (key, auth, pwd) only as a
+// whole part of it, split at non-letters and at camel case (api_key,
+// X-Auth-Token, apiKey; not monkey, author, keyboard), or in apikey,
+// accesskey, privatekey and authorization. A name that is key alone is
+// generic (the OTel console exporters print {"Key":"service.name"}, a
+// text says "the primary key = id").
+func secretTextName(name string) bool {
+	lower := strings.ToLower(foldSpecial.Replace(name))
+	if lower == "key" {
+		return false
+	}
+	for _, w := range []string{"token", "secret", "passw", "credential"} {
+		if strings.Contains(lower, w) {
+			return true
+		}
+	}
+	for _, part := range nameParts(foldSpecial.Replace(name)) {
+		switch part {
+		case "key", "auth", "pwd", "apikey", "accesskey", "privatekey", "authorization":
+			return true
+		}
+	}
+	return false
 }
 
-// secretJSON matches a JSON member whose name looks secret and whose value
-// is a string, up to that string's closing quote: "password": "...".
-var secretJSON = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`(?i)("[^"\\]*` + secretWordsRE + `[^"\\]*"[ \t]*:[ \t]*")((?:[^"\\]|\\.)*)"`)
-})
+// nameParts splits name at every byte that is not a letter or a digit and
+// where a lower-case letter or a digit is followed by an upper-case one,
+// and returns the parts in lower case.
+func nameParts(name string) []string {
+	var parts []string
+	start := -1
+	for i, r := range name {
+		alnum := unicode.IsLetter(r) || unicode.IsDigit(r)
+		if start >= 0 && (!alnum || (unicode.IsUpper(r) && i > 0 && !unicode.IsUpper(prevRune(name, i)))) {
+			parts = append(parts, strings.ToLower(name[start:i]))
+			start = -1
+		}
+		if alnum && start < 0 {
+			start = i
+		}
+	}
+	if start >= 0 {
+		parts = append(parts, strings.ToLower(name[start:]))
+	}
+	return parts
+}
 
-// secretHeader matches an HTTP header line whose name looks secret, and
-// its value to the end of the line or the quote that ends the argument:
-// a name with a "-" (X-Api-Key, X-Auth-Token) or Authorization and
-// Proxy-Authorization, then ":" and a space. ("key: ..." alone is prose
-// too often: "invalid key: ...".)
-var secretHeader = sync.OnceValue(func() *regexp.Regexp {
-	name := `(?:[a-z0-9_]*-[a-z0-9_\-]*` + secretWordsRE + `[a-z0-9_\-]*|[a-z0-9_\-]*` + secretWordsRE + `[a-z0-9_]*-[a-z0-9_\-]*|authorization)`
-	return regexp.MustCompile(`(?i)((?:^|[\s"'])` + name + `:[ \t]+)([^"'\r\n]*[^"'\r\n \t])`)
-})
+// prevRune returns the rune of s that ends at byte i.
+func prevRune(s string, i int) rune {
+	r, _ := utf8.DecodeLastRuneInString(s[:i])
+	return r
+}
 
 // pairWords are the words of secretPair's names.
 var pairWords = []string{"TOKEN", "SECRET", "PASSWORD", "PASSWD", "PWD", "KEY", "CREDENTIAL", "AUTH"}
@@ -358,19 +410,17 @@ func userinfos(s string) []string {
 			add(s[:at])
 		}
 	}
-	if mayHoldSecretPair(s, '=') {
-		for _, m := range secretPair().FindAllStringSubmatchIndex(s, -1) {
-			out = append(out, s[m[3]:m[1]])
+	for _, f := range []struct {
+		sep byte
+		re  func() *regexp.Regexp
+	}{{'=', secretPair}, {':', secretJSON}, {':', secretHeader}} {
+		if !mayHoldSecretPair(s, f.sep) {
+			continue
 		}
-	}
-	if mayHoldSecretPair(s, ':') {
-		for _, m := range secretJSON().FindAllStringSubmatchIndex(s, -1) {
-			if !genericJSONName(s[m[2]:m[3]]) {
-				out = append(out, s[m[4]:m[5]])
+		for _, m := range f.re().FindAllStringSubmatchIndex(s, -1) {
+			if secretTextName(s[m[2]:m[3]]) {
+				out = append(out, strings.Trim(s[m[4]:m[5]], `"'`))
 			}
-		}
-		for _, m := range secretHeader().FindAllStringSubmatchIndex(s, -1) {
-			out = append(out, s[m[4]:m[5]])
 		}
 	}
 	return out

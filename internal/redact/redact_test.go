@@ -65,6 +65,18 @@ func TestText(t *testing.T) {
 		{`-H "proxy-authorization: Basic dXNlcg=="`, `-H "proxy-authorization: [REDACTED]"`},
 		{"invalid key: the value", "invalid key: the value"},                         // prose, not a header
 		{`{"Key":"service.name","Value":"x"}`, `{"Key":"service.name","Value":"x"}`}, // a generic name
+		// Quoted values whole (logfmt, shell; second hostile pass).
+		{`password="hunter 2" n=1`, `password=[REDACTED] n=1`},
+		{`db_password='s3cr3t' x`, `db_password=[REDACTED] x`},
+		{`TOKEN =  "quoted value here"`, `TOKEN =  [REDACTED]`},
+		{`token="unterminated`, `token=[REDACTED]`},
+		// Weak words only as a whole part of the name: no over-masking.
+		{`{"author": "alice", "authority": "ca1", "keyboard": "us", "monkey": "banana", "sort_key": "name"}`,
+			`{"author": "alice", "authority": "ca1", "keyboard": "us", "monkey": "banana", "sort_key": "[REDACTED]"}`},
+		{"the primary key = id, hotkey = F5, author=alice", "the primary key = id, hotkey = F5, author=alice"},
+		{`{"apiKey":"k1","AUTH_TOKEN":"t2","x-auth":"a3","accesskey":"k4"}`,
+			`{"apiKey":"[REDACTED]","AUTH_TOKEN":"[REDACTED]","x-auth":"[REDACTED]","accesskey":"[REDACTED]"}`},
+		{"to\u212Aen=kelvin pa\u017f\u017fword=longs", "to\u212Aen=[REDACTED] pa\u017f\u017fword=[REDACTED]"},
 		{"open /etc/ssl/private.key: permission denied", "open /etc/ssl/private.key: permission denied"},
 	} {
 		if got := redact.Text(tc.in); got != tc.want {

@@ -2,7 +2,9 @@ package redact
 
 import (
 	"regexp"
+	"strings"
 	"testing"
+	"unicode"
 )
 
 func TestMayHoldSecretPair(t *testing.T) {
@@ -40,6 +42,44 @@ func FuzzMayHoldSecretPair(f *testing.F) {
 			if re.MatchString(s) && !mayHoldSecretPair(s, ':') {
 				t.Fatalf("%s matches %q, but the filter turned it away", re, s)
 			}
+		}
+	})
+}
+
+func TestSecretTextName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"password": true, "db_password": true, "PGPASSWORD": true, "passwd": true, "api_key": true,
+		"apiKey": true, "X-Api-Key": true, "x-auth-token": true, "auth": true, "Authorization": true,
+		"deploy.token": true, "accesskey": true, "pwd": true, "client_secret": true, "credentials": true,
+		"key": false, "Key": false, "author": false, "authority": false, "keyboard": false,
+		"monkey": false, "hotkey": false, "keys": false, "": false, "service.name": false,
+		"to\u212Aen": true, "pa\u017f\u017fword": true,
+	} {
+		if got := secretTextName(name); got != want {
+			t.Errorf("secretTextName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// FuzzSecretTextName: nameParts never panics and keeps every letter and
+// digit of the name, in order.
+func FuzzSecretTextName(f *testing.F) {
+	for _, s := range []string{"apiKey", "X-Api-Key", "AUTH_TOKEN", "pa\u017f\u017fword", "\xff\xfe", "a__b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		_ = secretTextName(name)
+		var kept, want []rune
+		for _, p := range nameParts(name) {
+			kept = append(kept, []rune(p)...)
+		}
+		for _, r := range strings.ToLower(name) {
+			if unicode.IsLetter(r) || unicode.IsDigit(r) {
+				want = append(want, r)
+			}
+		}
+		if string(kept) != string(want) {
+			t.Fatalf("nameParts(%q) = %q: the letters and digits %q, want %q", name, nameParts(name), string(kept), string(want))
 		}
 	})
 }
