@@ -123,19 +123,24 @@ func (o *configOptions) write(c *cobra.Command, out io.Writer, cfg *envconfig.Co
 
 	fmt.Fprintln(out, "\n# command")
 	path := ""
+	showArgs := redact.Args // --password VALUE
+	if o.showSecrets {
+		showArgs = func(argv []string) []string { return argv }
+	}
+	shown := showArgs(args)
 	if len(args) == 0 {
 		fmt.Fprintln(out, "(none given)")
 	} else {
 		p, err := launcher.LookPath(args[0], lookupEnv(environ, "PATH"))
 		if err != nil {
-			fmt.Fprintf(out, "%s\n  error: %v\n", strings.Join(args, " "), err)
+			fmt.Fprintf(out, "%s\n  error: %v\n", strings.Join(shown, " "), err)
 		} else {
 			path = p
-			fmt.Fprintf(out, "%s (%s)\n", strings.Join(args, " "), path)
+			fmt.Fprintf(out, "%s (%s)\n", strings.Join(shown, " "), path)
 		}
 	}
 	writeSupervision(out)
-	plan := writeBootstrap(c.Context(), out, cfg, args, environ, path)
+	plan := writeBootstrap(c.Context(), out, cfg, args, environ, path, showArgs)
 	defer plan.Close()
 	for i := 0; i < cfg.Workers; i++ {
 		fmt.Fprintf(out, "\n# worker %d environment (changes from the launcher's own)\n", i)
@@ -158,7 +163,9 @@ func (o *configOptions) write(c *cobra.Command, out io.Writer, cfg *envconfig.Co
 // was found, the command workers execute and any problem. It returns the
 // plan to apply to each worker's environment: one that changes nothing when
 // there is no bootstrap or it cannot be applied.
-func writeBootstrap(ctx context.Context, out io.Writer, cfg *envconfig.Config, args, environ []string, path string) *instrument.Plan {
+func writeBootstrap(ctx context.Context, out io.Writer, cfg *envconfig.Config, args, environ []string, path string,
+	showArgs func([]string) []string,
+) *instrument.Plan {
 	none, _ := instrument.Prepare(ctx, instrument.Config{Mode: instrument.None}) // cannot fail
 	if cfg.Instrument == qrun.InstrumentNone || path == "" {
 		return none
@@ -176,7 +183,7 @@ func writeBootstrap(ctx context.Context, out io.Writer, cfg *envconfig.Config, a
 		fmt.Fprintln(out, "warning: "+w)
 	}
 	if p, argv, _ := plan.Apply(path, args, environ); p != path || !slices.Equal(argv, args) {
-		fmt.Fprintf(out, "exec: %s\n", strings.Join(argv, " "))
+		fmt.Fprintf(out, "exec: %s\n", strings.Join(showArgs(argv), " "))
 	}
 	return plan
 }

@@ -285,3 +285,21 @@ func TestScaleThroughTheBinary(t *testing.T) {
 	}
 	workertest.Gone(t, first.PID, second.PID)
 }
+
+// A secret given to the command as a flag's next argument (--password
+// VALUE) is masked in the config output, and shown with --show-secrets.
+func TestConfigMasksFlagValueArguments(t *testing.T) {
+	t.Parallel()
+	env := []string{"PATH=" + os.Getenv("PATH"), "OTEL_SDK_DISABLED=true"}
+	r := runQrun(t, env, "config", "--", "echo", "--password", "hunter2x", "--user", "bob")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stdout, "hunter2x") || !strings.Contains(r.stdout, "echo --password [REDACTED] --user bob") {
+		t.Errorf("config output:\n%s\nwant the password masked and the rest shown", r.stdout)
+	}
+	r = runQrun(t, env, "config", "--show-secrets", "--", "echo", "--password", "hunter2x")
+	if !strings.Contains(r.stdout, "echo --password hunter2x") {
+		t.Errorf("config --show-secrets output:\n%s\nwant the password in clear", r.stdout)
+	}
+}

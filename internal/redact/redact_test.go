@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -211,4 +212,42 @@ func BenchmarkNew(b *testing.B) {
 	for b.Loop() {
 		redact.New(env)
 	}
+}
+
+func TestArgs(t *testing.T) {
+	for _, tc := range []struct{ in, want []string }{
+		{[]string{"cmd", "--password", "hunter2", "--user", "bob"}, []string{"cmd", "--password", redact.Mask, "--user", "bob"}},
+		{[]string{"cmd", "-api-key", "k1", "--db-token", "t2"}, []string{"cmd", "-api-key", redact.Mask, "--db-token", redact.Mask}},
+		{[]string{"cmd", "--password=x", "next"}, []string{"cmd", "--password=x", "next"}}, // Text's
+		{[]string{"cmd", "--keyboard", "us", "--author", "me"}, []string{"cmd", "--keyboard", "us", "--author", "me"}},
+		{[]string{"--password"}, []string{"--password"}},
+		{nil, nil},
+	} {
+		got := redact.Args(tc.in)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("Args(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// FuzzArgs: Args keeps argv's length and every argument but those after
+// a flag, which it masks whole or keeps.
+func FuzzArgs(f *testing.F) {
+	f.Add("cmd\x00--password\x00hunter2\x00-x")
+	f.Add("--token\x00\x00--api-key")
+	f.Fuzz(func(t *testing.T, joined string) {
+		argv := strings.Split(joined, "\x00")
+		got := redact.Args(argv)
+		if len(got) != len(argv) {
+			t.Fatalf("Args(%q) = %q: %d arguments, want %d", argv, got, len(got), len(argv))
+		}
+		for i := range argv {
+			if got[i] == argv[i] {
+				continue
+			}
+			if got[i] != redact.Mask || i == 0 || !strings.HasPrefix(argv[i-1], "-") {
+				t.Fatalf("Args(%q) = %q: argument %d changed", argv, got, i)
+			}
+		}
+	})
 }

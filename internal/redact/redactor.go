@@ -176,6 +176,24 @@ func (r *Redactor) Bytes(p []byte) []byte {
 	return []byte(s)
 }
 
+// Args returns a copy of argv as it may be shown: an argument that follows
+// a flag with a secret name (--password VALUE, -api-key VALUE: the flag's
+// name without its dashes, by the rule of names in text) is masked whole.
+// A flag=value argument is left to [Text] and [Redactor.String].
+func Args(argv []string) []string {
+	out := slices.Clone(argv)
+	for i := 1; i < len(argv); i++ {
+		flag, ok := strings.CutPrefix(argv[i-1], "-")
+		if !ok || strings.Contains(flag, "=") {
+			continue
+		}
+		if name := strings.TrimPrefix(flag, "-"); name != "" && secretTextName(name) {
+			out[i] = Mask
+		}
+	}
+	return out
+}
+
 // Env returns the value of the variable name as it may be shown: [Value],
 // then every known secret masked (a variable may repeat another's secret).
 func (r *Redactor) Env(name, value string) string {
