@@ -335,12 +335,7 @@ func TestUnparsableOTELValueWarnsOnce(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
-	var lines []string
-	for _, l := range strings.Split(res.stderr, "\n") {
-		if strings.Contains(l, "abc") {
-			lines = append(lines, l)
-		}
-	}
+	lines := linesWith(res.stderr, "abc")
 	if len(lines) != 1 || strings.Count(lines[0], "component=") != 1 || !strings.Contains(lines[0], "component=otel") {
 		t.Errorf("lines about the bad value %q, want one, with component=otel alone", lines)
 	}
@@ -357,12 +352,7 @@ func TestMalformedResourceAttributesReportedOnce(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
-	var lines []string
-	for _, l := range strings.Split(res.stderr, "\n") {
-		if strings.Contains(l, "%ZZ") {
-			lines = append(lines, l)
-		}
-	}
+	lines := linesWith(res.stderr, "%ZZ")
 	if len(lines) != 1 || !strings.HasPrefix(lines[0], "otel-qrun: telemetry error: ") {
 		t.Errorf("lines about the malformed attribute %q, want one otel-qrun: telemetry error line", lines)
 	}
@@ -384,4 +374,15 @@ func TestNoCollectorHintOncePerRun(t *testing.T) {
 	if n := strings.Count(res.stderr, "otel-qrun: hint: no OpenTelemetry collector"); n != 1 {
 		t.Errorf("%d hints, want 1:\n%s", n, res.stderr)
 	}
+}
+
+// linesWith returns the lines of text that hold substr.
+func linesWith(text, substr string) []string {
+	var lines []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, substr) {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }
