@@ -19,6 +19,7 @@ import (
 	"github.com/otel-qrun/otel-qrun/internal/redact"
 	"github.com/otel-qrun/otel-qrun/internal/telemetry"
 	"github.com/otel-qrun/otel-qrun/launcher"
+	"github.com/otel-qrun/otel-qrun/propagate"
 	"github.com/otel-qrun/otel-qrun/qrun"
 )
 
@@ -76,7 +77,11 @@ func (o *configOptions) run(c *cobra.Command, args []string) error {
 	}
 	text := buf.Bytes()
 	if !o.showSecrets {
-		text = redact.New(environ).Bytes(text)
+		// A secret found in an argument is hidden where it shows up
+		// again too (another argument, a worker's environment).
+		red := redact.New(environ)
+		red.Add(redact.ArgSecrets(args)...)
+		text = red.Bytes(text)
 	}
 	_, err = o.f.IO.Out.Write(text)
 	return err
@@ -127,16 +132,19 @@ func (o *configOptions) write(c *cobra.Command, out io.Writer, cfg *envconfig.Co
 	if o.showSecrets {
 		showArgs = func(argv []string) []string { return argv }
 	}
-	shown := showArgs(args)
+	// Each argument a shell word: one with spaces or quotes shows as one,
+	// and a masked value ends at its quote (a header line's value would
+	// run on over the next arguments).
+	shown := quoteArgs(showArgs(args))
 	if len(args) == 0 {
 		fmt.Fprintln(out, "(none given)")
 	} else {
 		p, err := launcher.LookPath(args[0], lookupEnv(environ, "PATH"))
 		if err != nil {
-			fmt.Fprintf(out, "%s\n  error: %v\n", strings.Join(shown, " "), err)
+			fmt.Fprintf(out, "%s\n  error: %v\n", shown, err)
 		} else {
 			path = p
-			fmt.Fprintf(out, "%s (%s)\n", strings.Join(shown, " "), path)
+			fmt.Fprintf(out, "%s (%s)\n", shown, path)
 		}
 	}
 	writeSupervision(out)
@@ -183,9 +191,18 @@ func writeBootstrap(ctx context.Context, out io.Writer, cfg *envconfig.Config, a
 		fmt.Fprintln(out, "warning: "+w)
 	}
 	if p, argv, _ := plan.Apply(path, args, environ); p != path || !slices.Equal(argv, args) {
-		fmt.Fprintf(out, "exec: %s\n", strings.Join(showArgs(argv), " "))
+		fmt.Fprintf(out, "exec: %s\n", quoteArgs(showArgs(argv)))
 	}
 	return plan
+}
+
+// quoteArgs joins argv as words of a POSIX shell (propagate.ShellQuote).
+func quoteArgs(argv []string) string {
+	words := make([]string, len(argv))
+	for i, a := range argv {
+		words[i] = propagate.ShellQuote(a)
+	}
+	return strings.Join(words, " ")
 }
 
 // writeEnvDiff prints the variables that differ between before and after:

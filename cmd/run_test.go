@@ -288,18 +288,28 @@ func TestScaleThroughTheBinary(t *testing.T) {
 
 // A secret given to the command as a flag's next argument (--password
 // VALUE) is masked in the config output, and shown with --show-secrets.
+// The command's arguments show as shell words: a header line's masked
+// value ends with its argument, and a secret found in one argument is
+// hidden in the others too.
 func TestConfigMasksFlagValueArguments(t *testing.T) {
 	t.Parallel()
 	env := []string{"PATH=" + os.Getenv("PATH"), "OTEL_SDK_DISABLED=true"}
-	r := runQrun(t, env, "config", "--", "echo", "--password", "hunter2x", "--user", "bob")
+	r := runQrun(t, env, "config", "--", "echo", "--password", "hunter2x", "--user", "bob",
+		"X-Api-Key: k1k1k1", "next", `{"api_key":"kkkk2"}`, "echo hunter2x kkkk2 k1k1k1")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	if strings.Contains(r.stdout, "hunter2x") || !strings.Contains(r.stdout, "echo --password [REDACTED] --user bob") {
-		t.Errorf("config output:\n%s\nwant the password masked and the rest shown", r.stdout)
+	want := `echo --password '[REDACTED]' --user bob 'X-Api-Key: [REDACTED]' next '{"api_key":"[REDACTED]"}' 'echo [REDACTED] [REDACTED] [REDACTED]'`
+	for _, secret := range []string{"hunter2x", "kkkk2", "k1k1k1"} {
+		if strings.Contains(r.stdout, secret) {
+			t.Errorf("config output shows %q", secret)
+		}
+	}
+	if !strings.Contains(r.stdout, want) {
+		t.Errorf("config output:\n%s\nwant the command as\n%s", r.stdout, want)
 	}
 	r = runQrun(t, env, "config", "--show-secrets", "--", "echo", "--password", "hunter2x")
-	if !strings.Contains(r.stdout, "echo --password hunter2x") {
+	if !strings.Contains(r.stdout, "echo --password hunter2x") || strings.Contains(r.stdout, "REDACTED") {
 		t.Errorf("config --show-secrets output:\n%s\nwant the password in clear", r.stdout)
 	}
 }

@@ -334,3 +334,14 @@ func (sp *shellParser) doubleQuoted(b *strings.Builder) error {
 	}
 	return sp.errorf(line, "unterminated double quote")
 }
+
+// ShellQuote returns s as one word of a POSIX shell: unchanged when every
+// byte of it is safe unquoted (letters, digits and _ @ % + = : , . / -),
+// else in single quotes, a quote within written as the four bytes quote,
+// backslash, quote, quote; the empty string is two quotes.
+func ShellQuote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	return shellQuote(s)
+}

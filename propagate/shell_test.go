@@ -297,3 +297,18 @@ func TestShellRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+func TestShellQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"":              "''",
+		"plain-word_1":  "plain-word_1",
+		"a=b:c,d/e.f@g": "a=b:c,d/e.f@g",
+		"two words":     "'two words'",
+		"it's":          `'it'\''s'`,
+		`{"k":"v"}`:     `'{"k":"v"}'`,
+	} {
+		if got := propagate.ShellQuote(in); got != want {
+			t.Errorf("ShellQuote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

@@ -251,3 +251,22 @@ func FuzzArgs(f *testing.F) {
 		}
 	})
 }
+
+func TestArgSecrets(t *testing.T) {
+	got := redact.ArgSecrets([]string{"cmd", "--password", "hunter2", `{"api_key":"k2k2"}`, "X-Api-Key: h3h3", "http://u:p4p4@h", "author=al", "plain"})
+	for _, want := range []string{"hunter2", "k2k2", "h3h3", "u:p4p4", "p4p4"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("ArgSecrets misses %q: %q", want, got)
+		}
+	}
+	for _, not := range []string{"al", "plain", "cmd", "--password"} {
+		if slices.Contains(got, not) {
+			t.Errorf("ArgSecrets holds %q: %q", not, got)
+		}
+	}
+	r := redact.New(nil)
+	r.Add(got...)
+	if s := r.String("again: hunter2 k2k2 h3h3 p4p4"); s != "again: [REDACTED] [REDACTED] [REDACTED] [REDACTED]" {
+		t.Errorf("a redactor with them shows %q", s)
+	}
+}

@@ -183,15 +183,38 @@ func (r *Redactor) Bytes(p []byte) []byte {
 func Args(argv []string) []string {
 	out := slices.Clone(argv)
 	for i := 1; i < len(argv); i++ {
-		flag, ok := strings.CutPrefix(argv[i-1], "-")
-		if !ok || strings.Contains(flag, "=") {
-			continue
-		}
-		if name := strings.TrimPrefix(flag, "-"); name != "" && secretTextName(name) {
+		if secretFlag(argv[i-1]) {
 			out[i] = Mask
 		}
 	}
 	return out
+}
+
+// ArgSecrets returns the secrets in the arguments argv, for a [Redactor] to
+// hide wherever they show up again ([Redactor.Add]): each argument that
+// follows a flag with a secret name ([Args]), and what the rules of [Text]
+// find in each argument (user information in a URL, the value of a
+// secret name=value pair, JSON member or header line).
+func ArgSecrets(argv []string) []string {
+	var out []string
+	for i, a := range argv {
+		if i > 0 && secretFlag(argv[i-1]) {
+			out = append(out, a)
+		}
+		out = append(out, userinfos(a)...)
+	}
+	return out
+}
+
+// secretFlag reports whether arg is a flag (-name or --name, no "=value")
+// whose name is a secret's by the rule of names in text.
+func secretFlag(arg string) bool {
+	flag, ok := strings.CutPrefix(arg, "-")
+	if !ok || strings.Contains(flag, "=") {
+		return false
+	}
+	name := strings.TrimPrefix(flag, "-")
+	return name != "" && secretTextName(name)
 }
 
 // Env returns the value of the variable name as it may be shown: [Value],

@@ -150,7 +150,7 @@ func (r *reporter) hint() string {
 	what, fix := "nothing exported", "set OTEL_TRACES_EXPORTER=console OTEL_METRICS_EXPORTER=none to see spans"
 	switch {
 	case !r.unasked[sigMetrics]:
-		what, fix = "spans not exported", "set OTEL_TRACES_EXPORTER=console to see them"
+		what, fix = "spans not exported", "set OTEL_TRACES_EXPORTER=console to see them, or none"
 	case !r.unasked[sigTraces]:
 		what, fix = "metrics not exported", "set OTEL_METRICS_EXPORTER=console to see them, or none"
 	}
