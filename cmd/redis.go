@@ -40,11 +40,13 @@ func (rt *redisTasks) close() {
 
 // openRedisTasks wires the Redis URLs among --tasks and --results. A task
 // URL without a group joins the group named after the cluster (the name
-// key). meter may be nil (telemetry off).
-func openRedisTasks(cfg *envconfig.Config, environ []string, log *slog.Logger, meter metric.MeterProvider) (*redisTasks, error) {
+// key). meter may be nil (telemetry off). base carries no component: the
+// Redis clients' lines name theirs (redis, go-redis), the rest otel-qrun.
+func openRedisTasks(cfg *envconfig.Config, environ []string, base *slog.Logger, meter metric.MeterProvider) (*redisTasks, error) {
 	getenv := func(k string) string { return lookupEnv(environ, k) }
 	rt := &redisTasks{}
-	redisq.SetGoRedisLogger(log)
+	log := base.With("component", "otel-qrun")
+	redisq.SetGoRedisLogger(base)
 	var tasksURL *redisq.URL
 	var tasksClient *redisq.Client
 	if redisq.IsURL(cfg.Tasks) {
@@ -56,7 +58,7 @@ func openRedisTasks(cfg *envconfig.Config, environ []string, log *slog.Logger, m
 			u.Group = cfg.Name
 		}
 		tasksURL = u
-		tasksClient = redisq.Dial(u, redisq.WithLogger(log))
+		tasksClient = redisq.Dial(u, redisq.WithLogger(base))
 		rt.clients = append(rt.clients, tasksClient)
 		src, err := redisq.NewSource(tasksClient, redisq.WithClaimInterval(cfg.ClaimInterval), redisq.WithMaxLine(cfg.MaxLine))
 		if err != nil {
@@ -82,7 +84,7 @@ func openRedisTasks(cfg *envconfig.Config, environ []string, log *slog.Logger, m
 		}
 		c := tasksClient
 		if c == nil || !redisq.SameServer(tasksURL, u) {
-			c = redisq.Dial(u, redisq.WithLogger(log))
+			c = redisq.Dial(u, redisq.WithLogger(base))
 			rt.clients = append(rt.clients, c)
 		}
 		rt.opts = append(rt.opts, launcher.WithResultSink(redistask.NewSink(redisq.NewSink(c, u.Stream))))

@@ -160,7 +160,7 @@ func (o *runOptions) run(ctx context.Context) error {
 		if !sdk.Disabled {
 			meter = sdk.MeterProvider
 		}
-		taskOpts, closeTasks, err := taskOptions(cfg, stdio, environ, log, meter)
+		taskOpts, closeTasks, err := taskOptions(cfg, stdio, environ, base, meter)
 		if err != nil {
 			return err
 		}
@@ -222,8 +222,9 @@ func prepareBootstrap(ctx context.Context, cfg *envconfig.Config, argv, environ 
 // taskOptions opens the task input and the result stream: stdin, a file,
 // a FIFO or a Redis stream (redis.go) for tasks; stdout, a file or a Redis
 // stream for results. When results go to stdout, the workers' stdout goes
-// to stderr, so that stdout holds nothing but result lines.
-func taskOptions(cfg *envconfig.Config, stdio [3]*os.File, environ []string, log *slog.Logger, meter metric.MeterProvider) ([]launcher.Option, func(), error) {
+// to stderr, so that stdout holds nothing but result lines. base is the
+// logger without a component (openRedisTasks).
+func taskOptions(cfg *envconfig.Config, stdio [3]*os.File, environ []string, base *slog.Logger, meter metric.MeterProvider) ([]launcher.Option, func(), error) {
 	var closers []func() error
 	closeAll := func() {
 		for _, c := range closers {
@@ -232,7 +233,7 @@ func taskOptions(cfg *envconfig.Config, stdio [3]*os.File, environ []string, log
 	}
 	var extra []launcher.Option
 	if redisq.IsURL(cfg.Tasks) || redisq.IsURL(cfg.Results) {
-		rt, err := openRedisTasks(cfg, environ, log, meter)
+		rt, err := openRedisTasks(cfg, environ, base, meter)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -403,6 +403,11 @@ func TestRedisRestart(t *testing.T) {
 		if c > 1 {
 			t.Errorf("outage reported %d times:\n%s", c, h.stderr.String())
 		}
+		for _, l := range linesWith(h.stderr.String(), "component=") {
+			if strings.Count(l, "component=") != 1 {
+				t.Errorf("a line with two components: %s", l)
+			}
+		}
 		outages += c
 	}
 	if outages == 0 {

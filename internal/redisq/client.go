@@ -107,9 +107,10 @@ func transient(err error) bool {
 func (c *Client) do(ctx context.Context, what string, f func(context.Context) error) error {
 	wait := c.minBackoff
 	for {
+		outage := c.outage()
 		err := f(ctx)
 		if err == nil {
-			c.up()
+			c.up(outage)
 			return nil
 		}
 		if !transient(err) || ctx.Err() != nil {
@@ -143,11 +144,23 @@ func (c *Client) fail(err error) {
 	c.log.Warn("redis unreachable; retrying with backoff", "error", err)
 }
 
-// up records a success; it reports the end of an outage.
-func (c *Client) up() {
+// outage returns the number of outages so far, which an operation notes
+// when it starts.
+func (c *Client) outage() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.down {
+	return c.outages
+}
+
+// up records the success of an operation that started when outage
+// outages had begun; it reports the end of an outage. An operation that
+// started before the outage began proves nothing of Redis now (a reply
+// sent as Redis went down): it ends no outage, and the next failure is no
+// second report of the same one.
+func (c *Client) up(outage int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.down || outage != c.outages {
 		return
 	}
 	c.down = false
