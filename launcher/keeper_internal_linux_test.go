@@ -3,6 +3,7 @@ package launcher
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -63,5 +64,38 @@ func TestKeeperStartsNice(t *testing.T) {
 		if nice, err := strconv.Atoi(f[16]); err != nil || nice != KeeperNice {
 			t.Errorf("keeper thread %s at nice %q, want %d", tid.Name(), f[16], KeeperNice)
 		}
+	}
+}
+
+// The keeper is told the Run's cgroup by the name makeRunCgroup makes;
+// when the mkdir fails, the name it was told names nothing (the keeper
+// then has nothing to remove).
+func TestRunCgroupToldToTheKeeper(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	s := &supervision{keeper: &keeperProc{pid: -1, pidfd: -1, w: w}}
+	dir := t.TempDir()
+	base, err := s.makeRunCgroup(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(base); err != nil || !st.IsDir() || filepath.Dir(base) != dir ||
+		!strings.HasPrefix(filepath.Base(base), fmt.Sprintf("otel-qrun-%d-", os.Getpid())) {
+		t.Errorf("run cgroup %q: %v", base, err)
+	}
+	if _, err := s.makeRunCgroup(filepath.Join(dir, "missing", "below")); err == nil {
+		t.Error("a cgroup made under a directory that does not exist")
+	}
+	w.Close()
+	told, _ := io.ReadAll(r)
+	lines := strings.Split(strings.TrimSpace(string(told)), "\n")
+	if len(lines) != 2 || lines[0] != "cgroup "+base {
+		t.Fatalf("keeper told %q, want the cgroup %s first", lines, base)
+	}
+	if _, err := os.Stat(strings.TrimPrefix(lines[1], "cgroup ")); !os.IsNotExist(err) {
+		t.Errorf("the failed name %q exists: %v", lines[1], err)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -134,8 +136,7 @@ func newSupervision(log logger, keeperPath string, keeperEnv []string) *supervis
 	s := &supervision{mechanism: MechanismProc, log: log}
 	// The keeper first: its fork waits for its exec, and the cgroups
 	// made meanwhile would only delay it. It learns the Run's cgroup
-	// right after the mkdir (a launcher killed in between leaves an
-	// empty cgroup, as it did when killed before the keeper's fork).
+	// before the mkdir (makeRunCgroup).
 	if keeperPath != "" {
 		k, err := startKeeper(keeperPath, keeperEnv, "")
 		if err != nil {
@@ -146,13 +147,9 @@ func newSupervision(log logger, keeperPath string, keeperEnv []string) *supervis
 	}
 	dir, err := cgroupDir()
 	if err == nil {
-		// A name of its own for every Run, even several in one process.
 		var base string
-		if base, err = os.MkdirTemp(dir, fmt.Sprintf("otel-qrun-%d-", os.Getpid())); err == nil {
+		if base, err = s.makeRunCgroup(dir); err == nil {
 			s.mechanism, s.base = MechanismCgroup, base
-			if s.keeper != nil {
-				s.keeper.send(keeper.LineCgroup + " " + base)
-			}
 			// The first worker's cgroup is made now, with the Run's
 			// (ahead of Run when prepared, see Preparation).
 			if cg, err := s.takeCgroup(); err == nil {
@@ -164,6 +161,26 @@ func newSupervision(log logger, keeperPath string, keeperEnv []string) *supervis
 		s.reason = err.Error()
 	}
 	return s
+}
+
+// makeRunCgroup creates this Run's cgroup under dir, a name of its own for
+// every Run (several may run in one process): otel-qrun-PID-RANDOM. The
+// keeper is told the name before the mkdir, so that a launcher killed at
+// any moment leaves no cgroup behind: the keeper removes it if it exists,
+// and a name that was never made is nothing to it (runCgroup). Told after,
+// a launcher killed between the two left an empty cgroup.
+func (s *supervision) makeRunCgroup(dir string) (string, error) {
+	for range 16 {
+		base := filepath.Join(dir, fmt.Sprintf("otel-qrun-%d-%d", os.Getpid(), rand.Uint32()))
+		if s.keeper != nil {
+			s.keeper.send(keeper.LineCgroup + " " + base)
+		}
+		err := os.Mkdir(base, 0o700)
+		if !errors.Is(err, fs.ErrExist) {
+			return base, err
+		}
+	}
+	return "", errors.New("create cgroup: no free name")
 }
 
 // newTree prepares the tree of a worker about to be forked: its cgroup
