@@ -77,20 +77,24 @@ func ptyLines(master *os.File) <-chan string {
 	return lines
 }
 
+// waitLine waits for a line with want on the terminal; a failure shows
+// the lines seen meanwhile.
 func waitLine(t *testing.T, lines <-chan string, want string) string {
 	t.Helper()
 	timeout := time.After(30 * time.Second)
+	var seen []string
 	for {
 		select {
 		case l, ok := <-lines:
 			if !ok {
-				t.Fatalf("terminal closed before a line with %q", want)
+				t.Fatalf("terminal closed before a line with %q; seen:\n%s", want, strings.Join(seen, "\n"))
 			}
 			if strings.Contains(l, want) {
 				return l
 			}
+			seen = append(seen, l)
 		case <-timeout:
-			t.Fatalf("no line with %q on the terminal within 30s", want)
+			t.Fatalf("no line with %q on the terminal within 30s; seen:\n%s", want, strings.Join(seen, "\n"))
 		}
 	}
 }
