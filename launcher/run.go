@@ -458,6 +458,15 @@ func (r *supervisor) jobControl() {
 			continue
 		}
 		if stopped, sig := w.tree.stoppedOnTerminal(); stopped {
+			if r.stopAsked || r.shuttingDown {
+				// The job is ending (kill %1 of a stopped job: SIGTERM,
+				// then SIGCONT): a worker stopped again, by the terminal
+				// it reads in the background say, is continued to take
+				// its stop signal, rather than the job stopped again.
+				r.log.Debug("the worker on the terminal was stopped during the stop; continuing it", "worker", s.index, "pid", w.pid, "signal", signalName(sig))
+				_ = w.tree.forward(syscall.SIGCONT)
+				continue
+			}
 			r.log.Info("the worker on the terminal was stopped", "worker", s.index, "pid", w.pid, "signal", signalName(sig))
 			w.tree.suspendJob(sig)
 			r.log.Debug("the worker on the terminal goes on", "worker", s.index, "pid", w.pid)
@@ -473,6 +482,10 @@ func (r *supervisor) jobControl() {
 // bg), and then continues every worker. Outside job control (an orphaned
 // group) nothing would continue the job: the signal is ignored.
 func (r *supervisor) suspendWorkers() {
+	if r.stopAsked || r.shuttingDown {
+		r.log.Debug("ignored SIGTSTP: the workers are stopping")
+		return
+	}
 	if !jobControlled() {
 		r.log.Debug("ignored SIGTSTP: no job-control shell would continue the job")
 		return

@@ -242,7 +242,9 @@ func TestStoppedWorkerStopsGracefully(t *testing.T) {
 	sh.typ("\x1a") // ^Z
 	waitLine(t, sh.lines, "Stopped")
 	start := time.Now()
-	sh.typ("kill %1; wait %1; echo status=$?\n")
+	// bash's wait may see the job still stopped, its SIGCONT not noticed
+	// yet ("wait_for_job: job 1 is stopped", 147): it waits again then.
+	sh.typ("kill %1; wait %1; s=$?; while [ $s = 147 ]; do wait %1; s=$?; done; echo status=$s\n")
 	waitLine(t, sh.lines, "status=0")
 	if took := time.Since(start); took > 30*time.Second {
 		t.Errorf("stop took %s: the stopped worker waited for the kill", took)
@@ -321,4 +323,18 @@ func waitState(t *testing.T, pid int, ok func(byte) bool, what string) {
 			t.Fatalf("worker %d not %s (state %c)", pid, what, st.State)
 		}
 	}
+}
+
+// kill %1 of a job stopped by ^Z whose worker reads the terminal: the
+// worker, continued in the background, is stopped again at once by its
+// read (SIGTTIN); the launcher, stopping, continues it to take its stop
+// signal instead of stopping the job again, and the job ends.
+func TestKillOfStoppedJobWhoseWorkerReadsTheTerminal(t *testing.T) {
+	sh := startShell(t, helperEnvironWith("launcher", launcherParams{Workers: 1, Worker: "readlines", Grace: time.Minute}))
+	sh.typ(os.Args[0] + "\n")
+	waitLine(t, sh.lines, `"event":"ready"`)
+	sh.typ("\x1a") // ^Z
+	waitLine(t, sh.lines, "Stopped")
+	sh.typ("kill %1; wait %1; s=$?; while [ $s = 147 ]; do wait %1; s=$?; done; echo status=$s\n")
+	waitLine(t, sh.lines, "status=0")
 }
