@@ -325,36 +325,34 @@ func TestTelemetryFlushedOnCrashLoopGiveUp(t *testing.T) {
 	}
 }
 
-// An OTEL_* value the SDK cannot parse is one warning line naming one
-// component (it was two lines, each with component=otel-qrun and
-// component=otel), and the run goes on.
-func TestUnparsableOTELValueWarnsOnce(t *testing.T) {
+// A bad OTEL_* value is reported on one line, and the run goes on:
+//   - a value the SDK cannot parse is one warning naming one component (it
+//     was two lines, each with component=otel-qrun and component=otel);
+//   - a malformed OTEL_RESOURCE_ATTRIBUTES is one telemetry error line of
+//     the launcher's own (resource detection reported it through otel's
+//     default error handler first, a line of the standard library's log
+//     outside the redaction and the once-per-signal rule).
+func TestBadOTELValueReportedOnce(t *testing.T) {
 	t.Parallel()
-	r := otlptest.NewHTTP(t)
-	res := runQrun(t, append(r.Env(), "PATH="+os.Getenv("PATH"), "OTEL_EXPORTER_OTLP_TIMEOUT=abc"), "--", "true")
-	if res.code != 0 {
-		t.Fatalf("exit %d: %s", res.code, res.stderr)
-	}
-	lines := linesWith(res.stderr, "abc")
-	if len(lines) != 1 || strings.Count(lines[0], "component=") != 1 || !strings.Contains(lines[0], "component=otel") {
-		t.Errorf("lines about the bad value %q, want one, with component=otel alone", lines)
-	}
-}
-
-// A malformed OTEL_RESOURCE_ATTRIBUTES is one telemetry error line of the
-// launcher's own: resource detection reported it through otel's default
-// error handler first, a line of the standard library's log outside the
-// redaction and the once-per-signal rule.
-func TestMalformedResourceAttributesReportedOnce(t *testing.T) {
-	t.Parallel()
-	r := otlptest.NewHTTP(t)
-	res := runQrun(t, append(r.Env(), "PATH="+os.Getenv("PATH"), "OTEL_RESOURCE_ATTRIBUTES=a=%ZZ"), "--", "true")
-	if res.code != 0 {
-		t.Fatalf("exit %d: %s", res.code, res.stderr)
-	}
-	lines := linesWith(res.stderr, "%ZZ")
-	if len(lines) != 1 || !strings.HasPrefix(lines[0], "otel-qrun: telemetry error: ") {
-		t.Errorf("lines about the malformed attribute %q, want one otel-qrun: telemetry error line", lines)
+	for _, tc := range []struct {
+		entry, shows string
+		ok           func(line string) bool
+	}{
+		{"OTEL_EXPORTER_OTLP_TIMEOUT=abc", "abc", func(l string) bool {
+			return strings.Count(l, "component=") == 1 && strings.Contains(l, "component=otel")
+		}},
+		{"OTEL_RESOURCE_ATTRIBUTES=a=%ZZ", "%ZZ", func(l string) bool {
+			return strings.HasPrefix(l, "otel-qrun: telemetry error: ")
+		}},
+	} {
+		r := otlptest.NewHTTP(t)
+		res := runQrun(t, append(r.Env(), "PATH="+os.Getenv("PATH"), tc.entry), "--", "true")
+		if res.code != 0 {
+			t.Fatalf("%s: exit %d: %s", tc.entry, res.code, res.stderr)
+		}
+		if lines := linesWith(res.stderr, tc.shows); len(lines) != 1 || !tc.ok(lines[0]) {
+			t.Errorf("%s: lines about it %q, want one of the launcher's own", tc.entry, lines)
+		}
 	}
 }
 

@@ -237,15 +237,7 @@ func TestTerminalStopStopsTheJob(t *testing.T) {
 // minute).
 func TestStoppedWorkerStopsGracefully(t *testing.T) {
 	sh := startShell(t, helperEnvironWith("launcher", launcherParams{Workers: 1, Worker: "trap", Grace: time.Minute}))
-	sh.typ(os.Args[0] + "\n")
-	waitLine(t, sh.lines, `"event":"ready"`)
-	sh.typ("\x1a") // ^Z
-	waitLine(t, sh.lines, "Stopped")
-	start := time.Now()
-	// bash's wait may see the job still stopped, its SIGCONT not noticed
-	// yet ("wait_for_job: job 1 is stopped", 147): it waits again then.
-	sh.typ("kill %1; wait %1; s=$?; while [ $s = 147 ]; do wait %1; s=$?; done; echo status=$s\n")
-	waitLine(t, sh.lines, "status=0")
+	start := sh.stopThenKill()
 	if took := time.Since(start); took > 30*time.Second {
 		t.Errorf("stop took %s: the stopped worker waited for the kill", took)
 	}
@@ -331,10 +323,23 @@ func waitState(t *testing.T, pid int, ok func(byte) bool, what string) {
 // signal instead of stopping the job again, and the job ends.
 func TestKillOfStoppedJobWhoseWorkerReadsTheTerminal(t *testing.T) {
 	sh := startShell(t, helperEnvironWith("launcher", launcherParams{Workers: 1, Worker: "readlines", Grace: time.Minute}))
+	sh.stopThenKill()
+}
+
+// stopThenKill runs the test binary (the launcher helper of the shell's
+// environment) on the shell, stops its job with ^Z once its worker is
+// ready, ends it with kill %1, and waits for its status 0. It returns when
+// the kill was typed. bash's wait may find the job still stopped, its own
+// SIGCONT not noticed yet ("wait_for_job: job 1 is stopped", 147): it
+// waits again then.
+func (sh *shell) stopThenKill() time.Time {
+	sh.t.Helper()
 	sh.typ(os.Args[0] + "\n")
-	waitLine(t, sh.lines, `"event":"ready"`)
+	waitLine(sh.t, sh.lines, `"event":"ready"`)
 	sh.typ("\x1a") // ^Z
-	waitLine(t, sh.lines, "Stopped")
+	waitLine(sh.t, sh.lines, "Stopped")
+	start := time.Now()
 	sh.typ("kill %1; wait %1; s=$?; while [ $s = 147 ]; do wait %1; s=$?; done; echo status=$s\n")
-	waitLine(t, sh.lines, "status=0")
+	waitLine(sh.t, sh.lines, "status=0")
+	return start
 }
