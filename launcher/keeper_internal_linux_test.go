@@ -23,7 +23,7 @@ func TestKeeperCloseDoesNotWaitForTheKeeper(t *testing.T) {
 	if err := os.WriteFile(script, []byte("#!/bin/sh\nexec /bin/sleep 600\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	k, err := startKeeper(script, nil, "")
+	k, err := startKeeper(script, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestKeeperCloseDoesNotWaitForTheKeeper(t *testing.T) {
 // The keeper starts at KeeperNice, out of the way of the launcher's
 // start: every thread of it (a nice value is a thread's).
 func TestKeeperStartsNice(t *testing.T) {
-	k, err := startKeeper(os.Args[0], nil, "")
+	k, err := startKeeper(os.Args[0], nil)
 	if err != nil {
 		t.Fatal(err)
 	}

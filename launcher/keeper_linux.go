@@ -32,10 +32,10 @@ type keeperProc struct {
 	w     *os.File
 }
 
-// startKeeper starts path as the keeper. base is the Run's cgroup ("" when
-// trees are tracked through /proc). The keeper leads its own process group
-// and has no parent-death signal: it must outlive the launcher.
-func startKeeper(path string, environ []string, base string) (*keeperProc, error) {
+// startKeeper starts path as the keeper; it learns the Run's cgroup, if
+// any, later (supervision.makeRunCgroup). The keeper leads its own process
+// group and has no parent-death signal: it must outlive the launcher.
+func startKeeper(path string, environ []string) (*keeperProc, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -72,9 +72,6 @@ func startKeeper(path string, environ []string, base string) (*keeperProc, error
 	// those it starts later inherit it.
 	_ = unix.Setpriority(unix.PRIO_PGRP, pid, KeeperNice)
 	k := &keeperProc{pid: pid, pidfd: pidfd, w: w}
-	if base != "" {
-		k.send(keeper.LineCgroup + " " + base)
-	}
 	return k, nil
 }
 

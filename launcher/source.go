@@ -168,12 +168,16 @@ func (g *gate) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// underWay reports whether a line is under way: bytes were read, and the
+// last of them ends no line. g.mu is held.
+func (g *gate) underWay() bool { return g.last != '\n' && g.last != 0 }
+
 // cutLine returns the id of the line under way (taskproto.CutLineID), and
 // false when no line is under way.
 func (g *gate) cutLine() (string, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.last == '\n' || g.last == 0 {
+	if !g.underWay() {
 		return "", false
 	}
 	return taskproto.CutLineID(g.tail, g.lines+1), true
@@ -184,7 +188,7 @@ func (g *gate) cutLine() (string, bool) {
 func (g *gate) cutAtStop() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.readAtEnd && g.last != '\n' && g.last != 0
+	return g.readAtEnd && g.underWay()
 }
 
 // cut reports whether the gate is closed after a read that did not end
@@ -192,7 +196,7 @@ func (g *gate) cutAtStop() bool {
 func (g *gate) cut() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.closed && g.last != '\n' && g.last != 0
+	return g.closed && g.underWay()
 }
 
 // close closes the gate and reports whether a Read is under way.

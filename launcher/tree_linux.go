@@ -138,7 +138,7 @@ func newSupervision(log logger, keeperPath string, keeperEnv []string) *supervis
 	// made meanwhile would only delay it. It learns the Run's cgroup
 	// before the mkdir (makeRunCgroup).
 	if keeperPath != "" {
-		k, err := startKeeper(keeperPath, keeperEnv, "")
+		k, err := startKeeper(keeperPath, keeperEnv)
 		if err != nil {
 			log.Warn("cannot start the keeper: the workers' descendants outlive a launcher killed with SIGKILL", "error", err)
 		} else {
