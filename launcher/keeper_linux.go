@@ -26,10 +26,11 @@ const KeeperNice = 19
 // keeperProc is the launcher's end of the keeper: a pipe whose end (EOF without
 // "done") tells the keeper that the launcher is gone.
 type keeperProc struct {
-	pid   int
-	pidfd int // -1 when the fork gave none (kernel before 5.3)
-	mu    sync.Mutex
-	w     *os.File
+	pid      int
+	pidfd    int // -1 when the fork gave none (kernel before 5.3)
+	mu       sync.Mutex
+	w        *os.File // nil once ended
+	reapOnce sync.Once
 }
 
 // startKeeper starts path as the keeper; it learns the Run's cgroup, if
@@ -84,36 +85,51 @@ func (k *keeperProc) send(line string) {
 	}
 }
 
-// close tells the keeper that the launcher ended cleanly, ends it and
-// reaps it. The keeper has nothing left to do then, and a short run would
-// otherwise wait at exit for the keeper's own start-up (a Go runtime
-// starting from the launcher's executable) to get as far as reading
-// "done": so it is killed (SIGKILL through its pidfd, which cannot reach
-// another process once the keeper is reaped). "done" still comes first,
-// for a keeper that reads it before the signal lands.
-func (k *keeperProc) close() {
-	k.send(keeper.LineDone)
+// end tells the keeper that the launcher ended cleanly and ends it. The
+// keeper has nothing left to do then, and a short run would otherwise wait
+// at exit for the keeper's own start-up (a Go runtime starting from the
+// launcher's executable) to get as far as reading "done": so it is killed
+// (SIGKILL through its pidfd, which cannot reach another process until the
+// keeper is reaped). "done" still comes first, for a keeper that reads it
+// before the signal lands. Only the first call does anything.
+func (k *keeperProc) end() {
 	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.w == nil {
+		return
+	}
+	_, _ = k.w.WriteString(keeper.LineDone + "\n")
 	k.w.Close()
 	k.w = nil
-	k.mu.Unlock()
 	if k.pidfd >= 0 {
-		defer unix.Close(k.pidfd)
 		_ = unix.PidfdSendSignal(k.pidfd, unix.SIGKILL, nil, 0)
+	}
+}
+
+// reap waits for the keeper end ended to be gone, and reaps it: the
+// kernel's tear-down of its address space takes about half a millisecond,
+// which a Run given a Preparation leaves to Preparation.Close, after the
+// caller's own shut-down (cmd: the telemetry's). Only the first call does
+// anything.
+func (k *keeperProc) reap() {
+	k.reapOnce.Do(func() {
+		if k.pidfd >= 0 {
+			defer unix.Close(k.pidfd)
+			for {
+				// ECHILD: a wait4(-1) loop of subreaper mode reaped it already.
+				var info unix.Siginfo
+				if err := unix.Waitid(unix.P_PIDFD, k.pidfd, &info, unix.WEXITED, nil); !errors.Is(err, unix.EINTR) {
+					return
+				}
+			}
+		}
+		var ws syscall.WaitStatus
 		for {
-			// ECHILD: a wait4(-1) loop of subreaper mode reaped it already.
-			var info unix.Siginfo
-			if err := unix.Waitid(unix.P_PIDFD, k.pidfd, &info, unix.WEXITED, nil); !errors.Is(err, unix.EINTR) {
+			if _, err := syscall.Wait4(k.pid, &ws, 0, nil); !errors.Is(err, syscall.EINTR) {
 				return
 			}
 		}
-	}
-	var ws syscall.WaitStatus
-	for {
-		if _, err := syscall.Wait4(k.pid, &ws, 0, nil); !errors.Is(err, syscall.EINTR) {
-			return
-		}
-	}
+	})
 }
 
 // KeeperMain runs the keeper when the process was started as one (KeeperEnv

@@ -35,6 +35,7 @@ func Prepare(keeper string, environ []string, log *slog.Logger) *Preparation {
 	go func() {
 		defer close(p.ready)
 		p.sup = newSupervision(log, keeper, environ)
+		p.sup.reapLater = true // by Close, after the caller's shut-down
 	}()
 	return p
 }
@@ -61,9 +62,14 @@ func (p *Preparation) take() *supervision {
 }
 
 // Close ends the preparation when no Run took it: the cgroups are removed
-// and the keeper is ended. It waits for the preparation to be done.
+// and the keeper is ended. After a Run that took it, it reaps the keeper
+// that Run ended: Run kills it at its end but does not wait for the
+// kernel to tear it down (about half a millisecond), so that a caller's
+// own shut-down (cmd: flushing its telemetry) overlaps that. Call Close
+// in any case, after the Run; it waits for the preparation to be done.
 func (p *Preparation) Close() {
 	if s := p.take(); s != nil {
 		s.close()
 	}
+	p.sup.reapKeeper()
 }

@@ -5,14 +5,16 @@ import (
 	"os"
 	"syscall"
 	"testing"
+	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"golang.org/x/sys/unix"
 )
 
 // A Run given a Preparation takes its cgroup and its keeper, ends both,
 // and calls the drained function once its worker is gone (its span ended)
-// and before the cgroup is removed; Close then has nothing left to do.
+// and before the cgroup is removed; Close then only reaps the keeper.
 func TestPreparationTakenByRun(t *testing.T) {
 	if _, err := os.Stat("/bin/true"); err != nil {
 		t.Skip("no /bin/true")
@@ -57,6 +59,21 @@ func TestPreparationTakenByRun(t *testing.T) {
 	}
 	if s := p.take(); s != nil {
 		t.Error("the preparation was not taken by Run")
+	}
+	// Run killed the keeper and left reaping it to Close: it ends, and
+	// is still there to reap (WNOWAIT).
+	exited := make(chan error, 1)
+	go func() {
+		var info unix.Siginfo
+		exited <- unix.Waitid(unix.P_PID, keeperPid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+	}()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("the keeper %d after Run: waitid: %v, want it ended and not reaped", keeperPid, err)
+		}
+	case <-time.After(60 * time.Second): // a bound of last resort
+		t.Fatalf("the keeper %d still runs after Run", keeperPid)
 	}
 	p.Close()
 	if err := syscall.Kill(keeperPid, 0); err != syscall.ESRCH {

@@ -111,6 +111,9 @@ type supervision struct {
 	seq       int    // the spawner's only
 	keeper    *keeperProc
 	log       logger
+	// reapLater: close ends the keeper without reaping it, for
+	// reapKeeper (Preparation.Close) to do.
+	reapLater bool
 
 	mu     sync.Mutex
 	idle   []cgroup // empty cgroups of ended trees, most recent last
@@ -310,7 +313,17 @@ func (s *supervision) close() {
 		keeper.RemoveCgroup(s.base)
 	}
 	if s.keeper != nil {
-		s.keeper.close()
+		s.keeper.end()
+		if !s.reapLater {
+			s.keeper.reap()
+		}
+	}
+}
+
+// reapKeeper reaps the keeper close ended, when it left it to this.
+func (s *supervision) reapKeeper() {
+	if s.keeper != nil {
+		s.keeper.reap()
 	}
 }
 

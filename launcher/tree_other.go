@@ -34,13 +34,17 @@ type logger interface {
 }
 
 // supervision outside Linux: a tree is the worker's process group.
-type supervision struct{}
+type supervision struct {
+	reapLater bool // as on Linux; no keeper here
+}
 
 func newSupervision(logger, string, []string) *supervision { return &supervision{} }
 
 func (s *supervision) newTree([]string, bool) (*tree, error) { return &tree{ctty: -1}, nil }
 
 func (s *supervision) close() {}
+
+func (s *supervision) reapKeeper() {}
 
 func (s *supervision) info() SupervisionInfo { return ProbeSupervision() }
 
