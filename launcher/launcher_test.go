@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -584,4 +585,44 @@ func TestSubreaperLeavesNoZombies(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("launcher: %v", err)
 	}
+}
+
+// WithStarted's function runs once per Run, right after the first process
+// is forked, however many start after it; a Run whose every start fails
+// never calls it.
+func TestStartedOnceAfterFirstFork(t *testing.T) {
+	t.Run("restarts", func(t *testing.T) {
+		var calls atomic.Int32
+		h := startLauncher(t, nil, launcher.WithEnviron(helperEnvironWith("exit", workertest.Params{Exit: 3})),
+			launcher.WithWorkers(2),
+			launcher.WithRestart(launcher.RestartOnFailure), launcher.WithMaxRestarts(2),
+			launcher.WithBackoff(5*time.Millisecond, 20*time.Millisecond),
+			launcher.WithStarted(func() { calls.Add(1) }))
+		h.wait()
+		if n := len(h.rest()); n < 3 {
+			t.Fatalf("%d starts, want the 2 workers and at least one restart", n)
+		}
+		if n := calls.Load(); n != 1 {
+			t.Errorf("started called %d times, want once", n)
+		}
+	})
+	t.Run("no start", func(t *testing.T) {
+		// Found and executable, but its interpreter is missing: exec fails.
+		bad := filepath.Join(t.TempDir(), "bad")
+		if err := os.WriteFile(bad, []byte("#!/nonexistent/interpreter\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		called := false
+		l, err := launcher.New([]string{bad},
+			launcher.WithStdio(nil, nil, nil), launcher.WithStarted(func() { called = true }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, err := l.Run(context.Background(), nil); err == nil && status == 0 {
+			t.Error("Run of a command that cannot be executed: status 0")
+		}
+		if called {
+			t.Error("started called though no process started")
+		}
+	})
 }

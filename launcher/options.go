@@ -79,6 +79,7 @@ type config struct {
 	keeper       string
 	prepared     *Preparation
 	onDrained    func()
+	onStarted    func()
 }
 
 func defaults() config {
@@ -308,6 +309,14 @@ func WithKeeper(path string) Option { return func(c *config) { c.keeper = path }
 // where a caller begins flushing its telemetry, so that the two overlap.
 // It must not block.
 func WithDrained(f func()) Option { return func(c *config) { c.onDrained = f } }
+
+// WithStarted sets a function Run calls once, right after it forked its
+// first process (worker or per-task process), from its event loop: where a
+// caller begins work that can wait for the first worker, so that a short
+// run does not spend the CPUs on it before the worker starts (the
+// OpenTelemetry SDK's connection and warm-up, cmd and BenchmarkPrefix). A
+// Run whose every start fails never calls it. It must not block.
+func WithStarted(f func()) Option { return func(c *config) { c.onStarted = f } }
 
 // WithPreparation gives Run a [Preparation] begun with [Prepare]: Run takes
 // its cgroup and keeper instead of making its own, and WithKeeper is then

@@ -63,6 +63,9 @@ func startError(s *slot, path string, err error) error {
 // started records t, the tree of a process just started into s.
 func (r *supervisor) started(s *slot, t *tree, span trace.Span, reason Reason, persistent bool) {
 	r.serial++
+	if r.serial == 1 && r.cfg.onStarted != nil {
+		r.cfg.onStarted()
+	}
 	s.launched(&worker{serial: r.serial, pid: t.pid, tree: t, started: time.Now(), span: span}, persistent)
 	r.byPid[t.pid] = s
 	r.log.Debug("worker started", "worker", s.index, "pid", t.pid, "reason", reason)

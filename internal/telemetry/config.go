@@ -52,6 +52,7 @@ type config struct {
 	environ         []string
 	noMetrics       bool
 	lazyConnect     bool
+	deferWarmUp     bool
 	noHint          bool
 }
 
@@ -83,6 +84,15 @@ func WithoutMetrics() Option { return func(c *config) { c.noMetrics = true } }
 // first export, instead of opening it in the background at Setup: for
 // commands that may export nothing.
 func WithoutEarlyConnect() Option { return func(c *config) { c.lazyConnect = true } }
+
+// WithDeferredWarmUp leaves the SDK's background start (opening the
+// OTLP/gRPC connection, the first encoding of the OTLP messages) to
+// [SDK.WarmUp] instead of starting it in Setup: for a launcher whose own
+// start (forking its first worker) is what a short run waits for, and
+// which the background start would compete with for the CPUs
+// (BenchmarkPrefix). Without WarmUp, the connection opens at the first
+// export, as with [WithoutEarlyConnect].
+func WithDeferredWarmUp() Option { return func(c *config) { c.deferWarmUp = true } }
 
 // WithoutCollectorHint leaves out the hint line for a refused default
 // collector (the refusal stays no error): for a worker whose launcher

@@ -82,42 +82,16 @@ func TestGRPCSeparateConnectionsWhenSettingsDiffer(t *testing.T) {
 // refused every connection, Shutdown abandons the exports at once instead
 // of retrying until the shutdown timeout, for both signals; the reports
 // say why. A blackholed collector (it accepts and never answers) is not
-// given up on: it still gets the whole timeout.
+// given up on: it still gets the whole timeout. So too when the
+// connection was deferred (WithDeferredWarmUp) and never warmed up: the
+// exports at Shutdown open it.
 func TestShutdownGivesUpOnRefusedGRPCCollector(t *testing.T) {
 	const timeout = 20 * time.Second
-	t.Run("refused", func(t *testing.T) {
-		t.Cleanup(func() { goleak.VerifyNone(t) })
-		pointAt(t, "grpc", otlptest.Refused(t))
-		errBuf := newBuffer()
-		s, err := Setup(context.Background(), WithErrorWriter(errBuf), WithShutdownTimeout(timeout))
-		if err != nil {
-			t.Fatalf("Setup: %v", err)
-		}
-		t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
-		ctx := context.Background()
-		_, span := s.TracerProvider.Tracer("t").Start(ctx, "lost")
-		span.End()
-		ctr, _ := s.MeterProvider.Meter("t").Int64Counter("lost.count")
-		ctr.Add(ctx, 1)
-
-		start := time.Now()
-		err = s.Shutdown(ctx)
-		elapsed := time.Since(start)
-		t.Logf("Shutdown took %v: %v", elapsed, err)
-		if !errors.Is(err, errCollectorRefused) || errors.Is(err, errShutdownTimeout) {
-			t.Errorf("Shutdown error = %v, want it to wrap %q and not %q", err, errCollectorRefused, errShutdownTimeout)
-		}
-		// A generous bound: the test is that the cause above is the
-		// refusal, not the timeout.
-		if elapsed > timeout/2 {
-			t.Errorf("Shutdown took %v with a %v timeout", elapsed, timeout)
-		}
-		for _, sig := range []string{"trace", "metric"} {
-			if l := errBuf.lines("otel-qrun: " + sig + " export failed: "); len(l) != 1 || !strings.Contains(l[0], errCollectorRefused.Error()) {
-				t.Errorf("%s report = %q, want one that names the refusal; all:\n%s", sig, l, errBuf)
-			}
-		}
-	})
+	for _, deferred := range []bool{false, true} {
+		t.Run(fmt.Sprintf("refused/deferred=%t", deferred), func(t *testing.T) {
+			testGivesUpOnRefused(t, timeout, deferred)
+		})
+	}
 	t.Run("blackhole", func(t *testing.T) {
 		t.Cleanup(func() { goleak.VerifyNone(t) })
 		pointAt(t, "grpc", otlptest.Blackhole(t))
@@ -133,6 +107,46 @@ func TestShutdownGivesUpOnRefusedGRPCCollector(t *testing.T) {
 			t.Errorf("Shutdown error = %v, want it to wrap %q and not %q", err, errShutdownTimeout, errCollectorRefused)
 		}
 	})
+}
+
+// testGivesUpOnRefused is the refused case of
+// TestShutdownGivesUpOnRefusedGRPCCollector.
+func testGivesUpOnRefused(t *testing.T, timeout time.Duration, deferred bool) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	pointAt(t, "grpc", otlptest.Refused(t))
+	errBuf := newBuffer()
+	opts := []Option{WithErrorWriter(errBuf), WithShutdownTimeout(timeout)}
+	if deferred {
+		opts = append(opts, WithDeferredWarmUp())
+	}
+	s, err := Setup(context.Background(), opts...)
+	if err != nil {
+		t.Fatalf("Setup: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	ctx := context.Background()
+	_, span := s.TracerProvider.Tracer("t").Start(ctx, "lost")
+	span.End()
+	ctr, _ := s.MeterProvider.Meter("t").Int64Counter("lost.count")
+	ctr.Add(ctx, 1)
+
+	start := time.Now()
+	err = s.Shutdown(ctx)
+	elapsed := time.Since(start)
+	t.Logf("Shutdown took %v: %v", elapsed, err)
+	if !errors.Is(err, errCollectorRefused) || errors.Is(err, errShutdownTimeout) {
+		t.Errorf("Shutdown error = %v, want it to wrap %q and not %q", err, errCollectorRefused, errShutdownTimeout)
+	}
+	// A generous bound: the test is that the cause above is the
+	// refusal, not the timeout.
+	if elapsed > timeout/2 {
+		t.Errorf("Shutdown took %v with a %v timeout", elapsed, timeout)
+	}
+	for _, sig := range []string{"trace", "metric"} {
+		if l := errBuf.lines("otel-qrun: " + sig + " export failed: "); len(l) != 1 || !strings.Contains(l[0], errCollectorRefused.Error()) {
+			t.Errorf("%s report = %q, want one that names the refusal; all:\n%s", sig, l, errBuf)
+		}
+	}
 }
 
 func TestGRPCSettings(t *testing.T) {
@@ -197,28 +211,41 @@ func mapEnv(entries []string) func(string) string {
 	return func(k string) string { return env[k] }
 }
 
-// TestWithoutEarlyConnect: the connection stays idle until the first
-// export, and then connects. Without it, the collector gets a connection
-// before any export (Setup connects in the background).
-func TestWithoutEarlyConnect(t *testing.T) {
-	for _, lazy := range []bool{true, false} {
-		t.Run(fmt.Sprintf("lazy=%t", lazy), func(t *testing.T) {
+// TestEarlyConnect: by default Setup starts connecting in the background,
+// and the collector gets a connection before any export. With
+// WithoutEarlyConnect, and with WithDeferredWarmUp until WarmUp, the
+// connection stays idle; then WarmUp, or else the first export, connects.
+// A WarmUp after Shutdown does nothing.
+func TestEarlyConnect(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		opt    Option
+		idle   bool // after Setup
+		warmUp bool // call WarmUp, which connects unless lazy
+	}{
+		{"default", nil, false, false},
+		{"without early connect", WithoutEarlyConnect(), true, false},
+		{"deferred, warmed up", WithDeferredWarmUp(), true, true},
+		{"deferred, never warmed up", WithDeferredWarmUp(), true, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
 			cleanEnv(t)
 			r := otlptest.NewGRPC(t)
 			r.Setenv(t)
-			opts := []Option{WithErrorWriter(newBuffer()), WithoutMetrics()}
-			if lazy {
-				opts = append(opts, WithoutEarlyConnect())
-			}
-			s := setup(t, opts...)
+			s := setup(t, WithErrorWriter(newBuffer()), WithoutMetrics(), tt.opt)
 			if len(s.conns.conns) != 1 {
 				t.Fatalf("%d connections, want 1", len(s.conns.conns))
 			}
-			if lazy {
+			if tt.idle {
 				if state := s.conns.conns[0].conn.GetState(); state != connectivity.Idle {
 					t.Errorf("connection %s after Setup, want IDLE", state)
 				}
-			} else {
+			}
+			if tt.warmUp {
+				s.WarmUp()
+				s.WarmUp() // once is enough
+			}
+			if !tt.idle || tt.warmUp {
 				r.WaitConnections(t, 1, waitFor)
 			}
 			_, span := s.TracerProvider.Tracer("t").Start(context.Background(), "first")
@@ -226,7 +253,11 @@ func TestWithoutEarlyConnect(t *testing.T) {
 			if err := s.Shutdown(context.Background()); err != nil {
 				t.Errorf("Shutdown: %v", err)
 			}
+			s.WarmUp() // after Shutdown: nothing
 			r.WaitSpans(t, func(s []otlptest.Span) bool { return len(s) == 1 }, waitFor)
+			if n := r.Connections(); n != 1 {
+				t.Errorf("%d connections to the collector, want 1", n)
+			}
 		})
 	}
 }

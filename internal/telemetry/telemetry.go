@@ -52,6 +52,12 @@ type SDK struct {
 	timeout time.Duration
 	warm    *sync.WaitGroup // warmOTLP
 
+	// background is the SDK's background start (the early connection,
+	// warmOTLP): run by Setup, or by WarmUp with WithDeferredWarmUp.
+	background func()
+	bgMu       sync.Mutex
+	bgDone     bool // background ran, or Shutdown began
+
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
@@ -61,10 +67,10 @@ type SDK struct {
 // Errors caused by the configuration wrap [ErrConfig]; nothing global is
 // changed when Setup fails. Setup never waits for the collector: an
 // OTLP/gRPC connection is opened in the background (at the first export
-// with [WithoutEarlyConnect]), one shared by traces
-// and metrics when they go to the same collector with the same settings;
-// an unreachable collector is noticed, and reported once, by the first
-// export.
+// with [WithoutEarlyConnect]; at [SDK.WarmUp] with [WithDeferredWarmUp]),
+// one shared by traces and metrics when they go to the same collector with
+// the same settings; an unreachable collector is noticed, and reported
+// once, by the first export.
 //
 // Unless OTEL_SDK_DISABLED=true, Setup installs otel's global error handler
 // (export errors once per signal on the error writer) and otel's internal
@@ -207,8 +213,12 @@ func Setup(ctx context.Context, opts ...Option) (_ *SDK, err error) {
 	tp := sdktrace.NewTracerProvider(tpOpts...)
 	mp := sdkmetric.NewMeterProvider(mpOpts...)
 	var warm sync.WaitGroup
-	if traceOTLP, metricOTLP := tracesPlan.otlp(), metricsPlan.otlp(); traceOTLP || metricOTLP {
-		warm.Go(func() { warmOTLP(traceOTLP, metricOTLP) })
+	traceOTLP, metricOTLP := tracesPlan.otlp(), metricsPlan.otlp()
+	background := func() {
+		conns.connect()
+		if traceOTLP || metricOTLP {
+			warm.Go(func() { warmOTLP(traceOTLP, metricOTLP) })
+		}
 	}
 
 	s := &SDK{
@@ -224,11 +234,32 @@ func Setup(ctx context.Context, opts ...Option) (_ *SDK, err error) {
 		rep:            rep,
 		timeout:        cfg.shutdownTimeout,
 		warm:           &warm,
+		background:     background,
+	}
+	if !cfg.deferWarmUp {
+		s.WarmUp()
 	}
 	if cfg.global {
 		s.installGlobals()
 	}
 	return s, nil
+}
+
+// WarmUp starts, in the background, what Setup leaves for later with
+// [WithDeferredWarmUp]: opening the OTLP/gRPC connection (unless
+// [WithoutEarlyConnect]) and the first encoding of each OTLP message type
+// (warmOTLP). It returns at once; only the first call does anything, and
+// none after Shutdown has begun. Shutdown waits for what it started.
+func (s *SDK) WarmUp() {
+	if s == nil || s.background == nil {
+		return
+	}
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if !s.bgDone {
+		s.bgDone = true
+		s.background()
+	}
 }
 
 // FlushTraces exports the spans ended so far, as the tracer provider's
@@ -264,6 +295,9 @@ func (s *SDK) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	s.shutdownOnce.Do(func() {
+		s.bgMu.Lock()
+		s.bgDone = true // no WarmUp from now on
+		s.bgMu.Unlock()
 		s.shutdownErr = s.shutdown(ctx)
 		s.warm.Wait() // well done by now: a goroutine of the SDK's ends with it
 	})
