@@ -151,11 +151,16 @@ func TestUnconfiguredRefusedCollectorHints(t *testing.T) {
 		cleanEnv(t)
 		defaultCollectorFree(t)
 		errBuf := newBuffer()
-		if err := recordSample(t, setup(t, WithErrorWriter(errBuf))); err == nil {
+		err := recordSample(t, setup(t, WithErrorWriter(errBuf)))
+		if err == nil {
 			t.Error("Shutdown returned nil: telemetry was lost, the caller may log it")
+		} else if !strings.Contains(err.Error(), `"http://localhost:4318/v1/traces"`) {
+			// The specification's default, in plaintext, as the
+			// workers' SDKs send (plaintextDefault).
+			t.Errorf("Shutdown error %q, want the export to have gone to http://localhost:4318/v1/traces", err)
 		}
 		got := errBuf.String()
-		want := "otel-qrun: hint: no OpenTelemetry collector at localhost:4318 (none configured), nothing exported; set OTEL_TRACES_EXPORTER=console OTEL_METRICS_EXPORTER=none to see spans\n"
+		want := "otel-qrun: hint: no OpenTelemetry collector at localhost:4318 (none configured), nothing exported; set OTEL_TRACES_EXPORTER=console OTEL_METRICS_EXPORTER=none to see spans, or OTEL_SDK_DISABLED=true to turn telemetry off\n"
 		if got != want {
 			t.Errorf("error writer:\n%s\nwant only the hint:\n%s", got, want)
 		}

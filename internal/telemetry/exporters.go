@@ -179,7 +179,11 @@ func (b *builder) spanExporters(ctx context.Context, plan exporterPlan) ([]sdktr
 			}
 			exp, err = otlptracegrpc.New(ctx, opts...)
 		default:
-			exp, err = otlptracehttp.New(ctx)
+			var opts []otlptracehttp.Option
+			if plaintextDefault(os.Getenv, "TRACES") {
+				opts = append(opts, otlptracehttp.WithInsecure())
+			}
+			exp, err = otlptracehttp.New(ctx, opts...)
 		}
 		if err != nil {
 			return fail(name, err)
@@ -230,7 +234,11 @@ func (b *builder) metricReaders(ctx context.Context, plan exporterPlan, producer
 			}
 			exp, err = otlpmetricgrpc.New(ctx, opts...)
 		default:
-			exp, err = otlpmetrichttp.New(ctx)
+			var opts []otlpmetrichttp.Option
+			if plaintextDefault(os.Getenv, "METRICS") {
+				opts = append(opts, otlpmetrichttp.WithInsecure())
+			}
+			exp, err = otlpmetrichttp.New(ctx, opts...)
 		}
 		if err != nil {
 			return fail(name, err)

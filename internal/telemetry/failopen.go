@@ -147,7 +147,7 @@ func unaskedSignals(env environ) [numSignals]bool {
 // hint is the line that stands for a refused default collector: which
 // signals it loses, and the variables that show them here instead.
 func (r *reporter) hint() string {
-	what, fix := "nothing exported", "set OTEL_TRACES_EXPORTER=console OTEL_METRICS_EXPORTER=none to see spans"
+	what, fix := "nothing exported", "set OTEL_TRACES_EXPORTER=console OTEL_METRICS_EXPORTER=none to see spans, or OTEL_SDK_DISABLED=true to turn telemetry off"
 	switch {
 	case !r.unasked[sigMetrics]:
 		what, fix = "spans not exported", "set OTEL_TRACES_EXPORTER=console to see them, or none"

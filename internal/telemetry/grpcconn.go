@@ -61,7 +61,7 @@ func grpcSettingsFor(getenv func(string) string, signal string) (s grpcSettings,
 			return grpcSettings{}, false
 		}
 	}
-	s.target = "localhost:4317" // the exporters' default, over TLS
+	s.target = "localhost:4317" // the exporters' default (plaintextDefault decides on TLS)
 	for _, key := range []string{"ENDPOINT", signal + "_ENDPOINT"} {
 		v, set := get(key)
 		if !set {
@@ -91,7 +91,33 @@ func grpcSettingsFor(getenv func(string) string, signal string) (s grpcSettings,
 			s.gzip = v == "gzip"
 		}
 	}
+	if plaintextDefault(getenv, signal) {
+		s.insecure = true
+	}
 	return s, true
+}
+
+// plaintextDefault tells whether signal ("TRACES" or "METRICS") goes to
+// the default collector with nothing said about transport security: no
+// endpoint, no insecure and no certificate variable, general or the
+// signal's, is set (getenv reads them as the exporters do). The launcher
+// then sends without TLS, to http://localhost:4318 (http/protobuf) or
+// http://localhost:4317 (gRPC): the default of the OpenTelemetry
+// specification (protocol/exporter.md, "Endpoint ... Default:
+// http://localhost:4318"), which the workers' SDKs (Python, Node, Java)
+// follow. The Go exporters keep https for compatibility with their
+// earlier releases, which a collector without TLS, the usual local one,
+// answers with "tls: first record does not look like a TLS handshake"; so
+// a launcher and its workers with the same (empty) OTEL_* settings sent to
+// two different places.
+func plaintextDefault(getenv func(string) string, signal string) bool {
+	for _, key := range []string{"ENDPOINT", "INSECURE", "CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY"} {
+		if strings.TrimSpace(getenv("OTEL_EXPORTER_OTLP_"+key)) != "" ||
+			strings.TrimSpace(getenv("OTEL_EXPORTER_OTLP_"+signal+"_"+key)) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // grpcConn is a connection to a collector owned by the SDK and shared by

@@ -157,16 +157,19 @@ func TestGRPCSettings(t *testing.T) {
 		want grpcSettings
 		ok   bool
 	}{
-		{"default", nil, grpcSettings{target: "localhost:4317"}, true},
+		{"default: plaintext, as the specification says", nil, grpcSettings{target: "localhost:4317", insecure: true}, true},
 		{"http endpoint", []string{p + "ENDPOINT=http://collector:4317"}, grpcSettings{target: "collector:4317", insecure: true}, true},
 		{"https endpoint", []string{p + "ENDPOINT=https://collector:4317/"}, grpcSettings{target: "collector:4317"}, true},
 		{"signal endpoint wins", []string{p + "ENDPOINT=http://a:1", p + "TRACES_ENDPOINT=https://b:2"}, grpcSettings{target: "b:2"}, true},
 		{"other signal ignored", []string{p + "ENDPOINT=http://a:1", p + "METRICS_ENDPOINT=https://b:2"}, grpcSettings{target: "a:1", insecure: true}, true},
 		{"insecure after scheme", []string{p + "ENDPOINT=https://a:1", p + "INSECURE=TRUE"}, grpcSettings{target: "a:1", insecure: true}, true},
 		{"signal insecure false", []string{p + "ENDPOINT=http://a:1", p + "TRACES_INSECURE=false"}, grpcSettings{target: "a:1"}, true},
-		{"gzip", []string{p + "COMPRESSION=gzip"}, grpcSettings{target: "localhost:4317", gzip: true}, true},
-		{"signal compression none", []string{p + "COMPRESSION=gzip", p + "TRACES_COMPRESSION=none"}, grpcSettings{target: "localhost:4317"}, true},
-		{"blank values ignored", []string{p + "ENDPOINT=  ", p + "INSECURE= "}, grpcSettings{target: "localhost:4317"}, true},
+		{"gzip", []string{p + "COMPRESSION=gzip"}, grpcSettings{target: "localhost:4317", insecure: true, gzip: true}, true},
+		{"signal compression none", []string{p + "COMPRESSION=gzip", p + "TRACES_COMPRESSION=none"}, grpcSettings{target: "localhost:4317", insecure: true}, true},
+		{"blank values ignored", []string{p + "ENDPOINT=  ", p + "INSECURE= "}, grpcSettings{target: "localhost:4317", insecure: true}, true},
+		{"default asked to be secure", []string{p + "INSECURE=false"}, grpcSettings{target: "localhost:4317"}, true},
+		{"default, the signal asked to be secure", []string{p + "TRACES_INSECURE=false"}, grpcSettings{target: "localhost:4317"}, true},
+		{"the other signal's endpoint leaves the default", []string{p + "METRICS_ENDPOINT=https://m:1"}, grpcSettings{target: "localhost:4317", insecure: true}, true},
 		// Left to the exporter's own connection.
 		{"no scheme", []string{p + "ENDPOINT=collector:4317"}, grpcSettings{}, false},
 		{"unix socket", []string{p + "ENDPOINT=unix:///run/otel.sock"}, grpcSettings{}, false},
@@ -182,6 +185,33 @@ func TestGRPCSettings(t *testing.T) {
 				t.Errorf("grpcSettingsFor = %+v, %t; want %+v, %t", got, ok, tt.want, tt.ok)
 			}
 		})
+	}
+}
+
+// plaintextDefault: the default collector is reached without TLS only
+// while no variable of the signal, or shared, says anything about where or
+// how securely to send.
+func TestPlaintextDefault(t *testing.T) {
+	const p = "OTEL_EXPORTER_OTLP_"
+	for _, tt := range []struct {
+		env  []string
+		want bool
+	}{
+		{nil, true},
+		{[]string{p + "PROTOCOL=grpc", p + "COMPRESSION=gzip", p + "HEADERS=a=b", p + "TIMEOUT=1000"}, true},
+		{[]string{p + "ENDPOINT= "}, true},
+		{[]string{p + "METRICS_ENDPOINT=http://m:1", p + "METRICS_INSECURE=true"}, true},
+		{[]string{p + "ENDPOINT=http://c:4318"}, false},
+		{[]string{p + "TRACES_ENDPOINT=http://c:4318/v1/traces"}, false},
+		{[]string{p + "INSECURE=false"}, false},
+		{[]string{p + "TRACES_INSECURE=true"}, false},
+		{[]string{p + "CERTIFICATE=/ca.pem"}, false},
+		{[]string{p + "TRACES_CLIENT_CERTIFICATE=/c.pem"}, false},
+		{[]string{p + "CLIENT_KEY=/k.pem"}, false},
+	} {
+		if got := plaintextDefault(mapEnv(tt.env), "TRACES"); got != tt.want {
+			t.Errorf("plaintextDefault(%q) = %t, want %t", tt.env, got, tt.want)
+		}
 	}
 }
 

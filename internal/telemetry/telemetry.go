@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -113,6 +114,14 @@ func Setup(ctx context.Context, opts ...Option) (_ *SDK, err error) {
 	logger := newLogger(cfg.logger, errW, level, levelSet)
 	logger = slog.New(redact.NewHandler(logger.Handler(), red))
 
+	if v := env.get(envSDKDisabled); v != "" && !strings.EqualFold(v, "true") && !strings.EqualFold(v, "false") {
+		// The specification's boolean variables: anything but a
+		// case-insensitive "true" is false, and any value other than
+		// "false" or empty SHOULD be warned of (configuration/
+		// sdk-environment-variables.md, "Boolean value").
+		logger.Warn(envSDKDisabled+" is neither true nor false: taken as false, the SDK runs",
+			"component", "telemetry", "value", v)
+	}
 	if env.sdkDisabled() {
 		s := &SDK{
 			TracerProvider: tracenoop.NewTracerProvider(),

@@ -255,6 +255,41 @@ func TestDisabled(t *testing.T) {
 	}
 }
 
+// OTEL_SDK_DISABLED is a boolean of the specification: only a
+// case-insensitive "true" disables the SDK, and a value that is neither
+// true nor false is warned of once, then taken as false.
+func TestSDKDisabledValues(t *testing.T) {
+	for _, tt := range []struct {
+		value    string
+		disabled bool
+		warned   bool
+	}{
+		{"true", true, false},
+		{"TRUE", true, false},
+		{"false", false, false},
+		{"False", false, false},
+		{"yes", false, true},
+		{"1", false, true},
+		{"on", false, true},
+	} {
+		t.Run(tt.value, func(t *testing.T) {
+			cleanEnv(t)
+			setenv(t, "OTEL_SDK_DISABLED="+tt.value, "OTEL_TRACES_EXPORTER=none", "OTEL_METRICS_EXPORTER=none")
+			errBuf := newBuffer()
+			s := setup(t, WithErrorWriter(errBuf))
+			if s.Disabled != tt.disabled {
+				t.Errorf("Disabled = %t, want %t", s.Disabled, tt.disabled)
+			}
+			lines := errBuf.lines("")
+			warned := len(lines) == 1 && strings.Contains(lines[0], "OTEL_SDK_DISABLED is neither true nor false") &&
+				strings.Contains(lines[0], "value="+tt.value)
+			if warned != tt.warned || (!tt.warned && len(lines) != 0) {
+				t.Errorf("error writer %q, want a warning: %t", lines, tt.warned)
+			}
+		})
+	}
+}
+
 func TestDisabledPropagatorPassesContextThrough(t *testing.T) {
 	cleanEnv(t)
 	setenv(t, "OTEL_SDK_DISABLED=true")
