@@ -40,11 +40,15 @@ execute), and for each worker the changes otel-qrun makes to its
 environment.
 
 Secrets are shown as [REDACTED]: the header values of every
-OTEL_EXPORTER_OTLP_*HEADERS variable, user information in any URL (every
-*_ENDPOINT, Redis URLs, proxies), secret-looking query parameters, and the
+OTEL_EXPORTER_OTLP_[SIGNAL_]HEADERS variable, user information in any URL
+(every endpoint variable, Redis URLs, proxies), secret-looking query parameters, and the
 values of variables whose names contain TOKEN, SECRET, PASSWORD, PASSWD,
 KEY or CREDENTIAL or start with AUTH, wherever they appear. --show-secrets
-prints them in clear, for debugging on a private terminal only.`,
+prints them in clear, for debugging on a private terminal only.
+
+It exits as the run would where it can tell before starting anything: 2
+for a configuration error, 127 when the command is not found, 126 when it
+cannot be executed (after printing everything), else 0.`,
 		Example: `  Q_CLUSTER='{"workers":2}' otel-qrun config -- python manage.py qcluster`,
 		Args:    cobra.ArbitraryArgs,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -72,7 +76,8 @@ func (o *configOptions) run(c *cobra.Command, args []string) error {
 		show = func(_, value string) string { return value }
 		fmt.Fprintln(o.f.IO.ErrOut, "otel-qrun: warning: --show-secrets: secrets are printed in clear")
 	}
-	if err := o.write(c, &buf, cfg, args, environ, show); err != nil {
+	lookErr, err := o.write(c, &buf, cfg, args, environ, show)
+	if err != nil {
 		return err
 	}
 	text := buf.Bytes()
@@ -83,15 +88,23 @@ func (o *configOptions) run(c *cobra.Command, args []string) error {
 		red.Add(redact.ArgSecrets(args)...)
 		text = red.Bytes(text)
 	}
-	_, err = o.f.IO.Out.Write(text)
-	return err
+	if _, err := o.f.IO.Out.Write(text); err != nil {
+		return err
+	}
+	if lookErr != nil {
+		// What the run would end with (126, 127), as a check before a
+		// deploy: the output above says why.
+		return &exitError{code: exitCode(lookErr)}
+	}
+	return nil
 }
 
 // write prints the configuration on out; show gives the value of an
-// environment variable as it may be shown.
+// environment variable as it may be shown. lookErr is why the command
+// cannot be run (not found, not executable), which the output shows too.
 func (o *configOptions) write(c *cobra.Command, out io.Writer, cfg *envconfig.Config, args, environ []string,
 	show func(name, value string) string,
-) error {
+) (lookErr, err error) {
 	errOut := o.f.IO.ErrOut
 	if lookupEnv(environ, "OTEL_SERVICE_NAME") == "" {
 		fmt.Fprintln(errOut, "otel-qrun: warning: OTEL_SERVICE_NAME is not set; workers report as unknown_service")
@@ -108,7 +121,7 @@ func (o *configOptions) write(c *cobra.Command, out io.Writer, cfg *envconfig.Co
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Name, show(k.Name, cfg.Value(k.Name)), cfg.Sources[k.Name])
 	}
 	if err := tw.Flush(); err != nil {
-		return err
+		return nil, err
 	}
 
 	fmt.Fprintln(out, "\n# OpenTelemetry environment (passed to every worker's own SDK)")
@@ -141,6 +154,7 @@ func (o *configOptions) write(c *cobra.Command, out io.Writer, cfg *envconfig.Co
 	} else {
 		p, err := launcher.LookPath(args[0], lookupEnv(environ, "PATH"))
 		if err != nil {
+			lookErr = err
 			fmt.Fprintf(out, "%s\n  error: %v\n", shown, err)
 		} else {
 			path = p
@@ -164,7 +178,7 @@ func (o *configOptions) write(c *cobra.Command, out io.Writer, cfg *envconfig.Co
 			fmt.Fprintln(out, "  (OTEL_SDK_DISABLED=true: inherited TRACEPARENT, TRACESTATE and BAGGAGE pass through unchanged)")
 		}
 	}
-	return nil
+	return lookErr, nil
 }
 
 // writeBootstrap prints the zero-code bootstrap of the instrument key: what

@@ -268,6 +268,33 @@ func TestConfigCommand(t *testing.T) {
 	}
 }
 
+// config is a check before a deploy: a command the run could not execute
+// makes it end as the run would (127 not found, 126 not executable), the
+// whole configuration printed first.
+func TestConfigExitsAsTheRunWould(t *testing.T) {
+	t.Parallel()
+	notExec := filepath.Join(t.TempDir(), "worker")
+	if err := os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		command string
+		code    int
+	}{
+		{"true", 0},
+		{"no-such-command-here", 127},
+		{notExec, 126},
+	} {
+		r := runQrun(t, helperEnv("env", "OTEL_SERVICE_NAME=w"), "config", "--", tt.command)
+		if r.code != tt.code {
+			t.Errorf("config -- %s: exit %d, want %d\n%s", tt.command, r.code, tt.code, r.stderr)
+		}
+		if !strings.Contains(r.stdout, "# worker 0 environment") {
+			t.Errorf("config -- %s printed no whole configuration:\n%s", tt.command, r.stdout)
+		}
+	}
+}
+
 func TestScaleThroughTheBinary(t *testing.T) {
 	t.Parallel()
 	p := startQrun(t, helperEnv("signals"), os.Args[0])

@@ -398,7 +398,7 @@ func signalSpec() spec {
 func subreaperSpec() spec {
 	return spec{
 		Key: newKey("subreaper", "auto",
-			"become child subreaper: auto (when running as PID 1), true or false"),
+			"become child subreaper: auto (as PID 1, and where worker trees are followed through /proc), true or false"),
 		typ: "mode", accepts: "one of auto, true, false (or 1, 0, yes, no, on, off)",
 		decode: func(c *Config, raw any) bool {
 			sw, ok := toSwitch(raw)

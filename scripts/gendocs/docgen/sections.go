@@ -59,7 +59,7 @@ otel-qrun reads:
 
 Every other standard **OTEL\_\*** variable that the OpenTelemetry Go SDK honours (endpoint, headers, protocol, resource, sampler, ...) configures the launcher's own telemetry. When the collector is down, workers run unaffected and the exit is delayed by at most **shutdown_timeout**; export errors are reported once on stderr. When no exporter, endpoint or protocol variable is set at all and nothing listens at the default localhost:4318, one hint line replaces the errors.
 
-Secrets are never printed or exported: **otel-qrun config**, every log line (the launcher's and the OpenTelemetry SDK's), error messages and the attributes of the launcher's spans and resource show **[REDACTED]** for the header values of every **OTEL_EXPORTER_OTLP_\*HEADERS** variable, user information in any URL (every **\*_ENDPOINT**, Redis URLs, proxies), values of **name=value** pairs with secret-looking names, and the values of variables whose names contain TOKEN, SECRET, PASSWORD, PASSWD, KEY or CREDENTIAL or start with AUTH, wherever those values show up, also when malformed. **otel-qrun config --show-secrets** prints them in clear.
+Secrets are never printed or exported: **otel-qrun config**, every log line (the launcher's and the OpenTelemetry SDK's), error messages and the attributes of the launcher's spans and resource show **[REDACTED]** for the header values of every **OTEL\_EXPORTER\_OTLP\_[SIGNAL\_]HEADERS** variable, user information in any URL (every **\*_ENDPOINT**, Redis URLs, proxies), values of **name=value** pairs with secret-looking names, and the values of variables whose names contain TOKEN, SECRET, PASSWORD, PASSWD, KEY or CREDENTIAL or start with AUTH, wherever those values show up, also when malformed. **otel-qrun config --show-secrets** prints them in clear.
 
 ## WORKER ENVIRONMENT
 Every worker is executed fresh (fork and exec, never a bare fork), so it initializes its own OpenTelemetry SDK. It is started with a copy of the launcher's environment (the launcher never changes its own environment to pass anything on), with these changes:
@@ -87,13 +87,15 @@ Other **OTEL\_\*** variables pass through untouched: the worker's own SDK reads 
 `
 
 const behaviourSections = `## SUPERVISION
-Every worker is the leader of its own process group; signals and kills go to the whole group, so a worker's children are stopped with it (processes that leave the group, with setsid, are beyond its reach). On Linux each worker gets **PR_SET_PDEATHSIG=SIGKILL**, so killing the launcher with SIGKILL does not leave workers behind.
+Every worker is the leader of its own process group, and the launcher supervises its whole tree: the worker and every descendant, including those that leave the group (setsid, a double fork). On Linux the tree is followed through a cgroup v2 of its own per worker where the launcher may create one (root, a delegated subtree; **cgroup.kill** kills it), else through /proc, by parent links and the **service.instance.id** every descendant inherits in its environment; elsewhere it is the process group only. **otel-qrun config** shows which. Signals and kills go to every process of the tree; a stop also continues the stopped ones.
+
+On Linux each worker gets **PR_SET_PDEATHSIG=SIGKILL**, and a keeper process (named **otel-qrun-keep**, command line **otel-qrun-keeper**) kills every worker's tree and removes the cgroups when the launcher ends without saying so (killed with SIGKILL); after a normal exit the launcher ends the keeper.
 
 **restart** decides what happens when a worker exits. A worker that exits 0 is done and its slot stays empty (**never**, **on-failure**), so **--workers 4** can run four shards of a batch job. A worker that fails (a non-zero status or a signal) is restarted under **on-failure** and **always** (**always** also restarts after 0), with exponential backoff and jitter. A worker that stays up **min_uptime** resets the backoff. After **max_restarts** restarts in a row that failed before **min_uptime**, the launcher stops everything and exits non-zero with a message that says so. Under **never**, a failing worker makes the launcher stop the others gracefully and exit with the failed worker's status.
 
-With **max_rss**, the resident memory of each worker's whole process group is read from /proc every **guard_cycle**; a worker over the limit is stopped gracefully and replaced. With **cpu_affinity**, each worker is pinned to that many CPUs, assigned round-robin.
+With **max_rss**, the resident memory of each worker's whole tree is read from /proc every **guard_cycle**; a worker over the limit is stopped gracefully and replaced. With **cpu_affinity**, each worker is pinned to that many CPUs, assigned round-robin.
 
-As PID 1, or with **--subreaper**, the launcher is a child subreaper and reaps every orphaned process.
+As PID 1, where trees are followed through /proc, or with **--subreaper**, the launcher is a child subreaper and reaps every orphaned process.
 
 stdin is inherited by the worker only when **workers** is 1; otherwise workers get /dev/null. When that stdin is a terminal and otel-qrun runs in its foreground, the worker's process group becomes the terminal's foreground group, so the worker can read the terminal and ^C goes to it. stdout and stderr are inherited. stdout belongs to the workers: every message of the launcher itself goes to stderr.
 
@@ -102,6 +104,9 @@ Linux is the primary platform. On macOS the features that need Linux (PR_SET_PDE
 ## EXIT STATUS
 **0**
 : Every worker exited 0; or, after a requested graceful stop, every worker ended clean (see below).
+
+**1**
+: In task mode, a task read did not end **ok**; or the launcher itself failed (a message on stderr says how).
 
 **2**
 : A usage or configuration error: an unknown flag, an invalid value, no COMMAND, a **--tasks** input or **--results** file that cannot be opened. The message on stderr names the bad flag or key and the accepted values.
@@ -137,7 +142,7 @@ In task mode, a stop first stops reading tasks, ends every task that has not sta
 ## TASK MODE
 With **--tasks** _SRC_ (**-** for stdin, a file or a FIFO) every input line is a task. A JSON object line has an **id** (the line number when absent), a **payload**, a **carrier** (e.g. {"traceparent":"00-..."}) and an optional **timeout** in seconds; any other line is a task whose payload is that line as a string. A line that starts with { but is not valid JSON, or is longer than **max_line**, gets the result **invalid**. Blank lines are skipped.
 
-Persistent workers (the default) get one JSON line per task on stdin, {"id": ..., "payload": ..., "carrier": {...}, "attempt": N}, where the carrier holds the context of the task's CONSUMER span, and answer on file descriptor **QRUN_RESULT_FD** (3) with one line {"id": ..., "ok": true|false, "error": "...", "result": ...}. One task is in flight per worker. With **per_task**, every task runs COMMAND in a fresh process with the task span's context in TRACEPARENT, the payload on stdin (a string payload as raw text), and **QRUN_TASK_ID** and **QRUN_TASK_ATTEMPT** set; exit 0 means ok.
+Persistent workers (the default) get one JSON line per task on stdin, {"id": ..., "payload": ..., "carrier": {...}, "attempt": N}, where the carrier holds the context of the task's CONSUMER span, and answer on file descriptor **QRUN_RESULT_FD** (3) with one line {"id": ..., "ok": true|false, "error": "...", "result": ...}. One task is in flight per worker, or up to **prefetch** tasks, answered in order. With **per_task**, every task runs COMMAND in a fresh process with the task span's context in TRACEPARENT, the payload on stdin (a string payload as raw text), and **QRUN_TASK_ID** and **QRUN_TASK_ATTEMPT** set; exit 0 means ok.
 
 For every task read, exactly one JSON object line is written to the result stream (**results**, stdout by default), with the members id, status, attempts, duration_s, trace_id, worker, error and result; the status is **ok**, **error**, **timeout**, **lost** (the worker died during the task, or broke the reply protocol, and no attempt was left), **invalid** or **cancelled** (a stop came before the task started). When results go to stdout, the workers' stdout goes to stderr. Up to **max_attempts** attempts run per task on error, timeout and lost, each its own span; a worker that died or timed out is replaced, and **recycle** replaces one after that many tasks. At most **queue_limit** tasks are read ahead of the workers.
 `
