@@ -208,10 +208,27 @@ func TestSlotEventOrders(t *testing.T) {
 			s.reply(w, okLine(a))
 			s.exit(w, exited3)
 		}, "ok", slotEmpty, false},
-		{"result descriptor closed during the task", func(s *sim, w *worker, a *attempt) {
+		{"result descriptor closed during the task, no exit within the wait", func(s *sim, w *worker, a *attempt) {
 			s.replyEOF(w)
+			if w.eofWait == nil {
+				s.t.Fatal("no wait for the exit armed")
+			}
+			s.m.closedResults(s.slot0(), w)
+			s.settle()
 			s.reply(w, okLine(a))
 		}, "lost", slotStopping, true},
+		{"result descriptor closed during the task, then the exit", func(s *sim, w *worker, a *attempt) {
+			s.replyEOF(w)
+			if s.slot0().free(1, false) {
+				s.t.Error("a worker that closed its result descriptor is free for a task")
+			}
+			s.exit(w, exited3)
+			if res := s.results()["t1"]; len(res) != 1 || res[0].Error != "worker died during the task: exit status 3" {
+				s.t.Errorf("result %+v, want the exit status named", res)
+			}
+			s.m.closedResults(s.slot0(), w) // the wait's timer, after the exit: stale
+			s.settle()
+		}, "lost", slotEmpty, true},
 		{"reply for another task", func(s *sim, w *worker, a *attempt) {
 			s.reply(w, `{"id":"other","ok":true}`)
 		}, "lost", slotStopping, false},
