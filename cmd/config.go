@@ -60,7 +60,7 @@ prints them in clear, for debugging on a private terminal only.`,
 
 func (o *configOptions) run(c *cobra.Command, args []string) error {
 	environ := o.f.Environ()
-	cfg, err := loadConfig(c, environ)
+	cfg, err := loadConfig(c, environ, o.f.IO.ErrOut)
 	if err != nil {
 		return err
 	}
