@@ -64,7 +64,7 @@ cannot be executed (after printing everything), else 0.`,
 
 func (o *configOptions) run(c *cobra.Command, args []string) error {
 	environ := o.f.Environ()
-	cfg, err := loadConfig(c, environ)
+	cfg, err := loadConfig(c, environ, o.f.IO.ErrOut)
 	if err != nil {
 		return err
 	}

@@ -89,6 +89,7 @@ func (o *enqueueOptions) run(ctx context.Context, c *cobra.Command, args []strin
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
+	printWarnings(o.f.IO.ErrOut, cfg)
 	var to *redisq.URL
 	if c.Flags().Changed("to") {
 		if to, err = redisq.ParseURL(o.to, func(k string) string { return lookupEnv(environ, k) }); err != nil {

@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -17,11 +19,21 @@ func lookupEnv(environ []string, key string) string {
 	return ""
 }
 
-// loadConfig resolves the configuration of a command with envconfig flags.
-func loadConfig(c *cobra.Command, environ []string) (*envconfig.Config, error) {
+// loadConfig resolves the configuration of a command with envconfig flags
+// and prints its warnings (unknown keys) on errOut.
+func loadConfig(c *cobra.Command, environ []string, errOut io.Writer) (*envconfig.Config, error) {
 	cfg, err := envconfig.Load(c.Flags(), environ)
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
 	}
+	printWarnings(errOut, cfg)
 	return cfg, nil
+}
+
+// printWarnings prints the warnings of a loaded configuration, one line
+// each, as "otel-qrun: warning: ...".
+func printWarnings(errOut io.Writer, cfg *envconfig.Config) {
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(errOut, "otel-qrun: warning: "+w)
+	}
 }

@@ -77,7 +77,7 @@ func (o *runOptions) run(ctx context.Context) error {
 	environ := o.f.Environ()
 	sigs, signalsReady, unsubscribe := o.subscribe()
 	defer unsubscribe()
-	cfg, err := loadConfig(o.cmd, environ)
+	cfg, err := loadConfig(o.cmd, environ, o.f.IO.ErrOut)
 	if err != nil {
 		return err
 	}

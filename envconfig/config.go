@@ -98,6 +98,15 @@ type Config struct {
 	// its value came from. Load fills it; it may be nil in a Config built
 	// by hand.
 	Sources map[string]Source
+
+	// Warnings are what Load found suspect but not wrong, one line each
+	// without a prefix or a newline: a key of the config file, or a
+	// Q_CLUSTER_<KEY> variable, that names no key nor alias, with the
+	// closest key when one is within an edit distance of 2, e.g.
+	// `config.yaml: unknown key "wrkers" (did you mean "workers"?)`. They
+	// name keys, never values. The Q_CLUSTER JSON is not checked: other
+	// programs keep their keys there.
+	Warnings []string
 }
 
 // Validate checks every field against the rules of its key and returns an

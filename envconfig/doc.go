@@ -16,9 +16,14 @@
 //     environment slice holds a name twice, the last one wins, as in
 //     [os/exec.Cmd.Env].
 //   - Q_CLUSTER keys match exactly (lower case, as in django-q2); file keys
-//     are matched case-insensitively. Unknown keys, nested objects and any
-//     other JSON the worker application uses are ignored. A JSON or YAML
-//     null is unset, so the next layer down applies.
+//     are matched case-insensitively. In Q_CLUSTER, unknown keys, nested
+//     objects and any other JSON the worker application uses are ignored.
+//     A JSON or YAML null is unset, so the next layer down applies.
+//   - A top-level key of the --config file, or a Q_CLUSTER_<KEY> variable,
+//     that names no key nor alias is likely a typo: it is ignored, and
+//     Load puts one line in [Config.Warnings] for it, naming the key,
+//     where it came from and the closest key within an edit distance of 2
+//     (systemd's "Unknown key name"). Values are never in a warning.
 //   - The key name has the alias cluster_name, in every layer: the flag
 //     --cluster-name, Q_CLUSTER_CLUSTER_NAME, and cluster_name in Q_CLUSTER
 //     and in the file. Within one layer, name wins over cluster_name.

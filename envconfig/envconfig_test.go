@@ -96,9 +96,11 @@ func TestDefaults(t *testing.T) {
 	if got := mustLoad(t, nil); !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(nil, nil) =\n%+v\nwant\n%+v", got, want)
 	}
+	want.Warnings = []string{`environment: unknown variable "Q_CLUSTER_UNKNOWN"`} // ignored, with a warning
 	if got := mustLoad(t, parse(t), "PATH=/bin", "Q_CLUSTER_UNKNOWN=1"); !reflect.DeepEqual(got, want) {
 		t.Errorf("Load with unset flags =\n%+v\nwant\n%+v", got, want)
 	}
+	want.Warnings = nil
 	if err := want.Validate(); err != nil {
 		t.Errorf("Validate of the defaults: %v", err)
 	}
@@ -408,6 +410,8 @@ timeout = 3000
 			want.MinUptime = time.Minute
 			want.Subreaper = envconfig.SwitchOff
 			want.ConfigFile = path
+			// Unknown keys are ignored, each with a warning.
+			want.Warnings = []string{path + `: unknown key "alt_clusters"`, path + `: unknown key "label"`}
 			for _, k := range []string{"name", "workers", "guard_cycle", "timeout", "stop_signal", "per_task", "max_rss", "min_uptime", "subreaper"} {
 				want.Sources[k] = envconfig.SourceFile
 			}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,6 +104,8 @@ func FuzzConfigFile(f *testing.F) {
 		`{"workers": 1e18}`, `{"workers": 3, "timeout": 1e400}`, "workers = 1e18\n", "workers = \n",
 		"name: &a [*a]\n", "a: &a [*a, *a, *a]\nb: &b [*a, *a, *a]\nworkers: 2\n", "\xef\xbb\xbfworkers: 2\n",
 		"guard_cycle: 0.001\n", "max_line: 67108865\n", "queue_limit: 1e6\n", "stop_signal: 15.0\n",
+		"wrkers: 3\n", "wrkers: ~\nWorkers: 2\n", "a.b: 1\n\"x\\ny\": 2\n", "\xff\xfe: 1\n", "? [a, b]\n: 1\n",
+		`{"timout": 3, "": 1, "cluster_name": "x"}`, "[wrkers]\na = 1\n", "é: 1\nworkerś: 2\n",
 	} {
 		for ext := range 3 {
 			f.Add(uint8(ext), s)
@@ -129,9 +132,43 @@ func FuzzConfigFile(f *testing.F) {
 		if err := c.Validate(); err != nil {
 			t.Fatalf("Load succeeded but Validate fails: %v", err)
 		}
+		for _, w := range c.Warnings {
+			if !strings.HasPrefix(w, path+": unknown key ") || strings.Contains(w, "\n") {
+				t.Fatalf("warning %q", w)
+			}
+		}
 		if c.Workers > c.MaxWorkers || c.MaxWorkers > envconfig.MaxWorkersLimit || c.QueueLimit > envconfig.MaxQueueLimit ||
 			c.MaxLine > envconfig.MaxLineLimit || c.GuardCycle < envconfig.MinGuardCycle || c.Timeout > envconfig.MaxDuration {
 			t.Fatalf("a value beyond its bound: %+v", c)
+		}
+	})
+}
+
+// FuzzEnvironmentNames loads an environment with one variable of any name
+// set to a secret: Load never fails on the name alone, every warning is
+// one line naming a Q_CLUSTER_ variable, and none shows the value.
+func FuzzEnvironmentNames(f *testing.F) {
+	for _, s := range []string{
+		"Q_CLUSTER_WORKRS", "Q_CLUSTER_WORKERS", "Q_CLUSTER_", "Q_CLUSTER__", "Q_CLUSTER_workers", "Q_CLUSTERS",
+		"Q_CLUSTER_\xff", "Q_CLUSTER_A\nB", "Q_CLUSTER_CLUSTER_NAME", "Q_CLUSTER_É", "PATH", "",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if strings.Contains(name, "=") {
+			return
+		}
+		c, err := envconfig.Load(nil, []string{name + "=SECRETVALUE"})
+		if err != nil {
+			if !errors.Is(err, envconfig.ErrInvalid) {
+				t.Fatalf("error does not wrap ErrInvalid: %v", err)
+			}
+			return
+		}
+		for _, w := range c.Warnings {
+			if !strings.HasPrefix(w, `environment: unknown variable "Q_CLUSTER_`) || strings.Contains(w, "\n") || strings.Contains(w, "SECRETVALUE") {
+				t.Fatalf("warning %q", w)
+			}
 		}
 	})
 }

@@ -50,6 +50,7 @@ func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
 			return nil, err
 		}
 	}
+	c.Warnings = unknownKeys(v, c.ConfigFile, env)
 	ss := specs()
 	for _, s := range ss {
 		if s.Name != keyQueueLimit && s.Name != keyClaimInterval { // computed below

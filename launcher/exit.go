@@ -58,6 +58,11 @@ func (r *supervisor) exited(s *slot, w *worker, ws syscall.WaitStatus) {
 	if w.timer != nil {
 		w.timer.Stop()
 	}
+	stopSilence(w, nil)
+	if w.eofWait != nil {
+		w.eofWait.Stop()
+		w.eofWait = nil
+	}
 	if w.in != nil {
 		w.in.Close()
 		w.in = nil

@@ -517,3 +517,95 @@ func TestTimeoutReplacementIsNoCrash(t *testing.T) {
 		t.Errorf("%d results, status %d; want 7 and 1", len(res), status)
 	}
 }
+
+// A plain command in persistent task mode never replies: once its first
+// task has waited the silent-worker delay, the run says so, once for the
+// whole run (here two workers each hold a silent first task), and the
+// tasks' outcome does not change.
+func TestSilentWorkerIsWarnedOncePerRun(t *testing.T) {
+	in := `{"id":"a"}` + "\n" + `{"id":"b"}` + "\n"
+	th := startTasksCmd(t, sh(`cat >/dev/null`), strings.NewReader(in), shEnv(),
+		launcher.WithWorkers(2), launcher.WithMaxAttempts(1), launcher.WithStopGrace(100*time.Millisecond),
+		launcher.WithSilentWait(20*time.Millisecond))
+	var warning map[string]string
+	timeout := time.After(patience)
+	for warning == nil {
+		select {
+		case m := <-th.logs:
+			if strings.Contains(m["msg"], "has not replied to its first task") {
+				warning = m
+			}
+		case r := <-th.results:
+			t.Fatalf("a result before the warning: %+v", r)
+		case <-timeout:
+			t.Fatalf("no warning within %s", patience)
+		}
+	}
+	if warning["level"] != "WARN" || (warning["task"] != "a" && warning["task"] != "b") || warning["pid"] == "" ||
+		(warning["worker"] != "0" && warning["worker"] != "1") || warning["after"] != "20ms" {
+		t.Errorf("warning %v", warning)
+	}
+	for _, want := range []string{"fd 3", "QRUN_RESULT_FD", "docs/protocol.md", "--per-task", "timeout"} {
+		if !strings.Contains(warning["msg"], want) {
+			t.Errorf("warning %q does not mention %s", warning["msg"], want)
+		}
+	}
+	th.cancel()
+	_, res := th.all(t)
+	for _, id := range []string{"a", "b"} {
+		if r := res[id]; r.Status != "lost" {
+			t.Errorf("task %s: %+v, want lost (stopped by the launcher)", id, r)
+		}
+	}
+	for {
+		select {
+		case m := <-th.logs:
+			if strings.Contains(m["msg"], "has not replied") {
+				t.Errorf("a second warning: %v", m)
+			}
+			continue
+		default:
+		}
+		break
+	}
+}
+
+// A worker that replies is never warned about, however long its first
+// task took: the reply stops the timer.
+func TestReplyingWorkerIsNotWarned(t *testing.T) {
+	th := startTasksCmd(t, sh(`while read -r l; do `+shReply+` done`),
+		strings.NewReader(`{"id":"a"}`+"\n"), shEnv(), launcher.WithSilentWait(time.Hour))
+	_, res := th.all(t)
+	wantStatuses(t, res, map[string]taskproto.Status{"a": "ok"})
+	for {
+		select {
+		case m := <-th.logs:
+			if strings.Contains(m["msg"], "has not replied") {
+				t.Errorf("warning for a worker that replied: %v", m)
+			}
+			continue
+		default:
+		}
+		break
+	}
+}
+
+// A worker whose process ends during a task closes its result descriptor
+// as it exits: the task's error names how it ended, whichever of the two
+// the launcher sees first.
+func TestExitAfterClosingResultDescriptorIsNamed(t *testing.T) {
+	for _, tc := range []struct{ script, want string }{
+		{`read x; exit 2`, "exit status 2"},
+		{`read x; kill -9 $$`, "killed by SIGKILL"},
+		{`read x; exec 3>&-; exit 5`, "exit status 5"},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			th := startTasksCmd(t, sh(tc.script), strings.NewReader(`{"id":"a"}`+"\n"), shEnv(),
+				launcher.WithMaxAttempts(1), launcher.WithEOFExitWait(time.Hour))
+			_, res := th.all(t)
+			if r := res["a"]; r.Status != "lost" || r.Error != "worker died during the task: "+tc.want {
+				t.Errorf("task a: %+v, want lost naming %q", r, tc.want)
+			}
+		})
+	}
+}

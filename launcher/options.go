@@ -80,7 +80,31 @@ type config struct {
 	prepared     *Preparation
 	onDrained    func()
 	onStarted    func()
+	// silentWait is how long a persistent worker may hold its first task
+	// without a reply before the run warns once (silentWorkerWait).
+	silentWait time.Duration
+	// eofExitWait is how long a worker that closed its result descriptor
+	// during a task is given to exit (fd3ExitWait).
+	eofExitWait time.Duration
 }
+
+// silentWorkerWait is how long a persistent worker may hold the first task
+// it was given without replying before the run logs its one warning that
+// the command may not speak the task protocol (docs/protocol.md). Not a
+// setting: tests shorten it with withSilentWait.
+const silentWorkerWait = 10 * time.Second
+
+// fd3ExitWait bounds the wait, after a persistent worker closed its result
+// descriptor during a task, for its exit: the exit, when it comes within
+// it, names how the task ended ("exit status 2"). Tests change it with
+// withEOFExitWait.
+const fd3ExitWait = 2 * time.Second
+
+// withSilentWait sets silentWorkerWait for one Launcher (tests).
+func withSilentWait(d time.Duration) Option { return func(c *config) { c.silentWait = d } }
+
+// withEOFExitWait sets fd3ExitWait for one Launcher (tests).
+func withEOFExitWait(d time.Duration) Option { return func(c *config) { c.eofExitWait = d } }
 
 func defaults() config {
 	return config{
@@ -101,6 +125,8 @@ func defaults() config {
 		maxAttempts: qrun.DefaultMaxAttempts,
 		prefetch:    qrun.DefaultPrefetch,
 		maxLine:     qrun.DefaultMaxLine,
+		silentWait:  silentWorkerWait,
+		eofExitWait: fd3ExitWait,
 		logger:      slog.New(slog.DiscardHandler),
 		tracer:      tracenoop.NewTracerProvider(),
 		meter:       metricnoop.NewMeterProvider(),

@@ -107,6 +107,11 @@ func (m *persistentMode) give(s *slot, a *attempt) error {
 	s.take(a)
 	a.w = s.w
 	a.w.given++
+	if a.w.given == 1 && !r.silentWarned && r.cfg.silentWait > 0 {
+		w := a.w
+		w.first = a
+		w.silence = r.after(r.cfg.silentWait, func() { m.silentOver(s, w, a) })
+	}
 	carrier := ts.t.Carrier
 	if r.cfg.propagator != nil {
 		if m.carrier == nil {
@@ -127,6 +132,37 @@ func (m *persistentMode) give(s *slot, a *attempt) error {
 	}
 	s.w.in.stage(m.line)
 	return nil
+}
+
+// silentOver is silentWait after w was given its first task a: when w
+// has still not replied to it, the run logs its one warning that the
+// command may not speak the task protocol (the usual mistake of a new
+// user: a plain command in persistent task mode, which never replies, and
+// with no timeout the run would wait for ever without a word). The task's
+// outcome does not change.
+func (m *persistentMode) silentOver(s *slot, w *worker, a *attempt) {
+	r := m.r
+	w.silence = nil
+	if r.silentWarned || a.over || s.w != w || w.answered > 0 || w.replyEOF || w.exit != nil {
+		return
+	}
+	r.silentWarned = true
+	d := r.cfg.silentWait
+	r.log.Warn("worker has not replied to its first task within "+d.String()+
+		"; persistent workers write a reply line on fd 3 (QRUN_RESULT_FD, docs/protocol.md);"+
+		" a command that handles one task per process wants --per-task;"+
+		" a task that legitimately takes longer can ignore this (or set timeout)",
+		"worker", s.index, "pid", w.pid, "task", a.key.task, "after", d)
+}
+
+// stopSilence stops w's silentOver timer when a is its first task (a nil:
+// whatever the task).
+func stopSilence(w *worker, a *attempt) {
+	if w == nil || w.silence == nil || (a != nil && w.first != a) {
+		return
+	}
+	w.silence.Stop()
+	w.silence, w.first = nil, nil
 }
 
 // flushWrites writes the task lines staged by give, one write per worker:
@@ -329,21 +365,16 @@ func (m *persistentMode) onReply(ev replyEvent) {
 		if s.state == slotStopping || w.phase != phaseRunning || w.stopNow {
 			return
 		}
-		// The worker can no longer reply: whatever it holds is lost,
-		// but a task line it never read (see unreached).
-		r.log.Warn("worker closed its result descriptor; replacing it", "worker", s.index, "pid", w.pid)
-		left := append([]*attempt(nil), s.inflight...)
-		for i := len(left) - 1; i >= 1; i-- { // back to front: they keep their order
-			tr.requeue(left[i], "the worker closed its result descriptor before it reached the task")
+		if len(s.inflight) > 0 && r.cfg.eofExitWait > 0 {
+			// The usual cause is the end of the process: its exit,
+			// when it comes within eofExitWait, settles the tasks
+			// it held (exited) and names how it ended. Meanwhile it
+			// takes no task.
+			w.replace = ReasonRestart
+			w.eofWait = r.after(r.cfg.eofExitWait, func() { m.closedResults(s, w) })
+			return
 		}
-		if len(left) > 0 {
-			if unreached(w, left[:1], unreadBytes(w.in)-pendingBehind(left)) == 1 {
-				tr.requeue(left[0], "the worker closed its result descriptor before it read the task")
-			} else {
-				tr.endAttempt(left[0], taskproto.StatusLost, "worker closed its result descriptor (fd 3) during the task", nil)
-			}
-		}
-		w.replace, w.stopNow = ReasonRestart, true
+		m.closedResults(s, w)
 		return
 	}
 	a := s.head()
@@ -372,6 +403,7 @@ func (m *persistentMode) onReply(ev replyEvent) {
 		return
 	}
 	s.heard()
+	stopSilence(w, nil) // it speaks the protocol: no warning
 	switch {
 	case err != nil:
 	case a == nil:
@@ -399,4 +431,29 @@ func (m *persistentMode) onReply(ev replyEvent) {
 	} else {
 		tr.endAttempt(a, taskproto.StatusError, rep.Error, rep.Result)
 	}
+}
+
+// closedResults handles a running worker w that closed its result
+// descriptor and has not exited (within eofExitWait when it held tasks):
+// it can no longer reply, so whatever it holds is lost, but a task line it
+// never read (see unreached), and it is replaced.
+func (m *persistentMode) closedResults(s *slot, w *worker) {
+	r, tr := m.r, m.r.tasks
+	w.eofWait = nil
+	if s.w != w || w.exit != nil || s.state == slotStopping || w.phase != phaseRunning || w.stopNow {
+		return // it exited, or is being stopped: its exit settles its tasks
+	}
+	r.log.Warn("worker closed its result descriptor; replacing it", "worker", s.index, "pid", w.pid)
+	left := append([]*attempt(nil), s.inflight...)
+	for i := len(left) - 1; i >= 1; i-- { // back to front: they keep their order
+		tr.requeue(left[i], "the worker closed its result descriptor before it reached the task")
+	}
+	if len(left) > 0 {
+		if unreached(w, left[:1], unreadBytes(w.in)-pendingBehind(left)) == 1 {
+			tr.requeue(left[0], "the worker closed its result descriptor before it read the task")
+		} else {
+			tr.endAttempt(left[0], taskproto.StatusLost, "worker closed its result descriptor (fd 3) during the task and is still running", nil)
+		}
+	}
+	w.replace, w.stopNow = ReasonRestart, true
 }

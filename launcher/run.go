@@ -67,6 +67,7 @@ type supervisor struct {
 	stopStatus   *int // first unclean exit after a requested stop
 	lingering    sync.WaitGroup
 	rssWarned    bool
+	silentWarned bool     // the warning about a worker that does not reply was logged (silentOver)
 	outClosed    bool     // the result stream's reader went away: see outputClosed
 	tasks        *taskRun // nil outside task mode
 	scratch      []*slot

@@ -75,6 +75,14 @@ type worker struct {
 	exit      *exitEvent // persistent: its exit, handled once replyEOF
 	exitAt    time.Time  // when its exit was reaped
 	unread    int        // persistent: bytes of task lines it left unread at its exit
+	// silence is the timer of the run's one warning about a worker that
+	// holds its first task without a reply (silentOver); nil when none
+	// is armed. first is that task's attempt.
+	silence *time.Timer
+	first   *attempt
+	// eofWait bounds the wait for its exit after it closed its result
+	// descriptor during a task (closedResults); nil when none is armed.
+	eofWait *time.Timer
 
 	replace     Reason      // start a new worker for this reason when this one exits
 	stopNow     bool        // stop at once, not after the task in flight

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -208,10 +209,27 @@ func TestSlotEventOrders(t *testing.T) {
 			s.reply(w, okLine(a))
 			s.exit(w, exited3)
 		}, "ok", slotEmpty, false},
-		{"result descriptor closed during the task", func(s *sim, w *worker, a *attempt) {
+		{"result descriptor closed during the task, no exit within the wait", func(s *sim, w *worker, a *attempt) {
 			s.replyEOF(w)
+			if w.eofWait == nil {
+				s.t.Fatal("no wait for the exit armed")
+			}
+			s.m.closedResults(s.slot0(), w)
+			s.settle()
 			s.reply(w, okLine(a))
 		}, "lost", slotStopping, true},
+		{"result descriptor closed during the task, then the exit", func(s *sim, w *worker, a *attempt) {
+			s.replyEOF(w)
+			if s.slot0().free(1, false) {
+				s.t.Error("a worker that closed its result descriptor is free for a task")
+			}
+			s.exit(w, exited3)
+			if res := s.results()["t1"]; len(res) != 1 || res[0].Error != "worker died during the task: exit status 3" {
+				s.t.Errorf("result %+v, want the exit status named", res)
+			}
+			s.m.closedResults(s.slot0(), w) // the wait's timer, after the exit: stale
+			s.settle()
+		}, "lost", slotEmpty, true},
 		{"reply for another task", func(s *sim, w *worker, a *attempt) {
 			s.reply(w, `{"id":"other","ok":true}`)
 		}, "lost", slotStopping, false},
@@ -707,4 +725,83 @@ func TestSilentWorkerStoppedWhileStartingIsNotCharged(t *testing.T) {
 	if r["t1"][0].Status != "cancelled" || r["t1"][0].Attempts != 0 {
 		t.Fatalf("results %+v", r)
 	}
+}
+
+// countingHandler counts the log records whose message contains sub.
+type countingHandler struct {
+	sub string
+	n   *int
+}
+
+func (countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h countingHandler) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, h.sub) {
+		*h.n++
+	}
+	return nil
+}
+func (h countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h countingHandler) WithGroup(string) slog.Handler      { return h }
+
+// The silent-worker warning comes once per run whatever the number of
+// silent workers, never after a reply, and its timer is stopped by the
+// reply or the end of the attempt.
+func TestSilentWorkerWarningOrders(t *testing.T) {
+	const msg = "has not replied to its first task"
+	t.Run("two silent workers, one warning", func(t *testing.T) {
+		n := 0
+		s := newSim(t, WithWorkers(2), WithLogger(slog.New(countingHandler{msg, &n})), withSilentWait(time.Hour))
+		s.readTask()
+		s.readTask()
+		for _, sl := range s.r.slots {
+			w, a := sl.w, sl.head()
+			if a == nil || w.silence == nil || w.first != a {
+				t.Fatalf("slot %d: no silence timer armed for its first task", sl.index)
+			}
+			s.m.silentOver(sl, w, a)
+		}
+		if n != 1 {
+			t.Errorf("%d warnings, want 1", n)
+		}
+		// A worker started later arms no timer: the run has warned.
+		w := s.slot0().w
+		s.exit(w, killedBy)
+		s.tick()
+		s.readTask()
+		if nw := s.slot0().w; nw == nil || nw == w || nw.given == 0 {
+			t.Fatalf("no new worker given a task")
+		} else if nw.silence != nil {
+			t.Errorf("a new worker after the warning armed a timer")
+		}
+	})
+	t.Run("reply first", func(t *testing.T) {
+		n := 0
+		s := newSim(t, WithLogger(slog.New(countingHandler{msg, &n})), withSilentWait(time.Hour))
+		s.readTask()
+		sl := s.slot0()
+		w, a := sl.w, sl.head()
+		s.reply(w, okLine(a))
+		if w.silence != nil {
+			t.Error("the reply did not stop the timer")
+		}
+		s.m.silentOver(sl, w, a) // a timer that fired anyway: stale
+		if n != 0 {
+			t.Errorf("%d warnings after a reply", n)
+		}
+	})
+	t.Run("attempt timed out first", func(t *testing.T) {
+		n := 0
+		s := newSim(t, WithLogger(slog.New(countingHandler{msg, &n})), withSilentWait(time.Hour))
+		s.readTask()
+		sl := s.slot0()
+		w, a := sl.w, sl.head()
+		s.fire(a)
+		if w.silence != nil {
+			t.Error("the end of the attempt did not stop the timer")
+		}
+		s.m.silentOver(sl, w, a)
+		if n != 0 {
+			t.Errorf("%d warnings for an attempt that ended", n)
+		}
+	})
 }

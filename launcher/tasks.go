@@ -415,6 +415,7 @@ func (tr *taskRun) finishAttempt(a *attempt, status taskproto.Status, msg string
 	if a.timer != nil {
 		a.timer.Stop()
 	}
+	stopSilence(a.w, a)
 	if next := a.slot.head(); head && next != nil {
 		tr.startClock(next) // its timeout runs from when it reaches the head
 	}
