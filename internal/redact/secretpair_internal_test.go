@@ -21,6 +21,9 @@ func TestMayHoldSecretPair(t *testing.T) {
 		"to\u212Aen=x":                       true, // the Kelvin sign folds into k
 		"naïve=1":                            true, // not ASCII: left to the expression
 		"OTEL_RESOURCE_ATTRIBUTES=a=b,auth=": true,
+		"Cookie=a=b":                         true,
+		"sessionid=x":                        true,
+		"pin=1":                              true,
 	} {
 		if got := mayHoldSecretPair(s, '='); got != want {
 			t.Errorf("mayHoldSecretPair(%q) = %v, want %v", s, got, want)
@@ -28,18 +31,21 @@ func TestMayHoldSecretPair(t *testing.T) {
 	}
 }
 
-// FuzzMayHoldSecretPair: the filter never turns away a value that
-// secretPair matches.
+// FuzzMayHoldSecretPair: the filter never turns away a value that one of
+// the expressions of its separator matches.
 func FuzzMayHoldSecretPair(f *testing.F) {
-	for _, s := range []string{"deploy.token=abc", "a=b", "to\u212Aen=x", "?pwd=1&x=2", "AUTH=", "ke=y"} {
+	for _, s := range []string{"deploy.token=abc", "a=b", "to\u212Aen=x", "?pwd=1&x=2", "AUTH=", "ke=y",
+		"password: x", "{'pin': 1}", "Cookie: a=b", "Authorization:Bearer x", "se\u017f\u017fion=1"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if secretPair().MatchString(s) && !mayHoldSecretPair(s, '=') {
-			t.Fatalf("secretPair matches %q, but the filter turned it away", s)
+		for _, re := range []*regexp.Regexp{secretPair().re, cookieHeader()} {
+			if re.MatchString(s) && strings.Contains(s, "=") && !mayHoldSecretPair(s, '=') {
+				t.Fatalf("%s matches %q, but the filter turned it away", re, s)
+			}
 		}
-		for _, re := range []*regexp.Regexp{secretJSON(), secretHeader()} {
-			if re.MatchString(s) && !mayHoldSecretPair(s, ':') {
+		for _, re := range []*regexp.Regexp{secretQuotedKey().re, secretColon().re, secretLine().re, secretHeader().re, cookieHeader()} {
+			if re.MatchString(s) && strings.Contains(s, ":") && !mayHoldSecretPair(s, ':') {
 				t.Fatalf("%s matches %q, but the filter turned it away", re, s)
 			}
 		}
@@ -54,6 +60,17 @@ func TestSecretTextName(t *testing.T) {
 		"key": false, "Key": false, "author": false, "authority": false, "keyboard": false,
 		"monkey": false, "hotkey": false, "keys": false, "": false, "service.name": false,
 		"to\u212Aen": true, "pa\u017f\u017fword": true,
+		// Names that hold no secret (hostile tester): keys of data
+		// structures, identifiers and hints of keys, English words.
+		"X-Request-Key-Hint": false, "sort_key": false, "--primary-key": false, "primary-key": false, "key_id": false,
+		"keyId": false, "public_key": false, "turkey": false, "primary_key": false, "partition_key": false,
+		"cache_key": false, "api_key_file": false, "AUTH_MODE": false, "session_timeout": false,
+		"SESSION_COOKIE_NAME": false, "pin_memory": false, "spinner": false,
+		// Names that do.
+		"apikey": true, "access_key": true, "secret_key": true, "private_key": true, "x-api-key": true,
+		"AWSAccessKeyId": true, "access_key_id": true, "MY_TOKEN": true, "DB_PASSWORD": true, "credential": true,
+		"session": true, "sessionid": true, "PHPSESSID": true, "session_id": true, "cookie": true, "Set-Cookie": true,
+		"pin": true, "user_pin": true, "auth_header": true, "passwort": true,
 	} {
 		if got := secretTextName(name); got != want {
 			t.Errorf("secretTextName(%q) = %v, want %v", name, got, want)
