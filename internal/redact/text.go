@@ -189,7 +189,7 @@ const (
 	nameRE = `[a-z0-9_.\-]*` + secretWordsRE + `[a-z0-9_.\-]*`
 	// wordValueRE is a value of one word, or quoted (the quotes, and a
 	// Python string's prefix, b'...', kept).
-	wordValueRE = `(?:[bru]{1,2})?(?:"(?P<v1>(?:[^"\\]|\\.)*)"?|'(?P<v2>(?:[^'\\]|\\.)*)'?)|(?P<v3>[^\s&,;"'<>\\{}\[\]()]+)`
+	wordValueRE = `(?:[bru]{1,2})?(?:"(?P<v1>(?:[^"\\\r\n]|\\.)*)"?|'(?P<v2>(?:[^'\\\r\n]|\\.)*)'?)|(?P<v3>[^\s&,;"'<>\\{}\[\]()]+)`
 )
 
 var (
@@ -198,13 +198,13 @@ var (
 	// NAME=value or a logfmt pair in text. A quoted value is masked whole.
 	secretPair = sync.OnceValue(func() *rule {
 		return newRule(`(?i)(?:^|[?&;,=\s"'({\[])(?P<n>` + nameRE + `)[ \t]*=[ \t]*` +
-			`(?P<v>"(?:[^"\\]|\\.)*"?|'[^']*'?|[^&#,;\s"'<>\\]*)`)
+			`(?P<v>"(?:[^"\\\r\n]|\\.)*"?|'[^'\r\n]*'?|[^&#,;\s"'<>\\]*)`)
 	})
 	// secretQuotedKey: a JSON member or a Python dict entry, its key in
 	// double or single quotes, whose value is a string.
 	secretQuotedKey = sync.OnceValue(func() *rule {
 		return newRule(`(?i)(?:"(?P<n1>[^"\\\r\n]*` + secretWordsRE + `[^"\\\r\n]*)"|'(?P<n2>[^'\\\r\n]*` + secretWordsRE + `[^'\\\r\n]*)')` +
-			`[ \t]*:[ \t]*(?:[bru]{1,2})?(?:"(?P<v1>(?:[^"\\]|\\.)*)"?|'(?P<v2>(?:[^'\\]|\\.)*)'?)`)
+			`[ \t]*:[ \t]*(?:[bru]{1,2})?(?:"(?P<v1>(?:[^"\\\r\n]|\\.)*)"?|'(?P<v2>(?:[^'\\\r\n]|\\.)*)'?)`)
 	})
 	// secretQuotedBare: the same whose value is a number or a literal
 	// ("pin": 1234, 'password': None), which ends where the value does
