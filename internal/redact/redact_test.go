@@ -238,9 +238,10 @@ func TestHandler(t *testing.T) {
 		log.WithGroup("g").Info("escape header value ZZSECRET123",
 			"value", "Bearer%ZZSECRET123", "error", errors.New("bad apptoken-111"),
 			"input", []string{"QCPW222"}, "password", 1234, "token", "short",
+			"cookie", "sid=C00KIE5", "session", "S3SS10N", "pin", 43210, "line", "password: hunter2z",
 			slog.Group("inner", "v", "REDISPW888"))
 		out := buf.String()
-		for _, s := range append(secrets, "1234", "short") {
+		for _, s := range append(secrets, "1234", "short", "C00KIE5", "S3SS10N", "43210", "hunter2z") {
 			if strings.Contains(out, s) {
 				t.Errorf("%s handler output holds %q:\n%s", kind, s, out)
 			}
@@ -291,6 +292,8 @@ func TestArgs(t *testing.T) {
 		{[]string{"cmd", "-api-key", "k1", "--db-token", "t2"}, []string{"cmd", "-api-key", redact.Mask, "--db-token", redact.Mask}},
 		{[]string{"cmd", "--password=x", "next"}, []string{"cmd", "--password=x", "next"}}, // Text's
 		{[]string{"cmd", "--keyboard", "us", "--author", "me"}, []string{"cmd", "--keyboard", "us", "--author", "me"}},
+		{[]string{"cmd", "--primary-key", "pk", "--sort-key", "name", "--key-id", "k1"}, []string{"cmd", "--primary-key", "pk", "--sort-key", "name", "--key-id", "k1"}},
+		{[]string{"cmd", "--password:", "x", "--session", "s1"}, []string{"cmd", "--password:", redact.Mask, "--session", redact.Mask}},
 		{[]string{"--password"}, []string{"--password"}},
 		{nil, nil},
 	} {
@@ -321,6 +324,23 @@ func FuzzArgs(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestArgSecretsForms: the values of the forms of the third hostile pass
+// found in arguments are hidden where they show up again.
+func TestArgSecretsForms(t *testing.T) {
+	args := []string{"cmd", "password: hunter2a", "redis u:pw2pw2@10.0.0.5:6379", "Cookie: sid=c00kie9; Path=/",
+		"{'token': 'tok3n3'}", "cb?secret%3Denc0d3d", "ｐａｓｓｗｏｒｄ＝fullw1dth", `{"pin": 98765}`, "Authorization:Bearer b3ar3r"}
+	r := redact.New(nil)
+	r.Add(redact.ArgSecrets(args)...)
+	for _, s := range []string{"hunter2a", "pw2pw2", "c00kie9", "tok3n3", "enc0d3d", "fullw1dth", "98765", "b3ar3r"} {
+		if got := r.String("again: " + s + "."); got != "again: [REDACTED]." {
+			t.Errorf("a redactor with the secrets of %q shows %q", args, got)
+		}
+	}
+	if got := r.String("Path=/ bearer u 10.0.0.5"); got != "Path=/ bearer u 10.0.0.5" {
+		t.Errorf("a redactor with the secrets of %q masks %q", args, got)
+	}
 }
 
 func TestArgSecrets(t *testing.T) {
