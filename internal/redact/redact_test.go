@@ -267,7 +267,11 @@ func TestWriter(t *testing.T) {
 
 func BenchmarkRedactorString(b *testing.B) {
 	r := redact.New(environ)
-	for _, in := range []string{"process emails", "redis://[REDACTED]@h:6379/0 failed", "value=Bearer%ZZSECRET123"} {
+	for _, in := range []string{"process emails", "redis://[REDACTED]@h:6379/0 failed", "value=Bearer%ZZSECRET123",
+		// A clean log line with separators, a candidate one, one with secrets.
+		`time=2026-11-30T03:28:10.123Z level=INFO msg="worker started" component=launcher worker=3 pid=4242`,
+		`time=2026-11-30T03:28:10.123Z level=WARN msg="refresh token: expired" user=bob`,
+		`{"password": 12345678, "user": "bob", "Cookie": "sid=abc; theme=dark"} u:pw@10.0.0.5:6379`} {
 		b.Run(in, func(b *testing.B) {
 			for b.Loop() {
 				_ = r.String(in)

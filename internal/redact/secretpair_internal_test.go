@@ -25,7 +25,7 @@ func TestMayHoldSecretPair(t *testing.T) {
 		"sessionid=x":                        true,
 		"pin=1":                              true,
 	} {
-		if got := mayHoldSecretPair(s, '='); got != want {
+		if got := mayHoldSecretPair(s).eq; got != want {
 			t.Errorf("mayHoldSecretPair(%q) = %v, want %v", s, got, want)
 		}
 	}
@@ -35,18 +35,23 @@ func TestMayHoldSecretPair(t *testing.T) {
 // the expressions of its separator matches.
 func FuzzMayHoldSecretPair(f *testing.F) {
 	for _, s := range []string{"deploy.token=abc", "a=b", "to\u212Aen=x", "?pwd=1&x=2", "AUTH=", "ke=y",
-		"password: x", "{'pin': 1}", "Cookie: a=b", "Authorization:Bearer x", "se\u017f\u017fion=1"} {
+		"password: x", "{'pin': 1}", "Cookie: a=b", "Authorization:Bearer x", "se\u017f\u017fion=1",
+		`{"to'ken": 1}`, `{'to"ken': 1}`, "u:p@h.x", "a:\vb@h.x", "x-auth-token : y", `"token value" : 1`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		for _, re := range []*regexp.Regexp{secretPair().re, cookieHeader()} {
-			if re.MatchString(s) && strings.Contains(s, "=") && !mayHoldSecretPair(s, '=') {
-				t.Fatalf("%s matches %q, but the filter turned it away", re, s)
-			}
-		}
-		for _, re := range []*regexp.Regexp{secretQuotedKey().re, secretColon().re, secretLine().re, secretHeader().re, cookieHeader()} {
-			if re.MatchString(s) && strings.Contains(s, ":") && !mayHoldSecretPair(s, ':') {
-				t.Fatalf("%s matches %q, but the filter turned it away", re, s)
+		c := mayHoldSecretPair(s)
+		for _, e := range []struct {
+			re   *regexp.Regexp
+			pass bool
+		}{
+			{secretPair().re, c.eq}, {cookieHeader(), c.eq || c.colon},
+			{secretQuotedKey().re, c.quoted}, {secretQuotedBare().re, c.quoted},
+			{secretColon().re, c.colon}, {secretLine().re, c.colon}, {secretHeader().re, c.colon},
+			{bareUserinfo().re, mayHoldBareUserinfo(s)},
+		} {
+			if e.re.MatchString(s) && !e.pass {
+				t.Fatalf("%s matches %q, but the filter turned it away (%+v)", e.re, s, c)
 			}
 		}
 	})

@@ -64,21 +64,23 @@ func textSpans(s string) []span {
 	if strings.Contains(f, "://") {
 		sp = userinfoSpans(f, true, sp)
 	}
-	if strings.IndexByte(f, '@') > 0 && strings.IndexByte(f, ':') >= 0 {
+	if mayHoldBareUserinfo(f) {
 		sp = bareUserinfo().spans(f, sp, true, notMailto)
 	}
-	eq, colon := mayHoldSecretPair(f, '='), mayHoldSecretPair(f, ':')
-	if eq {
+	c := mayHoldSecretPair(f)
+	if c.eq {
 		sp = secretPair().spans(f, sp, false, secretNotCookie)
 	}
-	if colon {
+	if c.quoted {
 		sp = secretQuotedKey().spans(f, sp, false, secretTextName)
 		sp = secretQuotedBare().spans(f, sp, false, secretKeyName)
+	}
+	if c.colon {
 		sp = secretColon().spans(f, sp, false, secretKeyName)
 		sp = secretLine().spans(f, sp, false, secretKeyName)
 		sp = secretHeader().spans(f, sp, false, secretNotCookie)
 	}
-	if eq || colon {
+	if c.eq || c.colon {
 		sp = cookieSpans(f, sp)
 	}
 	if off != nil {
@@ -295,26 +297,123 @@ func cookieSpans(s string, sp []span) []span {
 // in lower case.
 var pairWords = []string{"token", "secret", "passw", "pwd", "key", "credential", "auth", "sess", "cookie", "pin"}
 
-// mayHoldSecretPair reports whether a pattern of secret names whose value
-// follows sep ('=' for secretPair and cookies, ':' for the others) may
-// match s: false only when s has no sep or, being ASCII, none of
-// pairWords in any case. It spares the regular expressions (run on every
-// environment value at every start) the values that cannot match. A value
-// with other than ASCII is always matched: (?i) also folds the Kelvin
-// sign into k and the long s into s.
-func mayHoldSecretPair(s string, sep byte) bool {
-	if strings.IndexByte(s, sep) < 0 {
-		return false
+// candidates says which expressions may match a text: a name holding one
+// of pairWords followed by "=" (eq) or ":" (colon), the name bare (name
+// characters and then spaces before the separator) or quoted (the key of
+// a JSON member or dict entry: anything but a quote, a backslash or a
+// line end, then the quote).
+type candidates struct{ eq, colon, quoted bool }
+
+// mayHoldSecretPair reports which expressions of secret names may match
+// s: none when s, being ASCII, has no name of pairWords in any case
+// directly before "=" or ":" (or the quote before ":"). It spares the
+// regular expressions (run on every log line, and every environment
+// value at every start) the texts that cannot match, in one pass over s.
+// A text with other than ASCII is always matched: (?i) also folds the
+// Kelvin sign into k and the long s into s.
+func mayHoldSecretPair(s string) candidates {
+	var c candidates
+	eq, colon := strings.IndexByte(s, '=') >= 0, strings.IndexByte(s, ':') >= 0
+	if !eq && !colon {
+		return c
 	}
 	if !isASCII(s) {
-		return true
+		return candidates{eq, colon, colon}
 	}
-	for _, w := range pairWords {
-		if containsFoldASCII(s, w) {
-			return true
+	// The next double and single quote (or backslash, or line end) at or
+	// after the end of a word: the end of a quoted key holding it.
+	quotes := [2]struct {
+		at    int
+		q     byte
+		stops string
+	}{{-1, '"', "\"\\\r\n"}, {-1, '\'', "'\\\r\n"}}
+	for i := 0; i < len(s); i++ {
+		n := pairWordAt(s, i)
+		if n == 0 {
+			continue
+		}
+		j := i + n
+		for j < len(s) && nameByte(s[j]) {
+			j++
+		}
+		if j = skipBlanks(s, j); j < len(s) {
+			c.eq = c.eq || s[j] == '='
+			c.colon = c.colon || s[j] == ':'
+		}
+		for q := range quotes {
+			if c.quoted || !colon {
+				break
+			}
+			if quotes[q].at < i+n {
+				quotes[q].at = len(s)
+				if k := strings.IndexAny(s[i+n:], quotes[q].stops); k >= 0 {
+					quotes[q].at = i + n + k
+				}
+			}
+			if k := quotes[q].at; k < len(s) && s[k] == quotes[q].q {
+				k = skipBlanks(s, k+1)
+				c.quoted = k < len(s) && s[k] == ':'
+			}
+		}
+		if c.eq == eq && c.colon == colon && c.quoted == colon {
+			break
 		}
 	}
+	return c
+}
+
+// skipBlanks returns the first byte at or after i that is not a space or
+// a tab.
+func skipBlanks(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// pairWordAt returns the length of the word of pairWords at s[i], in any
+// case, or 0.
+func pairWordAt(s string, i int) int {
+	switch s[i] | 0x20 {
+	case 't', 's', 'p', 'k', 'c', 'a':
+		for _, w := range pairWords {
+			if len(s)-i >= len(w) && strings.EqualFold(s[i:i+len(w)], w) {
+				return len(w)
+			}
+		}
+	}
+	return 0
+}
+
+// nameByte reports whether c may be part of a name of a pair in text.
+func nameByte(c byte) bool {
+	return 'a' <= c|0x20 && c|0x20 <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-'
+}
+
+// mayHoldBareUserinfo reports whether s may hold USER:PASSWORD@host
+// without a scheme: an "@" after a run of password bytes holding a ":",
+// and before a byte that may start a host.
+func mayHoldBareUserinfo(s string) bool {
+	for at := strings.IndexByte(s, '@'); at > 0; {
+		if at+1 < len(s) && (nameByte(s[at+1]) || s[at+1] == '[') {
+			for i := at - 1; i >= 0 && !bareEnd(s[i]); i-- {
+				if s[i] == ':' {
+					return true
+				}
+			}
+		}
+		next := strings.IndexByte(s[at+1:], '@')
+		if next < 0 {
+			return false
+		}
+		at += 1 + next
+	}
 	return false
+}
+
+// bareEnd reports whether c ends the password of bareUserinfo.
+func bareEnd(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '/' || c == '"' || c == '\'' || c == '<' || c == '>'
 }
 
 // fold returns s as the rules of Text match it: the %-escapes of
@@ -352,7 +451,15 @@ func fold(s string) (string, []int) {
 
 // foldStart returns the first byte of s that fold changes, or -1.
 func foldStart(s string) int {
-	for i := 0; i < len(s); i++ {
+	start := strings.IndexByte(s, '%')
+	if isASCII(s) {
+		if start < 0 {
+			return -1
+		}
+	} else {
+		start = 0
+	}
+	for i := start; i < len(s); i++ {
 		if c := s[i]; c == '%' || c == 0xe3 || c == 0xef {
 			if _, n := foldAt(s, i); n > 0 {
 				return i
