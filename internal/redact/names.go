@@ -6,49 +6,6 @@ import (
 	"unicode/utf8"
 )
 
-// The rule of secret names. One function decides for a variable or an
-// attribute key ([SecretName]) and for a name found before a value in
-// text (secretTextName); the text rule knows more weak words, because a
-// name in text is matched only where a value follows it.
-//
-// Strong words make a name secret wherever they are in it, in any case:
-//
-//   - token, secret, passw (password, passwd, passwort) and credential:
-//     the keywords of the Gitleaks generic-api-key rule and of Sentry's
-//     scrubber (sentry_sdk/scrubber.py DEFAULT_DENYLIST, taken from
-//     Relay), which also cover GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY,
-//     client_secret, REDIS_PASSWORD, GOOGLE_APPLICATION_CREDENTIALS.
-//
-// Weak words make it secret only as a whole part of the name, split at
-// every byte that is not a letter or digit and at camel case (nameParts):
-//
-//   - key (api_key, apiKey, x-api-key, access_key, private_key: the
-//     OTLP headers of vendors, OTEL_EXPORTER_OTLP_HEADERS=api-key=...,
-//     and Sentry's api_key, apikey, private_key), also at the end of a
-//     part (apikey, accesskey, privatekey, masterkey), but not:
-//     key alone in text (the console exporters print {"Key":...}; in a
-//     variable's name, KEY alone is secret); a key of a data structure,
-//     after public, primary, partition, sort, cache and the other
-//     keyQualifiers (primary_key, --primary-key, sortKey, the semantic
-//     convention messaging.kafka.message.key); English words that end
-//     in key (monkey, turkey, hotkey: englishKeyWords) or start with it
-//     (keyboard, keyword, keyspace); and a name about a key rather than
-//     the key, whose last part is id or a metaSuffixes word (key_id,
-//     X-Request-Key-Hint, api_key_file), except access_key_id, which
-//     the OpenTelemetry semantic conventions of url.full redact
-//     (AWSAccessKeyId);
-//   - in text only: auth and authorization (X-Auth-Token, Sentry's auth
-//     and authorization), pwd (Sentry's mysql_pwd), session, sessionid,
-//     sessid (Sentry's session, sessionid, PHPSESSID), cookie and
-//     set_cookie (Sentry's cookie, set_cookie: a cookie value is a
-//     credential), each unless the name's last part is a metaSuffixes
-//     word (auth_mode, session_timeout, SESSION_COOKIE_NAME), and pin as
-//     the last part (a personal identification number: "pin": 1234,
-//     user_pin; not pin_memory).
-//
-// A variable's name is secret also when it starts with AUTH
-// (AUTHORIZATION, AUTH_HEADER), as it was before the parts rule.
-
 // strongWords are the words that make a name secret wherever they are.
 var strongWords = []string{"token", "secret", "passw", "credential"}
 
@@ -89,8 +46,53 @@ func wordSet(words ...string) map[string]bool {
 // it holds a secret: it contains TOKEN, SECRET, PASSW or CREDENTIAL,
 // starts with AUTH, or has KEY as a part by the rule of keys (API_KEY,
 // apiKey, OPENAI_APIKEY, KEY alone; not PRIMARY_KEY, KEY_ID, MONKEY,
-// KEYBOARD), in any case. The words and where they come from are listed
-// in the package source (names.go).
+// KEYBOARD), in any case.
+//
+// The rule of secret names decides for a variable or an attribute key
+// (SecretName) and for a name found before a value in text ([Text]); the
+// text rule knows more weak words, because a name in text is matched only
+// where a value follows it.
+//
+// Strong words make a name secret wherever they are in it, in any case:
+//
+//   - token, secret, passw (password, passwd, passwort) and credential:
+//     token, secret and password are keywords of the Gitleaks
+//     generic-api-key rule; password, passwd, secret, token and
+//     credentials are in the denylist of Sentry's scrubber
+//     (sentry_sdk/scrubber.py DEFAULT_DENYLIST, taken from Relay). They
+//     cover GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY, client_secret,
+//     REDIS_PASSWORD, GOOGLE_APPLICATION_CREDENTIALS.
+//
+// Weak words make it secret only as a whole part of the name, split at
+// every byte that is not a letter or digit and at camel case (nameParts):
+//
+//   - key (api_key, apiKey, x-api-key, access_key, private_key: a
+//     Gitleaks generic-api-key keyword, the OTLP headers of vendors set
+//     in OTEL_EXPORTER_OTLP_HEADERS=api-key=..., and Sentry's api_key,
+//     apikey, privatekey, private_key, x_api_key), also at the end of a
+//     part (apikey, accesskey, privatekey, masterkey), but not:
+//     key alone in text (the console exporters print {"Key":...}; in a
+//     variable's name, KEY alone is secret); a key of a data structure,
+//     after public, primary, partition, sort, cache and the other
+//     keyQualifiers (primary_key, --primary-key, sortKey, the semantic
+//     convention messaging.kafka.message.key); English words that end
+//     in key (monkey, turkey, hotkey: englishKeyWords) or start with it
+//     (keyboard, keyword, keyspace); and a name about a key rather than
+//     the key, whose last part is id or a metaSuffixes word (key_id,
+//     X-Request-Key-Hint, api_key_file), except access_key_id, which
+//     the OpenTelemetry semantic conventions of url.full redact
+//     (AWSAccessKeyId);
+//   - in text only: auth and authorization (X-Auth-Token, Sentry's auth
+//     and authorization), pwd (Sentry's mysql_pwd), session, sessionid,
+//     sessid (Sentry's session, sessionid, PHPSESSID), cookie and
+//     set_cookie (Sentry's cookie, set_cookie: a cookie value is a
+//     credential), each unless the name's last part is a metaSuffixes
+//     word (auth_mode, session_timeout, SESSION_COOKIE_NAME), and pin as
+//     the last part (a personal identification number: "pin": 1234,
+//     user_pin; not pin_memory).
+//
+// A variable's name is secret also when it starts with AUTH
+// (AUTHORIZATION, AUTH_HEADER), as it was before the parts rule.
 func SecretName(name string) bool {
 	if isASCII(name) {
 		// Nearly every name: decided without a copy, as it is asked once
