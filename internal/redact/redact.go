@@ -199,12 +199,15 @@ func variants(s string) []string {
 		}
 		out = append(out, url.QueryEscape(v), url.PathEscape(v))
 	}
-	// The words of a value ("Bearer abc", "Bearer%abc") are secret too,
-	// but for the scheme of an Authorization header.
+	// The words of a value ("Bearer abc", "Bearer%abc", "Bearer+abc") are
+	// secret too, but for the scheme of an Authorization header; a word
+	// holding "%" or "+" ("Bearer 0+00") is also one whole.
 	for _, v := range out[:n] {
-		for _, w := range strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == '%' || r == '+' || r == '\t' }) {
-			if w != v && !slices.Contains(authSchemes, strings.ToLower(w)) {
-				out = append(out, w)
+		for _, seps := range []string{" \t", " \t%+"} {
+			for _, w := range strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(seps, r) }) {
+				if w != v && !slices.Contains(authSchemes, strings.ToLower(w)) {
+					out = append(out, w)
+				}
 			}
 		}
 	}
