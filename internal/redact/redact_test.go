@@ -116,6 +116,9 @@ func TestTextForms(t *testing.T) {
 		{"authorization", "Authorization:Bearer abc", "Authorization:[REDACTED]"},
 		{"authorization", "authorization:basic dXNlcjpwdw==", "authorization:[REDACTED]"},
 		{"authorization", "Proxy-Authorization:Basic dXNlcg== next\nline", "Proxy-Authorization:[REDACTED]\nline"},
+		{"authorization", "authorization=Bearer abc user=bob token: Basic dXNl n=1", "authorization=[REDACTED] user=bob token: [REDACTED] n=1"},
+		{"authorization", "auth=basic user=bob", "auth=[REDACTED] user=bob"},
+		{"dict", "Connection(password=b'x y', user='bob')", "Connection(password=[REDACTED], user='bob')"},
 		// 5. JSON numbers and literals.
 		{"json number", `{"pin": 1234, "password": 12345678, "n": 1}`, `{"pin": [REDACTED], "password": [REDACTED], "n": 1}`},
 		{"json literal", `{"token":true,"secret":null,"x":false}`, `{"token":[REDACTED],"secret":[REDACTED],"x":false}`},

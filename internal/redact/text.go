@@ -165,10 +165,31 @@ func (r *rule) spans(s string, sp []span, user bool, check func(string) bool) []
 			continue
 		}
 		if v, ok := firstGroup(m, r.value); ok {
-			sp = append(sp, span{v[0], v[1], user})
+			sp = append(sp, span{v[0], schemeEnd(s, v[0], v[1]), user})
 		}
 	}
 	return sp
+}
+
+// schemeEnd returns where the value s[start:end] ends: end, or when the
+// value is the scheme of an Authorization value (authSchemes), the end of
+// the word after it (Bearer abc), if that is not a pair of its own.
+func schemeEnd(s string, start, end int) int {
+	if !slices.Contains(authSchemes, strings.ToLower(s[start:end])) {
+		return end
+	}
+	i := skipBlanks(s, end)
+	if i == end {
+		return end
+	}
+	j := i
+	for j < len(s) && !urlEnd(s[j]) && s[j] != ',' && s[j] != ';' && s[j] != '&' {
+		if s[j] == '=' || s[j] == ':' {
+			return end
+		}
+		j++
+	}
+	return j
 }
 
 // firstGroup returns the bounds of the first of groups that matched in m.
@@ -197,10 +218,12 @@ const (
 var (
 	// secretPair: a name=value pair, spaces around "=" or not: a query
 	// parameter, an entry of a list such as OTEL_RESOURCE_ATTRIBUTES, a
-	// NAME=value or a logfmt pair in text. A quoted value is masked whole.
+	// NAME=value or a logfmt pair in text. A quoted value is masked whole
+	// (with a Python prefix: b'...'); an Authorization value of a scheme
+	// and a word (Bearer abc) is two words (schemeEnd).
 	secretPair = sync.OnceValue(func() *rule {
 		return newRule(`(?i)(?:^|[?&;,=\s"'({\[])(?P<n>` + nameRE + `)[ \t]*=[ \t]*` +
-			`(?P<v>"(?:[^"\\\r\n]|\\.)*"?|'[^'\r\n]*'?|[^&#,;\s"'<>\\]*)`)
+			`(?P<v>(?:[bru]{1,2})?(?:"(?:[^"\\\r\n]|\\.)*"?|'[^'\r\n]*'?)|[^&#,;\s"'<>\\]*)`)
 	})
 	// secretQuotedKey: a JSON member or a Python dict entry, its key in
 	// double or single quotes, whose value is a string.
