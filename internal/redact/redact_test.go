@@ -142,6 +142,7 @@ func TestTextForms(t *testing.T) {
 		{"bare userinfo", "at [u:p@[::1]:6379]", "at [[REDACTED]@[::1]:6379]"},
 		{"prose", "a:b@c and x:y@z are no hosts", "a:b@c and x:y@z are no hosts"},
 		{"prose", "mailto:ops@example.com, git@github.com:org/repo.git", "mailto:ops@example.com, git@github.com:org/repo.git"},
+		{"prose", "image nginx:1.25@sha256:0123abcd pulled", "image nginx:1.25@sha256:0123abcd pulled"},
 		// Names that hold no secret (over-masking).
 		{"not secret", "X-Request-Key-Hint: abc", "X-Request-Key-Hint: abc"},
 		{"not secret", "sort_key=name primary_key=id partition_key=p cache_key=c public_key=ssh-ed25519", "sort_key=name primary_key=id partition_key=p cache_key=c public_key=ssh-ed25519"},

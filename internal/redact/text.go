@@ -65,7 +65,7 @@ func textSpans(s string) []span {
 		sp = userinfoSpans(f, true, sp)
 	}
 	if mayHoldBareUserinfo(f) {
-		sp = bareUserinfo().spans(f, sp, true, notMailto)
+		sp = bareSpans(f, sp)
 	}
 	c := mayHoldSecretPair(f)
 	if c.eq {
@@ -132,9 +132,24 @@ func secretKeyName(name string) bool {
 var fileExts = []string{"txt", "json", "yaml", "yml", "toml", "ini", "conf", "cfg", "env", "properties", "xml",
 	"pem", "key", "crt", "cer", "der", "csr", "pub", "p12", "pfx", "jks", "gpg", "asc", "log", "db"}
 
-// notMailto reports whether the user of a USER:PASSWORD@host candidate
-// is not the mailto scheme (mailto:ops@example.com is an address).
-func notMailto(user string) bool { return !strings.EqualFold(user, "mailto") }
+// bareSpans appends to sp the USER:PASSWORD of each match of
+// bareUserinfo in s whose host ends the word (nginx:1.25@sha256:0123abc
+// is an image, not a user at host sha256, port 0123) and whose user is
+// not the mailto scheme (mailto:ops@example.com is an address).
+func bareSpans(s string, sp []span) []span {
+	r := bareUserinfo()
+	for _, m := range r.re.FindAllStringSubmatchIndex(s, -1) {
+		user, _ := firstGroup(m, r.names)
+		v, _ := firstGroup(m, r.value)
+		end := m[1]
+		if strings.EqualFold(s[user[0]:user[1]], "mailto") ||
+			end < len(s) && s[end-1] != '/' && nameByte(s[end]) && s[end] != '.' && s[end] != '-' {
+			continue
+		}
+		sp = append(sp, span{v[0], v[1], true})
+	}
+	return sp
+}
 
 // A rule is an expression of secret values in text: its groups named n…
 // hold the name (the first that matched is asked to the rule's check),
