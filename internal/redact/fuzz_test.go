@@ -10,6 +10,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/otel-qrun/otel-qrun/internal/redact"
 )
 
@@ -151,8 +153,8 @@ func FuzzTextForms(f *testing.F) {
 			t.Fatalf("Text(%q) = %q lost the lines around", in, got)
 		}
 		if len(secret) < redact.MinSecretLen || strings.IndexFunc(secret, func(r rune) bool {
-			return r <= ' ' || strings.ContainsRune("\"'`<>\\&#,;@/%=:{}[]()\u3000\x7f", r) || r >= 0xff01 && r <= 0xff5e
-		}) >= 0 || !utf8.ValidString(secret) || strings.Contains(other, secret) || strings.Contains(strings.ReplaceAll(textForms[int(form)%len(textForms)], "%s", redact.Mask), secret) {
+			return r <= ' ' || strings.ContainsRune("\"'`<>\\&#,;@/%=:{}[]()\x7f", r)
+		}) >= 0 || !utf8.ValidString(secret) || norm.NFKC.String(secret) != secret || strings.Contains(other, secret) || strings.Contains(strings.ReplaceAll(textForms[int(form)%len(textForms)], "%s", redact.Mask), secret) {
 			t.Skip("not one word of a value")
 		}
 		if line := strings.Split(got, "\n")[1]; strings.Contains(line, secret) {
@@ -168,7 +170,7 @@ var textForms = []string{
 	"Cookie: a=1; session=%s; b=2", "set-cookie:id=%s; Path=/", "HTTP_COOKIE=_ga=1;sid=%s",
 	"Authorization:Bearer %s", "authorization:basic %s", "Proxy-Authorization: Basic %s", "X-Api-Key: %s",
 	"GET /cb?secret%%3D%s%%26n%%3D1", "password%%3A%s", "u=https%%3A%%2F%%2Fuser%%3A%s%%40h%%2F",
-	"ｐａｓｓｗｏｒｄ＝%s", "password＝%s", "ｔｏｋｅｎ：%s",
+	"ｐａｓｓｗｏｒｄ＝%s", "password＝%s", "ｔｏｋｅｎ：%s", "𝐩𝐚𝐬𝐬𝐰𝐨𝐫𝐝=%s", "ⓣⓞⓚⓔⓝ︓%s",
 	"redis user:%s@10.0.0.5:6379", "amqp u:%s@host/vhost", "(:%s@localhost)", "db admin:%s@db.example.com",
 	"password=%s", "api_key = '%s'", "https://u:%s@h/x", "?token=%s&n=1",
 }

@@ -134,6 +134,8 @@ func TestTextForms(t *testing.T) {
 		{"fullwidth", "password＝hunter2 y", "password＝[REDACTED] y"},
 		{"fullwidth", "ｔｏｋｅｎ：ａｂｃ　next", "ｔｏｋｅｎ：[REDACTED]　next"},
 		{"fullwidth", "全角 ｋｅｙｂｏａｒｄ＝ｕｓ", "全角 ｋｅｙｂｏａｒｄ＝ｕｓ"},
+		{"compatibility", "𝐩𝐚𝐬𝐬𝐰𝐨𝐫𝐝=x1 ⓣⓞⓚⓔⓝ︓x2 api_key﹕x3 café=crème", "𝐩𝐚𝐬𝐬𝐰𝐨𝐫𝐝=[REDACTED] ⓣⓞⓚⓔⓝ︓[REDACTED] api_key﹕[REDACTED] café=crème"},
+		{"compatibility", "ｔｏｋｅｎ＝ｓｅｃｒｅｔ値 中文=值", "ｔｏｋｅｎ＝[REDACTED] 中文=值"},
 		// 8. USER:PASSWORD@host without a scheme.
 		{"bare userinfo", "redis user:hunter2@10.0.0.5:6379 ok", "redis [REDACTED]@10.0.0.5:6379 ok"},
 		{"bare userinfo", "amqp user:pw@host/vhost", "amqp [REDACTED]@host/vhost"},

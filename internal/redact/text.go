@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Text masks, in free text (a log line, an error message, an argument):
@@ -37,8 +39,9 @@ import (
 //
 // The names and separators are matched also %-encoded (secret%3Dabc,
 // password%3Ahunter2, a URL inside a query parameter) and in fullwidth
-// forms (ｐａｓｓｗｏｒｄ＝x): the text is matched through fold, and the
-// original bytes of each value are replaced. Only the values are
+// and compatibility forms (ｐａｓｓｗｏｒｄ＝x, 𝐩𝐚𝐬𝐬𝐰𝐨𝐫𝐝=x): the text is
+// matched through fold (NFKC of each rune whose decomposition is
+// ASCII), and the original bytes of each value are replaced. Only the values are
 // replaced, each run of masked bytes by one [Mask]; the text around
 // them is kept.
 func Text(s string) string {
@@ -347,16 +350,13 @@ type candidates struct{ eq, colon, quoted bool }
 // directly before "=" or ":" (or the quote before ":"). It spares the
 // regular expressions (run on every log line, and every environment
 // value at every start) the texts that cannot match, in one pass over s.
-// A text with other than ASCII is always matched: (?i) also folds the
-// Kelvin sign into k and the long s into s.
+// s is folded (fold): the Kelvin sign and the long s, which (?i) also
+// folds into k and s, are ASCII there.
 func mayHoldSecretPair(s string) candidates {
 	var c candidates
 	eq, colon := strings.IndexByte(s, '=') >= 0, strings.IndexByte(s, ':') >= 0
 	if !eq && !colon {
 		return c
-	}
-	if !isASCII(s) {
-		return candidates{eq, colon, colon}
 	}
 	// The next double and single quote (or backslash, or line end) at or
 	// after the end of a word: the end of a quoted key holding it.
@@ -454,14 +454,15 @@ func bareEnd(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '/' || c == '"' || c == '\'' || c == '<' || c == '>'
 }
 
-// fold returns s as the rules of Text match it: the %-escapes of
-// printable ASCII but space decoded (%3D is "=", %3A is ":", %26 is
-// "&"), the fullwidth forms of ASCII (U+FF01 to U+FF5E, which NFKC
-// folds the same way) made ASCII, and the ideographic space U+3000 a
-// space; off[i] is the byte of s that byte i of the result comes from,
-// and off[len(result)] is len(s). When nothing folds it returns s and
-// nil, without a copy. (A fold of one block, not NFKC, so that every
-// folded byte maps to whole bytes of s.)
+// fold returns s as the rules of Text match it: every rune whose
+// compatibility decomposition (NFKC, golang.org/x/text/unicode/norm) is
+// ASCII made that ASCII (the fullwidth forms U+FF01 to U+FF5E, the
+// ideographic space, mathematical and circled letters, the Kelvin sign
+// and the long s; a rune at a time, so that every folded byte maps to
+// whole bytes of s), and the %-escapes of printable ASCII but space
+// decoded (%3D is "=", %3A is ":", %26 is "&"); off[i] is the byte of s
+// that byte i of the result comes from, and off[len(result)] is len(s).
+// When nothing folds it returns s and nil, without a copy.
 func fold(s string) (string, []int) {
 	first := foldStart(s)
 	if first < 0 {
@@ -474,9 +475,11 @@ func fold(s string) (string, []int) {
 		off[i] = i
 	}
 	for i := first; i < len(s); {
-		if c, n := foldAt(s, i); n > 0 {
-			b = append(b, c)
-			off = append(off, i)
+		if d, n := foldAt(s, i); n > 0 {
+			b = append(b, d...)
+			for range d {
+				off = append(off, i)
+			}
 			i += n
 			continue
 		}
@@ -490,45 +493,55 @@ func fold(s string) (string, []int) {
 // foldStart returns the first byte of s that fold changes, or -1.
 func foldStart(s string) int {
 	start := strings.IndexByte(s, '%')
-	if isASCII(s) {
-		if start < 0 {
-			return -1
+	if !isASCII(s) {
+		// A text in NFKC holds no rune with a compatibility decomposition.
+		if q := norm.NFKC.QuickSpanString(s); q < len(s) && (start < 0 || q < start) {
+			start = q
 		}
-	} else {
-		start = 0
+	}
+	if start < 0 {
+		return -1
 	}
 	for i := start; i < len(s); i++ {
-		if c := s[i]; c == '%' || c == 0xe3 || c == 0xef {
-			if _, n := foldAt(s, i); n > 0 {
-				return i
-			}
+		if _, n := foldAt(s, i); n > 0 {
+			return i
 		}
 	}
 	return -1
 }
 
-// foldAt returns the ASCII byte that the bytes of s at i fold into and
+// printable is the printable ASCII, from the space on.
+const printable = " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"
+
+// foldAt returns the ASCII text that the bytes of s at i fold into and
 // how many they are, or 0 bytes when they do not fold.
-func foldAt(s string, i int) (byte, int) {
-	switch s[i] {
-	case '%':
+func foldAt(s string, i int) (string, int) {
+	switch c := s[i]; {
+	case c == '%':
 		if i+2 < len(s) {
 			hi, ok1 := unhex(s[i+1])
 			lo, ok2 := unhex(s[i+2])
 			if c := hi<<4 | lo; ok1 && ok2 && c > ' ' && c < 0x7f {
-				return c, 3
+				return printable[c-' ' : c-' '+1], 3
 			}
 		}
-	case 0xe3, 0xef:
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r >= 0xff01 && r <= 0xff5e:
-			return byte(r - 0xfee0), n
-		case r == 0x3000:
-			return ' ', n
+	case c >= utf8.RuneSelf:
+		p := norm.NFKC.PropertiesString(s[i:])
+		if d := p.Decomposition(); len(d) > 0 && asciiPrintable(d) {
+			return string(d), p.Size()
 		}
 	}
-	return 0, 0
+	return "", 0
+}
+
+// asciiPrintable reports whether b is printable ASCII or spaces.
+func asciiPrintable(b []byte) bool {
+	for _, c := range b {
+		if c < ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func unhex(c byte) (byte, bool) {
