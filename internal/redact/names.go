@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"encoding/binary"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -242,8 +243,14 @@ func prevRune(s string, i int) rune {
 	return r
 }
 
-// isASCII reports whether s is ASCII.
+// isASCII reports whether s is ASCII, 8 bytes at a time.
 func isASCII(s string) bool {
+	for len(s) >= 8 {
+		if binary.LittleEndian.Uint64([]byte(s[:8]))&0x8080808080808080 != 0 {
+			return false
+		}
+		s = s[8:]
+	}
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
 			return false

@@ -62,6 +62,10 @@ type span struct {
 // textSpans returns the parts of s that Text masks, unsorted, possibly
 // overlapping.
 func textSpans(s string) []span {
+	if strings.IndexByte(s, '=') < 0 && strings.IndexByte(s, ':') < 0 && strings.IndexByte(s, '%') < 0 && isASCII(s) {
+		// No separator, and nothing that folds into one: most lines.
+		return nil
+	}
 	f, off := fold(s)
 	var sp []span
 	if strings.Contains(f, "://") {
