@@ -41,9 +41,9 @@ import (
 // password%3Ahunter2, a URL inside a query parameter) and in fullwidth
 // and compatibility forms (ｐａｓｓｗｏｒｄ＝x, 𝐩𝐚𝐬𝐬𝐰𝐨𝐫𝐝=x): the text is
 // matched through fold (NFKC of each rune whose decomposition is
-// ASCII), and the original bytes of each value are replaced. Only the values are
-// replaced, each run of masked bytes by one [Mask]; the text around
-// them is kept.
+// ASCII), and the original bytes of each value are replaced. Only the
+// values are replaced, each run of masked bytes by one [Mask]; the text
+// around them is kept.
 func Text(s string) string {
 	sp := textSpans(s)
 	if len(sp) == 0 {
