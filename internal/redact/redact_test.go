@@ -129,6 +129,7 @@ func TestTextForms(t *testing.T) {
 		{"encoded", "q=token%3Acorrect%20horse&n=1", "q=token%3A[REDACTED]&n=1"}, // an encoded space is in the value
 		{"encoded", "u=https%3A%2F%2Fuser%3Apw%40h%2Fx", "u=https%3A%2F%2F[REDACTED]%40h%2Fx"},
 		{"encoded", "100%3Dfull, 50%", "100%3Dfull, 50%"},
+		{"encoded", "next=%252Fx%253Fpassword%253Dhunter2%2526n%253D1 50%25", "next=%252Fx%253Fpassword%253D[REDACTED]%2526n%253D1 50%25"},
 		// 7. Fullwidth forms, the original bytes masked.
 		{"fullwidth", "ｐａｓｓｗｏｒｄ＝x y", "ｐａｓｓｗｏｒｄ＝[REDACTED] y"},
 		{"fullwidth", "password＝hunter2 y", "password＝[REDACTED] y"},
@@ -136,6 +137,7 @@ func TestTextForms(t *testing.T) {
 		{"fullwidth", "全角 ｋｅｙｂｏａｒｄ＝ｕｓ", "全角 ｋｅｙｂｏａｒｄ＝ｕｓ"},
 		{"compatibility", "𝐩𝐚𝐬𝐬𝐰𝐨𝐫𝐝=x1 ⓣⓞⓚⓔⓝ︓x2 api_key﹕x3 café=crème", "𝐩𝐚𝐬𝐬𝐰𝐨𝐫𝐝=[REDACTED] ⓣⓞⓚⓔⓝ︓[REDACTED] api_key﹕[REDACTED] café=crème"},
 		{"compatibility", "ｔｏｋｅｎ＝ｓｅｃｒｅｔ値 中文=值", "ｔｏｋｅｎ＝[REDACTED] 中文=值"},
+		{"invisible", "pass\u00adword=x1 to\u200bken: x2 \ufeffapi_key=x3 ok", "pass\u00adword=[REDACTED] to\u200bken: [REDACTED] \ufeffapi_key=[REDACTED] ok"},
 		// 8. USER:PASSWORD@host without a scheme.
 		{"bare userinfo", "redis user:hunter2@10.0.0.5:6379 ok", "redis [REDACTED]@10.0.0.5:6379 ok"},
 		{"bare userinfo", "amqp user:pw@host/vhost", "amqp [REDACTED]@host/vhost"},
@@ -145,6 +147,8 @@ func TestTextForms(t *testing.T) {
 		{"prose", "a:b@c and x:y@z are no hosts", "a:b@c and x:y@z are no hosts"},
 		{"prose", "mailto:ops@example.com, git@github.com:org/repo.git", "mailto:ops@example.com, git@github.com:org/repo.git"},
 		{"prose", "image nginx:1.25@sha256:0123abcd pulled", "image nginx:1.25@sha256:0123abcd pulled"},
+		{"prose", "at 12:00@room.5, ratio 3:4@x.y", "at 12:00@room.5, ratio 3:4@x.y"},
+		{"bare userinfo", "broker u:p@rabbit.svc.cluster.local:5672", "broker [REDACTED]@rabbit.svc.cluster.local:5672"},
 		// Names that hold no secret (over-masking).
 		{"not secret", "X-Request-Key-Hint: abc", "X-Request-Key-Hint: abc"},
 		{"not secret", "sort_key=name primary_key=id partition_key=p cache_key=c public_key=ssh-ed25519", "sort_key=name primary_key=id partition_key=p cache_key=c public_key=ssh-ed25519"},

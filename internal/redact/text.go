@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -37,8 +38,9 @@ import (
 //     (Cookie: session=[REDACTED]; csrftoken=[REDACTED]; the attributes
 //     of Set-Cookie, Path=/ and the like, are kept).
 //
-// The names and separators are matched also %-encoded (secret%3Dabc,
-// password%3Ahunter2, a URL inside a query parameter) and in fullwidth
+// The names and separators are matched also %-encoded, once or twice
+// (secret%3Dabc, password%253Dx, a URL inside a query parameter), with
+// invisible format characters inside (pass<U+00AD>word), and in fullwidth
 // and compatibility forms (ｐａｓｓｗｏｒｄ＝x, 𝐩𝐚𝐬𝐬𝐰𝐨𝐫𝐝=x): the text is
 // matched through fold (NFKC of each rune whose decomposition is
 // ASCII), and the original bytes of each value are replaced. Only the
@@ -288,11 +290,13 @@ var (
 	})
 	// bareUserinfo: USER:PASSWORD@host without a scheme, before a host
 	// that looks like one: localhost, an IPv4 or bracketed IPv6 address,
-	// a dotted name, or a name with a port or a path.
+	// a dotted name whose last label starts with a letter and has two
+	// characters or more (not 12:00@room.5), or a name with a port or a
+	// path.
 	bareUserinfo = sync.OnceValue(func() *rule {
 		label := `[a-z0-9](?:[a-z0-9-]*[a-z0-9])?`
 		return newRule(`(?i)(?:^|[\s"'=(,;<\[{])(?P<v>(?P<n>[^\s:/@"'<>\[\]{}()=,;]*):[^\s/"'<>]*)@` +
-			`(?:localhost|[0-9]{1,3}(?:\.[0-9]{1,3}){3}|\[[0-9a-f:.]+\]|` + label + `(?:\.` + label + `)+|` +
+			`(?:localhost|[0-9]{1,3}(?:\.[0-9]{1,3}){3}|\[[0-9a-f:.]+\]|` + label + `(?:\.` + label + `)*\.[a-z][a-z0-9-]*[a-z0-9]|` +
 			`[a-z0-9][a-z0-9-]*(?::[0-9]{1,5}|/))`)
 	})
 )
@@ -463,8 +467,10 @@ func bareEnd(c byte) bool {
 // ASCII made that ASCII (the fullwidth forms U+FF01 to U+FF5E, the
 // ideographic space, mathematical and circled letters, the Kelvin sign
 // and the long s; a rune at a time, so that every folded byte maps to
-// whole bytes of s), and the %-escapes of printable ASCII but space
-// decoded (%3D is "=", %3A is ":", %26 is "&"); off[i] is the byte of s
+// whole bytes of s), the invisible format characters (Unicode category
+// Cf: soft hyphen, zero-width space and joiners) dropped, and the
+// %-escapes of printable ASCII but space decoded, also when encoded
+// twice (%3D and %253D are "=", %3A is ":", %26 is "&"); off[i] is the byte of s
 // that byte i of the result comes from, and off[len(result)] is len(s).
 // When nothing folds it returns s and nil, without a copy.
 func fold(s string) (string, []int) {
@@ -498,8 +504,16 @@ func fold(s string) (string, []int) {
 func foldStart(s string) int {
 	start := strings.IndexByte(s, '%')
 	if !isASCII(s) {
-		// A text in NFKC holds no rune with a compatibility decomposition.
-		if q := norm.NFKC.QuickSpanString(s); q < len(s) && (start < 0 || q < start) {
+		// A text in NFKC holds no rune with a compatibility decomposition;
+		// an invisible one is looked for up to the first that is not.
+		q := norm.NFKC.QuickSpanString(s)
+		for i, r := range s[:q] {
+			if unicode.Is(unicode.Cf, r) {
+				q = i
+				break
+			}
+		}
+		if q < len(s) && (start < 0 || q < start) {
 			start = q
 		}
 	}
@@ -522,14 +536,24 @@ const printable = " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[
 func foldAt(s string, i int) (string, int) {
 	switch c := s[i]; {
 	case c == '%':
-		if i+2 < len(s) {
-			hi, ok1 := unhex(s[i+1])
-			lo, ok2 := unhex(s[i+2])
-			if c := hi<<4 | lo; ok1 && ok2 && c > ' ' && c < 0x7f {
-				return printable[c-' ' : c-' '+1], 3
+		n := 3
+		if strings.HasPrefix(s[i:], "%25") && i+4 < len(s) {
+			n = 5 // encoded twice: %253D
+		}
+		if i+n-1 < len(s) {
+			hi, ok1 := unhex(s[i+n-2])
+			lo, ok2 := unhex(s[i+n-1])
+			if c := hi<<4 | lo; ok1 && ok2 && c > ' ' && c < 0x7f && (n == 3 || c != '%') {
+				return printable[c-' ' : c-' '+1], n
 			}
 		}
+		if n == 5 {
+			return "%", 3
+		}
 	case c >= utf8.RuneSelf:
+		if r, n := utf8.DecodeRuneInString(s[i:]); unicode.Is(unicode.Cf, r) {
+			return "", n // invisible: a soft hyphen, a zero-width space
+		}
 		p := norm.NFKC.PropertiesString(s[i:])
 		if d := p.Decomposition(); len(d) > 0 && asciiPrintable(d) {
 			return string(d), p.Size()
