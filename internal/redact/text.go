@@ -86,12 +86,14 @@ func textSpans(s string) []span {
 	}
 	if c.colon {
 		sp = secretColon().spans(f, sp, false, secretKeyName)
+	}
+	if c.line {
 		sp = secretLine().spans(f, sp, false, secretKeyName)
+	}
+	if c.header {
 		sp = secretHeader().spans(f, sp, false, secretNotCookie)
 	}
-	if c.eq || c.colon {
-		sp = cookieSpans(f, sp)
-	}
+	sp = cookieSpans(f, sp) // when f holds "cookie"
 	if off != nil {
 		for i := range sp {
 			sp[i].start, sp[i].end = off[sp[i].start], off[sp[i].end]
@@ -347,23 +349,26 @@ func cookieSpans(s string, sp []span) []span {
 var pairWords = []string{"token", "secret", "passw", "pwd", "key", "credential", "auth", "sess", "cookie", "pin"}
 
 // candidates says which expressions may match a text: a name holding one
-// of pairWords followed by "=" (eq) or ":" (colon), the name bare (name
-// characters and then spaces before the separator) or quoted (the key of
-// a JSON member or dict entry: anything but a quote, a backslash or a
-// line end, then the quote).
-type candidates struct{ eq, colon, quoted bool }
+// of pairWords followed by "=" (eq: secretPair) or ":" (colon: secretColon,
+// after a byte that may start it; line: secretLine, at the start of a
+// line or after a quote; header: secretHeader, with a "-" or
+// Authorization), the name bare (name bytes and then blanks before the
+// separator), or quoted (quoted: the key of a JSON member or dict entry,
+// anything but a quote, a backslash or a line end, then the quote and
+// ":").
+type candidates struct{ eq, colon, line, header, quoted bool }
 
 // mayHoldSecretPair reports which expressions of secret names may match
-// s: none when s, being ASCII, has no name of pairWords in any case
-// directly before "=" or ":" (or the quote before ":"). It spares the
-// regular expressions (run on every log line, and every environment
-// value at every start) the texts that cannot match, in one pass over s.
-// s is folded (fold): the Kelvin sign and the long s, which (?i) also
-// folds into k and s, are ASCII there.
+// s: none when s has no name of pairWords in any ASCII case directly
+// before "=" or ":" (or the quote before ":"). It spares the regular
+// expressions (run on every log line, and every environment value at
+// every start) the texts that cannot match, in one pass over s. s is
+// folded (fold): the Kelvin sign and the long s, which (?i) also folds
+// into k and s, are ASCII there.
 func mayHoldSecretPair(s string) candidates {
 	var c candidates
-	eq, colon := strings.IndexByte(s, '=') >= 0, strings.IndexByte(s, ':') >= 0
-	if !eq && !colon {
+	colon := strings.IndexByte(s, ':') >= 0
+	if !colon && strings.IndexByte(s, '=') < 0 {
 		return c
 	}
 	// The next double and single quote (or backslash, or line end) at or
@@ -382,9 +387,22 @@ func mayHoldSecretPair(s string) candidates {
 		for j < len(s) && nameByte(s[j]) {
 			j++
 		}
-		if j = skipBlanks(s, j); j < len(s) {
-			c.eq = c.eq || s[j] == '='
-			c.colon = c.colon || s[j] == ':'
+		if k := skipBlanks(s, j); k < len(s) && s[k] == '=' {
+			c.eq = true
+		} else if k < len(s) && s[k] == ':' {
+			ns := i // the start of the name
+			for ns > 0 && nameByte(s[ns-1]) {
+				ns--
+			}
+			prev := byte('\n') // before the text: as at a line start
+			if ns > 0 {
+				prev = s[ns-1]
+			}
+			quote := prev == '"' || prev == '\''
+			c.colon = c.colon || ns == 0 || strings.IndexByte(" \t\n\f\r{,([;&?=", prev) >= 0
+			c.header = c.header || (ns == 0 || quote || strings.IndexByte(" \t\n\f\r", prev) >= 0) &&
+				(strings.IndexByte(s[ns:j], '-') >= 0 || strings.EqualFold(s[ns:j], "authorization"))
+			c.line = c.line || quote || lineStart(s, ns)
 		}
 		for q := range quotes {
 			if c.quoted || !colon {
@@ -401,11 +419,22 @@ func mayHoldSecretPair(s string) candidates {
 				c.quoted = k < len(s) && s[k] == ':'
 			}
 		}
-		if c.eq == eq && c.colon == colon && c.quoted == colon {
-			break
-		}
 	}
 	return c
+}
+
+// lineStart reports whether only blanks, or an item of a YAML list ("- "),
+// stand between the start of the line and s[i].
+func lineStart(s string, i int) bool {
+	p := i
+	for p > 0 && (s[p-1] == ' ' || s[p-1] == '\t') {
+		p--
+	}
+	if p > 0 && s[p-1] == '-' && p < i {
+		for p--; p > 0 && (s[p-1] == ' ' || s[p-1] == '\t'); p-- {
+		}
+	}
+	return p == 0 || s[p-1] == '\n'
 }
 
 // skipBlanks returns the first byte at or after i that is not a space or
