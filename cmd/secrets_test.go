@@ -60,6 +60,20 @@ func placements(recv *otlptest.Receiver, refused string) []placement {
 			[]string{"QCPW-70", "QCURL-71"}, true},
 		{"other secret-looking names", []string{"DB_PASSWD=PASSWD-72", "GOOGLE_APPLICATION_CREDENTIALS=CRED-73", "AUTHORIZATION=Basic AUTH-74", "AWS_SECRET_ACCESS_KEY=AWSKEY-75"},
 			[]string{"PASSWD-72", "CRED-73", "AUTH-74", "AWSKEY-75"}, true},
+		{"cookie header in OTLP headers", []string{"OTEL_EXPORTER_OTLP_HEADERS=Cookie=session=COOKIEHDR-76; csrftoken=COOKIEHDR-77"},
+			[]string{"COOKIEHDR-76", "COOKIEHDR-77"}, true},
+		// The forms of the third hostile pass, in variables whose names
+		// say nothing: YAML, a Python dict, a Cookie header, a JSON
+		// number, %-encoded and fullwidth separators, user:password@host
+		// without a scheme, Authorization without a space, and a resource
+		// attribute the SDK %-decodes into "password: ...".
+		{"text forms in other variables", []string{
+			"APP_CONFIG=db:\n  password: YAMLPW-78\n  user: bob", "APP_REPR={'user': 'bob', 'token': 'DICTTOK-79'}",
+			"APP_HEADER=Cookie: theme=dark; sid=COOKIE-80", `APP_JSON={"pin": 98765081}`,
+			"APP_CALLBACK=https://h/cb?next=%2Fx%3Fsecret%3DENCSEC-82%26n%3D1", "APP_NOTE=ｐａｓｓｗｏｒｄ＝FULLW-83 ok",
+			"APP_BROKER=amqp user:BAREPW-84@mq.example/vhost", "APP_CURL=-H Authorization:Bearer AUTHNS-85",
+			"OTEL_RESOURCE_ATTRIBUTES=app.config=password%3A%20RESPW-86"},
+			[]string{"YAMLPW-78", "DICTTOK-79", "COOKIE-80", "98765081", "ENCSEC-82", "FULLW-83", "BAREPW-84", "AUTHNS-85", "RESPW-86"}, true},
 	}
 }
 
@@ -127,6 +141,33 @@ func TestNoSecretAnywhere(t *testing.T) {
 				check("exported spans", otlptest.DumpSpans(spans)+fmt.Sprint(spans))
 			}
 		})
+	}
+}
+
+// TestConfigMasksTextForms: config prints a command whose arguments hold
+// the forms of the third hostile pass with their values masked, and the
+// arguments whose names only look secret in clear.
+func TestConfigMasksTextForms(t *testing.T) {
+	t.Parallel()
+	env := []string{"PATH=" + os.Getenv("PATH"), "OTEL_SDK_DISABLED=true"}
+	r := runQrun(t, env, "config", "--", "echo", "--password:", "hunter2x", "password: yaml2x", "token:colon2x",
+		`{'password': 'dict2x'}`, "Cookie: a=cookie2x; b=c", `{"pin": 12345678}`, "secret%3Denc2x",
+		"ｐａｓｓｗｏｒｄ＝full2x", "redis", "u:bare2x@10.0.0.5:6379", "Authorization:Bearer auth2x",
+		"--primary-key", "pk1", "sort_key=name", "X-Request-Key-Hint: hint1")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	want := `echo --password: '[REDACTED]' 'password: [REDACTED]' token:[REDACTED] '{'\''password'\'': '\''[REDACTED]'\''}' ` +
+		`'Cookie: a=[REDACTED]; b=[REDACTED]' '{"pin": [REDACTED]}' secret%3D[REDACTED] ` +
+		`'ｐａｓｓｗｏｒｄ＝[REDACTED]' redis [REDACTED]@10.0.0.5:6379 'Authorization:[REDACTED]' ` +
+		`--primary-key pk1 sort_key=name 'X-Request-Key-Hint: hint1'`
+	for _, secret := range []string{"hunter2x", "yaml2x", "colon2x", "dict2x", "cookie2x", "12345678", "enc2x", "full2x", "bare2x", "auth2x"} {
+		if strings.Contains(r.stdout, secret) {
+			t.Errorf("config output shows %q", secret)
+		}
+	}
+	if !strings.Contains(r.stdout, want) {
+		t.Errorf("config output:\n%s\nwant the command as\n%s", r.stdout, want)
 	}
 }
 

@@ -12,8 +12,10 @@ import (
 // sees a record: in the message, in every attribute value (strings,
 // errors, and any other value as fmt prints it, which then reaches next as
 // its masked text; groups too), and whole values of attributes whose keys
-// look secret ("password", "token"). The attributes given to WithAttrs are
-// masked once, when given.
+// look secret by the rule of variables ([SecretName]: "password", "token",
+// "api_key") or of names in text ("cookie", "session", "pin", "auth"):
+// the handler writes them as key=value. The attributes given to WithAttrs
+// are masked once, when given.
 func NewHandler(next slog.Handler, r *Redactor) slog.Handler {
 	return &handler{next: next, r: r}
 }
@@ -59,7 +61,7 @@ func (h *handler) attr(a slog.Attr) slog.Attr {
 		}
 		return slog.Group(a.Key, clean...)
 	case slog.KindString:
-		if SecretName(a.Key) && v.String() != "" {
+		if secretKey(a.Key) && v.String() != "" {
 			return slog.String(a.Key, Mask)
 		}
 		return slog.String(a.Key, h.r.String(v.String()))
@@ -67,7 +69,7 @@ func (h *handler) attr(a slog.Attr) slog.Attr {
 		if v.Any() == nil {
 			return slog.Attr{Key: a.Key, Value: v}
 		}
-		if SecretName(a.Key) {
+		if secretKey(a.Key) {
 			return slog.String(a.Key, Mask)
 		}
 		s := fmt.Sprintf("%+v", v.Any())
@@ -79,7 +81,7 @@ func (h *handler) attr(a slog.Attr) slog.Attr {
 		}
 		return slog.Attr{Key: a.Key, Value: v} // formatted by next as before
 	}
-	if SecretName(a.Key) {
+	if secretKey(a.Key) {
 		return slog.String(a.Key, Mask)
 	}
 	return slog.Attr{Key: a.Key, Value: v}
@@ -108,3 +110,7 @@ func (w *writer) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// secretKey reports whether an attribute's key looks secret, by the rule
+// of variables or of names in text.
+func secretKey(key string) bool { return SecretName(key) || secretTextName(key) }

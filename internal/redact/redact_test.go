@@ -73,7 +73,7 @@ func TestText(t *testing.T) {
 		{`token="unterminated`, `token=[REDACTED]`},
 		// Weak words only as a whole part of the name: no over-masking.
 		{`{"author": "alice", "authority": "ca1", "keyboard": "us", "monkey": "banana", "sort_key": "name"}`,
-			`{"author": "alice", "authority": "ca1", "keyboard": "us", "monkey": "banana", "sort_key": "[REDACTED]"}`},
+			`{"author": "alice", "authority": "ca1", "keyboard": "us", "monkey": "banana", "sort_key": "name"}`},
 		{"the primary key = id, hotkey = F5, author=alice", "the primary key = id, hotkey = F5, author=alice"},
 		{`{"apiKey":"k1","AUTH_TOKEN":"t2","x-auth":"a3","accesskey":"k4"}`,
 			`{"apiKey":"[REDACTED]","AUTH_TOKEN":"[REDACTED]","x-auth":"[REDACTED]","accesskey":"[REDACTED]"}`},
@@ -83,6 +83,87 @@ func TestText(t *testing.T) {
 		if got := redact.Text(tc.in); got != tc.want {
 			t.Errorf("Text(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestTextForms: each kind of secret form the third hostile pass found
+// shown in clear, and the names it found masked that hold no secret.
+func TestTextForms(t *testing.T) {
+	for _, tc := range []struct{ kind, in, want string }{
+		// 1. YAML and colon forms.
+		{"yaml", "password: hunter2", "password: [REDACTED]"},
+		{"yaml", "db:\n  password: correct horse battery\n  user: bob", "db:\n  password: [REDACTED]\n  user: bob"},
+		{"yaml", "- api_key: k1k1 # rotated", "- api_key: [REDACTED]"},
+		{"yaml", `  token: "quoted value" `, `  token: "[REDACTED]" `},
+		{"colon", "token:abc", "token:[REDACTED]"},
+		{"colon", "api_key : xyz", "api_key : [REDACTED]"},
+		{"colon", "level=INFO msg=connect password: hunter2 user=bob", "level=INFO msg=connect password: [REDACTED] user=bob"},
+		{"colon", "x (token:abc, n:1)", "x (token:[REDACTED], n:1)"},
+		{"colon", `sh -c 'password: hunter 2' next`, `sh -c 'password: [REDACTED]' next`},
+		{"colon", "open private.key: permission denied", "open private.key: permission denied"},
+		{"colon", `parse "ht tp://h:1/token": bad port`, `parse "ht tp://h:1/token": bad port`},
+		// 2. Python dicts: single- and double-quoted keys with a colon.
+		{"dict", `{'password': 'hunter2', 'user': 'bob'}`, `{'password': '[REDACTED]', 'user': 'bob'}`},
+		{"dict", `{"api_key": 'k1', 'token': "t2"}`, `{"api_key": '[REDACTED]', 'token': "[REDACTED]"}`},
+		{"dict", `{'password': None, 'secret': b'x\'y'}`, `{'password': [REDACTED], 'secret': b'[REDACTED]'}`},
+		// 3. Cookie and Set-Cookie: every cookie value.
+		{"cookie", "Cookie: session=abc; csrftoken=def; _ga=GA1.2", "Cookie: session=[REDACTED]; csrftoken=[REDACTED]; _ga=[REDACTED]"},
+		{"cookie", "set-cookie:id=abc; Path=/; Secure; HttpOnly", "set-cookie:id=[REDACTED]; Path=/; Secure; HttpOnly"},
+		{"cookie", `curl -H "Cookie: a=1; b" http://h`, `curl -H "Cookie: a=[REDACTED]; [REDACTED]" http://h`},
+		{"cookie", "HTTP_COOKIE=sid=abc;_ga=x n=1", "HTTP_COOKIE=sid=[REDACTED];_ga=[REDACTED] n=1"},
+		{"cookie", `{"cookie": "sid=abc"}`, `{"cookie": "[REDACTED]"}`},
+		// 4. Authorization without a space, any case, Proxy-Authorization.
+		{"authorization", "Authorization:Bearer abc", "Authorization:[REDACTED]"},
+		{"authorization", "authorization:basic dXNlcjpwdw==", "authorization:[REDACTED]"},
+		{"authorization", "Proxy-Authorization:Basic dXNlcg== next\nline", "Proxy-Authorization:[REDACTED]\nline"},
+		{"authorization", "authorization=Bearer abc user=bob token: Basic dXNl n=1", "authorization=[REDACTED] user=bob token: [REDACTED] n=1"},
+		{"authorization", "auth=basic user=bob", "auth=[REDACTED] user=bob"},
+		{"dict", "Connection(password=b'x y', user='bob')", "Connection(password=[REDACTED], user='bob')"},
+		// 5. JSON numbers and literals.
+		{"json number", `{"pin": 1234, "password": 12345678, "n": 1}`, `{"pin": [REDACTED], "password": [REDACTED], "n": 1}`},
+		{"json literal", `{"token":true,"secret":null,"x":false}`, `{"token":[REDACTED],"secret":[REDACTED],"x":false}`},
+		{"json number", `{"api_key":-1.5e3}`, `{"api_key":[REDACTED]}`},
+		// 6. %-encoded separators.
+		{"encoded", "GET /cb?next=%2Fx%3Fsecret%3Dabc%26n%3D1", "GET /cb?next=%2Fx%3Fsecret%3D[REDACTED]%26n%3D1"},
+		{"encoded", "password%3dhunter2 ok", "password%3d[REDACTED] ok"},
+		{"encoded", "q=token%3Acorrect%20horse&n=1", "q=token%3A[REDACTED]&n=1"}, // an encoded space is in the value
+		{"encoded", "u=https%3A%2F%2Fuser%3Apw%40h%2Fx", "u=https%3A%2F%2F[REDACTED]%40h%2Fx"},
+		{"encoded", "100%3Dfull, 50%", "100%3Dfull, 50%"},
+		{"encoded", "next=%252Fx%253Fpassword%253Dhunter2%2526n%253D1 50%25", "next=%252Fx%253Fpassword%253D[REDACTED]%2526n%253D1 50%25"},
+		// 7. Fullwidth forms, the original bytes masked.
+		{"fullwidth", "ｐａｓｓｗｏｒｄ＝x y", "ｐａｓｓｗｏｒｄ＝[REDACTED] y"},
+		{"fullwidth", "password＝hunter2 y", "password＝[REDACTED] y"},
+		{"fullwidth", "ｔｏｋｅｎ：ａｂｃ　next", "ｔｏｋｅｎ：[REDACTED]　next"},
+		{"fullwidth", "全角 ｋｅｙｂｏａｒｄ＝ｕｓ", "全角 ｋｅｙｂｏａｒｄ＝ｕｓ"},
+		{"compatibility", "𝐩𝐚𝐬𝐬𝐰𝐨𝐫𝐝=x1 ⓣⓞⓚⓔⓝ︓x2 api_key﹕x3 café=crème", "𝐩𝐚𝐬𝐬𝐰𝐨𝐫𝐝=[REDACTED] ⓣⓞⓚⓔⓝ︓[REDACTED] api_key﹕[REDACTED] café=crème"},
+		{"compatibility", "ｔｏｋｅｎ＝ｓｅｃｒｅｔ値 中文=值", "ｔｏｋｅｎ＝[REDACTED] 中文=值"},
+		{"invisible", "pass\u00adword=x1 to\u200bken: x2 \ufeffapi_key=x3 ok", "pass\u00adword=[REDACTED] to\u200bken: [REDACTED] \ufeffapi_key=[REDACTED] ok"},
+		// 8. USER:PASSWORD@host without a scheme.
+		{"bare userinfo", "redis user:hunter2@10.0.0.5:6379 ok", "redis [REDACTED]@10.0.0.5:6379 ok"},
+		{"bare userinfo", "amqp user:pw@host/vhost", "amqp [REDACTED]@host/vhost"},
+		{"bare userinfo", "connect(:p@ss@localhost)", "connect([REDACTED]@localhost)"},
+		{"bare userinfo", "-u 'admin:s3cr3t@db.example.com'", "-u '[REDACTED]@db.example.com'"},
+		{"bare userinfo", "at [u:p@[::1]:6379]", "at [[REDACTED]@[::1]:6379]"},
+		{"prose", "a:b@c and x:y@z are no hosts", "a:b@c and x:y@z are no hosts"},
+		{"prose", "mailto:ops@example.com, git@github.com:org/repo.git", "mailto:ops@example.com, git@github.com:org/repo.git"},
+		{"prose", "image nginx:1.25@sha256:0123abcd pulled", "image nginx:1.25@sha256:0123abcd pulled"},
+		{"prose", "at 12:00@room.5, ratio 3:4@x.y", "at 12:00@room.5, ratio 3:4@x.y"},
+		{"bare userinfo", "broker u:p@rabbit.svc.cluster.local:5672", "broker [REDACTED]@rabbit.svc.cluster.local:5672"},
+		// Names that hold no secret (over-masking).
+		{"not secret", "X-Request-Key-Hint: abc", "X-Request-Key-Hint: abc"},
+		{"not secret", "sort_key=name primary_key=id partition_key=p cache_key=c public_key=ssh-ed25519", "sort_key=name primary_key=id partition_key=p cache_key=c public_key=ssh-ed25519"},
+		{"not secret", `{"key_id": "k1", "keyboard": "us", "turkey": "t", "monkey": "m"}`, `{"key_id": "k1", "keyboard": "us", "turkey": "t", "monkey": "m"}`},
+		{"not secret", "--primary-key=pk messaging.kafka.message.key=k auth_mode=basic", "--primary-key=pk messaging.kafka.message.key=k auth_mode=basic"},
+		// Names that do.
+		{"secret", "apikey=a1 access_key=a2 secret_key=a3 private_key=a4 x-api-key=a5", "apikey=[REDACTED] access_key=[REDACTED] secret_key=[REDACTED] private_key=[REDACTED] x-api-key=[REDACTED]"},
+		{"secret", "client_secret=b1 GH_TOKEN=b2 DB_PASSWORD=b3 passwd=b4 pwd=b5 auth=b6", "client_secret=[REDACTED] GH_TOKEN=[REDACTED] DB_PASSWORD=[REDACTED] passwd=[REDACTED] pwd=[REDACTED] auth=[REDACTED]"},
+		{"secret", "credential=c1 credentials=c2 session=c3 sessionid=c4 AWSAccessKeyId=c5", "credential=[REDACTED] credentials=[REDACTED] session=[REDACTED] sessionid=[REDACTED] AWSAccessKeyId=[REDACTED]"},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			if got := redact.Text(tc.in); got != tc.want {
+				t.Errorf("Text(%q)\n = %q\nwant %q", tc.in, got, tc.want)
+			}
+		})
 	}
 }
 
@@ -167,9 +248,10 @@ func TestHandler(t *testing.T) {
 		log.WithGroup("g").Info("escape header value ZZSECRET123",
 			"value", "Bearer%ZZSECRET123", "error", errors.New("bad apptoken-111"),
 			"input", []string{"QCPW222"}, "password", 1234, "token", "short",
+			"cookie", "sid=C00KIE5", "session", "S3SS10N", "pin", 43210, "line", "password: hunter2z",
 			slog.Group("inner", "v", "REDISPW888"))
 		out := buf.String()
-		for _, s := range append(secrets, "1234", "short") {
+		for _, s := range append(secrets, "1234", "short", "C00KIE5", "S3SS10N", "43210", "hunter2z") {
 			if strings.Contains(out, s) {
 				t.Errorf("%s handler output holds %q:\n%s", kind, s, out)
 			}
@@ -195,7 +277,11 @@ func TestWriter(t *testing.T) {
 
 func BenchmarkRedactorString(b *testing.B) {
 	r := redact.New(environ)
-	for _, in := range []string{"process emails", "redis://[REDACTED]@h:6379/0 failed", "value=Bearer%ZZSECRET123"} {
+	for _, in := range []string{"process emails", "redis://[REDACTED]@h:6379/0 failed", "value=Bearer%ZZSECRET123",
+		// A clean log line with separators, a candidate one, one with secrets.
+		`time=2026-11-30T03:28:10.123Z level=INFO msg="worker started" component=launcher worker=3 pid=4242`,
+		`time=2026-11-30T03:28:10.123Z level=WARN msg="refresh token: expired" user=bob`,
+		`{"password": 12345678, "user": "bob", "Cookie": "sid=abc; theme=dark"} u:pw@10.0.0.5:6379`} {
 		b.Run(in, func(b *testing.B) {
 			for b.Loop() {
 				_ = r.String(in)
@@ -220,6 +306,8 @@ func TestArgs(t *testing.T) {
 		{[]string{"cmd", "-api-key", "k1", "--db-token", "t2"}, []string{"cmd", "-api-key", redact.Mask, "--db-token", redact.Mask}},
 		{[]string{"cmd", "--password=x", "next"}, []string{"cmd", "--password=x", "next"}}, // Text's
 		{[]string{"cmd", "--keyboard", "us", "--author", "me"}, []string{"cmd", "--keyboard", "us", "--author", "me"}},
+		{[]string{"cmd", "--primary-key", "pk", "--sort-key", "name", "--key-id", "k1"}, []string{"cmd", "--primary-key", "pk", "--sort-key", "name", "--key-id", "k1"}},
+		{[]string{"cmd", "--password:", "x", "--session", "s1"}, []string{"cmd", "--password:", redact.Mask, "--session", redact.Mask}},
 		{[]string{"--password"}, []string{"--password"}},
 		{nil, nil},
 	} {
@@ -250,6 +338,23 @@ func FuzzArgs(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestArgSecretsForms: the values of the forms of the third hostile pass
+// found in arguments are hidden where they show up again.
+func TestArgSecretsForms(t *testing.T) {
+	args := []string{"cmd", "password: hunter2a", "redis u:pw2pw2@10.0.0.5:6379", "Cookie: sid=c00kie9; Path=/",
+		"{'token': 'tok3n3'}", "cb?secret%3Denc0d3d", "ｐａｓｓｗｏｒｄ＝fullw1dth", `{"pin": 98765}`, "Authorization:Bearer b3ar3r"}
+	r := redact.New(nil)
+	r.Add(redact.ArgSecrets(args)...)
+	for _, s := range []string{"hunter2a", "pw2pw2", "c00kie9", "tok3n3", "enc0d3d", "fullw1dth", "98765", "b3ar3r"} {
+		if got := r.String("again: " + s + "."); got != "again: [REDACTED]." {
+			t.Errorf("a redactor with the secrets of %q shows %q", args, got)
+		}
+	}
+	if got := r.String("Path=/ bearer u 10.0.0.5"); got != "Path=/ bearer u 10.0.0.5" {
+		t.Errorf("a redactor with the secrets of %q masks %q", args, got)
+	}
 }
 
 func TestArgSecrets(t *testing.T) {
