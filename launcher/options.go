@@ -347,5 +347,6 @@ func WithStarted(f func()) Option { return func(c *config) { c.onStarted = f } }
 // WithPreparation gives Run a [Preparation] begun with [Prepare]: Run takes
 // its cgroup and keeper instead of making its own, and WithKeeper is then
 // not used. A Preparation serves one Run: a second Run given the same one
-// prepares its own.
+// prepares its own. The caller closes it after the Run
+// ([Preparation.Close]), which reaps the keeper the Run ended.
 func WithPreparation(p *Preparation) Option { return func(c *config) { c.prepared = p } }

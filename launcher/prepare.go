@@ -13,8 +13,12 @@ import (
 // after its own start-up; prepared, it overlaps the caller's (the
 // configuration, the OpenTelemetry SDK, the signal subscriptions).
 //
-// A Preparation is taken by the one Run given it with [WithPreparation];
-// Close ends it when no Run took it (an error before Run).
+// A Preparation is taken by the one Run given it with [WithPreparation].
+// Call [Preparation.Close] once that Run has returned, or when no Run took
+// it (an error before Run), in every case: the Run kills the keeper at its
+// end and leaves reaping it to Close, so that a caller's own shut-down
+// overlaps the keeper's; without Close, each prepared Run leaves a zombie
+// keeper and an open pidfd behind.
 type Preparation struct {
 	ready chan struct{}
 	sup   *supervision
