@@ -18,7 +18,7 @@ import (
 func TestEnqueueToRedis(t *testing.T) {
 	srv := redistest.Shared(t)
 	receivers(t, func(t *testing.T, r *otlptest.Receiver) {
-		stream := "enqueue:" + strings.ReplaceAll(t.Name(), "/", ":")
+		stream := redistest.Key(t, "enqueue")
 		url := srv.URL(0, "?stream="+stream+"&group=workers")
 		env := append([]string{"PATH=" + os.Getenv("PATH"), "GORACE=atexit_sleep_ms=0", "TRACEPARENT=" + inheritedTP}, r.Env()...)
 		res := runQrun(t, env, "enqueue", "--to", url, "--id", "mail-9", `{"to": "a@b"}`)

@@ -47,7 +47,7 @@ type redisRun struct {
 }
 
 func newRedisRun(t *testing.T, srv *redistest.Server) *redisRun {
-	name := "qrun:" + strings.ReplaceAll(t.Name(), "/", ":")
+	name := redistest.Key(t, "qrun")
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	t.Cleanup(func() { rdb.Close() })
 	return &redisRun{

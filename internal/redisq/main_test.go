@@ -36,7 +36,7 @@ func testCtx(t *testing.T) context.Context {
 
 // streamName returns a stream key unique to the test.
 func streamName(t *testing.T, suffix string) string {
-	return strings.NewReplacer("/", ":", " ", "_").Replace(t.Name()) + ":" + suffix
+	return redistest.Key(t, suffix)
 }
 
 // dial returns a Client for the shared server's stream and group, closed

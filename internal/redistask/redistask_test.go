@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -36,7 +35,7 @@ func TestMain(m *testing.M) {
 func open(t *testing.T, cfg Config) (*Source, *redis.Client, string) {
 	t.Helper()
 	srv := redistest.Shared(t)
-	stream := strings.ReplaceAll(t.Name(), "/", ":")
+	stream := redistest.Key(t, "tasks")
 	u, err := redisq.ParseURL(srv.URL(0, "?stream="+stream+"&group=g"), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -211,6 +212,20 @@ var shared struct {
 	sync.Mutex
 	srv *Server
 	err error
+}
+
+// keySeq numbers the keys Key hands out in this test binary.
+var keySeq atomic.Uint64
+
+// Key returns a Redis key (a stream's name) of t's own: its name, with
+// "/" and spaces made ":" and "_", then suffix, then a number unique in
+// the test binary. A name made of t.Name() alone is the same again when
+// a test runs twice against the shared server (go test -count=2, a
+// retried subtest), and the second run reads the entries and results the
+// first one left.
+func Key(t testing.TB, suffix string) string {
+	name := strings.NewReplacer("/", ":", " ", "_").Replace(t.Name())
+	return fmt.Sprintf("%s:%s:%d", name, suffix, keySeq.Add(1))
 }
 
 // Shared returns the test package's shared server (no persistence),
