@@ -774,34 +774,29 @@ func TestSilentWorkerWarningOrders(t *testing.T) {
 			t.Errorf("a new worker after the warning armed a timer")
 		}
 	})
-	t.Run("reply first", func(t *testing.T) {
-		n := 0
-		s := newSim(t, WithLogger(slog.New(countingHandler{msg, &n})), withSilentWait(time.Hour))
-		s.readTask()
-		sl := s.slot0()
-		w, a := sl.w, sl.head()
-		s.reply(w, okLine(a))
-		if w.silence != nil {
-			t.Error("the reply did not stop the timer")
-		}
-		s.m.silentOver(sl, w, a) // a timer that fired anyway: stale
-		if n != 0 {
-			t.Errorf("%d warnings after a reply", n)
-		}
-	})
-	t.Run("attempt timed out first", func(t *testing.T) {
-		n := 0
-		s := newSim(t, WithLogger(slog.New(countingHandler{msg, &n})), withSilentWait(time.Hour))
-		s.readTask()
-		sl := s.slot0()
-		w, a := sl.w, sl.head()
-		s.fire(a)
-		if w.silence != nil {
-			t.Error("the end of the attempt did not stop the timer")
-		}
-		s.m.silentOver(sl, w, a)
-		if n != 0 {
-			t.Errorf("%d warnings for an attempt that ended", n)
-		}
-	})
+	// The first task ends before the timer fires: by a reply, or by the
+	// attempt's own timeout. A timer that fires anyway is stale.
+	for _, tt := range []struct {
+		name, what string
+		end        func(s *sim, w *worker, a *attempt)
+	}{
+		{"reply first", "the reply", func(s *sim, w *worker, a *attempt) { s.reply(w, okLine(a)) }},
+		{"attempt timed out first", "the end of the attempt", func(s *sim, _ *worker, a *attempt) { s.fire(a) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			n := 0
+			s := newSim(t, WithLogger(slog.New(countingHandler{msg, &n})), withSilentWait(time.Hour))
+			s.readTask()
+			sl := s.slot0()
+			w, a := sl.w, sl.head()
+			tt.end(s, w, a)
+			if w.silence != nil {
+				t.Errorf("%s did not stop the timer", tt.what)
+			}
+			s.m.silentOver(sl, w, a)
+			if n != 0 {
+				t.Errorf("%d warnings after %s", n, tt.what)
+			}
+		})
+	}
 }
