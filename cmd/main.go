@@ -38,6 +38,12 @@ type factory struct {
 	Notify func(c chan<- os.Signal, sig ...os.Signal) (stop func())
 	// Getpid is the launcher's pid (PID 1 detection).
 	Getpid func() int
+	// HeadStart begins a run's preparation and signal subscriptions
+	// before its arguments are parsed (headStart): the process's own
+	// factory does, in-process tests' do not.
+	HeadStart bool
+
+	head *headStart // execute's, for the run to take
 }
 
 func newFactory() *factory {
@@ -53,7 +59,8 @@ func newFactory() *factory {
 			signal.Notify(c, sig...)
 			return func() {}
 		},
-		Getpid: os.Getpid,
+		Getpid:    os.Getpid,
+		HeadStart: true,
 	}
 }
 
@@ -91,6 +98,10 @@ func Main() int {
 // status, printing an error once.
 func execute(ctx context.Context, f *factory, args []string) int {
 	root := newRootCmd(f)
+	if f.HeadStart && runsCommand(root, args) {
+		f.head = beginRun(f)
+		defer f.head.close()
+	}
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

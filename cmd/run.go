@@ -6,13 +6,11 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
-	"slices"
 	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
 	"go.opentelemetry.io/otel/metric"
-	"golang.org/x/term"
 
 	"github.com/otel-qrun/otel-qrun/envconfig"
 	"github.com/otel-qrun/otel-qrun/instrument"
@@ -75,8 +73,12 @@ var forwardedSignals = []os.Signal{
 
 func (o *runOptions) run(ctx context.Context) error {
 	environ := o.f.Environ()
-	sigs, signalsReady, unsubscribe := o.subscribe()
-	defer unsubscribe()
+	// Begun by execute ahead of the arguments' parsing (headStart), or now.
+	prep, sub := o.f.head.take(o.f)
+	// Closed last: it reaps the keeper the Run ended, after the
+	// telemetry's shut-down.
+	defer prep.Close()
+	defer sub.stop()
 	cfg, err := loadConfig(o.cmd, environ, o.f.IO.ErrOut)
 	if err != nil {
 		return err
@@ -87,13 +89,6 @@ func (o *runOptions) run(ctx context.Context) error {
 	// The SDK's log lines carry their own component (otel, telemetry).
 	base := newLogger(o.f.IO.ErrOut, cfg.Verbose, environ)
 	log := base.With("component", "otel-qrun")
-	// What the Run needs before its first worker (its cgroup, the keeper's
-	// start) is begun in the background, and overlaps the signal
-	// subscriptions and the SDK's set-up: a short run spent them one after
-	// the other before (BenchmarkPrefix). Closed last: it reaps the keeper
-	// the Run ended, after the telemetry's shut-down.
-	prep := launcher.Prepare("/proc/self/exe", environ, log)
-	defer prep.Close()
 	plan, err := prepareBootstrap(ctx, cfg, o.args, environ, false)
 	if err != nil {
 		return err
@@ -169,9 +164,9 @@ func (o *runOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Signals that arrive from here on wait in sigs for Run.
-	signalsReady()
-	status, err := l.Run(ctx, sigs)
+	// Signals that arrive from here on wait in sub.sigs for Run.
+	sub.ready()
+	status, err := l.Run(ctx, sub.sigs)
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
@@ -179,43 +174,6 @@ func (o *runOptions) run(ctx context.Context) error {
 		return &exitError{code: status}
 	}
 	return nil
-}
-
-// subscribe relays the signals the launcher handles to sigs: every one of
-// forwardedSignals and, with a terminal on stdin, those of job control.
-// The subscription is made in the background: os/signal makes a round trip
-// to the runtime's signal-mask thread for each signal, about 0.3 ms for
-// the eleven on an idle 2-core machine and over 0.8 ms while the
-// launcher's start-up competes with it for the CPUs, which a short run
-// spent on its critical path (BenchmarkPrefix). ready waits until the
-// subscription is made; stop waits for that and ends it.
-func (o *runOptions) subscribe() (sigs chan os.Signal, ready, stop func()) {
-	sigs = make(chan os.Signal, 16)
-	caught := forwardedSignals
-	if in, ok := o.f.IO.In.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(in.Fd())) {
-		// A worker may get the terminal: SIGCHLD tells when ^Z stopped
-		// it (job control). Not caught otherwise: it would wake the loop
-		// at every exit of a per-task process.
-		caught = append(slices.Clip(caught), syscall.SIGCHLD)
-		if runtime.GOOS == "linux" {
-			// When no worker holds the terminal (several workers), ^Z
-			// reaches the launcher: it stops every worker with itself
-			// (launcher, job control). Elsewhere it just stops.
-			caught = append(caught, syscall.SIGTSTP)
-		}
-	}
-	done := make(chan struct{})
-	var unsubscribe func()
-	go func() {
-		defer close(done)
-		unsubscribe = o.f.Notify(sigs, caught...)
-	}()
-	ready = func() { <-done }
-	stop = func() {
-		<-done
-		unsubscribe()
-	}
-	return sigs, ready, stop
 }
 
 // prepareBootstrap checks the zero-code bootstrap of the instrument key

@@ -16,7 +16,7 @@ import (
 // no process through it (members, signal, kill).
 func TestCgroupReuse(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
-	sup := newSupervision(log, "", nil)
+	sup := newSupervision("", nil)
 	if sup.mechanism != MechanismCgroup {
 		sup.close()
 		t.Skipf("no cgroup mechanism here: %s", sup.reason)

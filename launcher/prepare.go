@@ -1,7 +1,6 @@
 package launcher
 
 import (
-	"log/slog"
 	"sync"
 )
 
@@ -28,17 +27,17 @@ type Preparation struct {
 }
 
 // Prepare begins a Run's preparation in the background with keeper as the
-// keeper's executable ("" for none, as [WithKeeper]), environ as the
-// environment the keeper takes GORACE from (as [WithEnviron]) and log for
-// its warnings (a keeper that cannot start). It returns at once.
-func Prepare(keeper string, environ []string, log *slog.Logger) *Preparation {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+// keeper's executable ("" for none, as [WithKeeper]) and environ as the
+// environment the keeper takes GORACE from (as [WithEnviron]). It returns
+// at once, and needs nothing of the Run's configuration: it may begin
+// before the caller's own (cmd begins it before parsing its arguments).
+// What goes wrong (a keeper that cannot start) is reported by the Run that
+// takes it, through that Run's logger ([WithLogger]).
+func Prepare(keeper string, environ []string) *Preparation {
 	p := &Preparation{ready: make(chan struct{})}
 	go func() {
 		defer close(p.ready)
-		p.sup = newSupervision(log, keeper, environ)
+		p.sup = newSupervision(keeper, environ)
 		p.sup.reapLater = true // by Close, after the caller's shut-down
 	}()
 	return p

@@ -1,8 +1,12 @@
 package launcher
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -19,7 +23,7 @@ func TestPreparationTakenByRun(t *testing.T) {
 	if _, err := os.Stat("/bin/true"); err != nil {
 		t.Skip("no /bin/true")
 	}
-	p := Prepare(os.Args[0], os.Environ(), nil)
+	p := Prepare(os.Args[0], os.Environ())
 	info := p.Supervision()
 	sup := p.sup
 	if sup.keeper == nil {
@@ -89,7 +93,7 @@ func TestPreparationTakenByRun(t *testing.T) {
 // A Preparation no Run took is ended by Close: its keeper is ended and
 // reaped, its cgroups removed.
 func TestPreparationClosedUnused(t *testing.T) {
-	p := Prepare(os.Args[0], os.Environ(), nil)
+	p := Prepare(os.Args[0], os.Environ())
 	info := p.Supervision()
 	sup := p.sup
 	if sup.keeper == nil {
@@ -105,4 +109,36 @@ func TestPreparationClosedUnused(t *testing.T) {
 		}
 	}
 	p.Close() // twice: nothing more
+}
+
+// A Preparation begun before the caller has a logger (cmd begins it before
+// it parses its arguments) reports a keeper that could not start through
+// the logger of the Run that takes it; a warning logged at the
+// preparation's time would go nowhere.
+func TestPreparationWarnsThroughRunLogger(t *testing.T) {
+	if _, err := os.Stat("/bin/true"); err != nil {
+		t.Skip("no /bin/true")
+	}
+	p := Prepare(filepath.Join(t.TempDir(), "no-such-keeper"), os.Environ())
+	defer p.Close()
+	if p.Supervision(); p.sup.keeper != nil {
+		t.Fatal("a keeper started from a path that does not exist")
+	}
+	var logged bytes.Buffer
+	devNull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devNull.Close()
+	l, err := New([]string{"/bin/true"}, WithPreparation(p), WithStdio(devNull, devNull, devNull),
+		WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, err := l.Run(context.Background(), nil); err != nil || status != 0 {
+		t.Fatalf("Run: status %d, %v", status, err)
+	}
+	if got := logged.String(); strings.Count(got, "cannot start the keeper") != 1 || !strings.Contains(got, "no-such-keeper") {
+		t.Errorf("the Run logged:\n%s\nwant the keeper's failure to start, once, with its path", got)
+	}
 }

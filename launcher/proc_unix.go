@@ -223,8 +223,9 @@ func newSpawner(r *reaper, cfg *config) *spawner {
 		s.sup = cfg.prepared.take()
 	}
 	if s.sup == nil {
-		s.sup = newSupervision(cfg.logger, cfg.keeper, cfg.environ)
+		s.sup = newSupervision(cfg.keeper, cfg.environ)
 	}
+	s.sup.adopt(cfg.logger)
 	if pid := s.sup.keeperPID(); pid > 0 {
 		// The wait4(-1) loop of subreaper mode reaps the keeper too; it
 		// is no orphan.

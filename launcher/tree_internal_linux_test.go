@@ -57,7 +57,7 @@ func TestCgroupRefusedFallsBackToProc(t *testing.T) {
 // a member, and its resident memory counts in rss; kill ends both.
 func TestTreeMembersAndRSS(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
-	for _, sup := range []*supervision{newSupervision(log, "", nil), {mechanism: MechanismProc, log: log}} {
+	for _, sup := range []*supervision{newSupervision("", nil), {mechanism: MechanismProc, log: log}} {
 		t.Run(sup.mechanism, func(t *testing.T) { testTreeMembersAndRSS(t, sup) })
 	}
 }

@@ -110,6 +110,7 @@ type supervision struct {
 	reason    string // why the cgroup mechanism is not used
 	seq       int    // the spawner's only
 	keeper    *keeperProc
+	keeperErr error // why the keeper did not start, for adopt to report
 	log       logger
 	// reapLater: close ends the keeper without reaping it, for
 	// reapKeeper (Preparation.Close) to do.
@@ -133,20 +134,24 @@ type logger interface {
 	Debug(msg string, args ...any)
 }
 
+// discardLogger is a supervision's logger until a Run adopts it.
+type discardLogger struct{}
+
+func (discardLogger) Warn(string, ...any)  {}
+func (discardLogger) Debug(string, ...any) {}
+
 // newSupervision creates this Run's cgroup when it can. keeperPath is the
-// executable run as the keeper ("" for none).
-func newSupervision(log logger, keeperPath string, keeperEnv []string) *supervision {
-	s := &supervision{mechanism: MechanismProc, log: log}
+// executable run as the keeper ("" for none). It logs nothing: the Run
+// that uses it reports what went wrong through its own logger (adopt),
+// which a Preparation begun before the caller's configuration (cmd: its
+// log level) could not know.
+func newSupervision(keeperPath string, keeperEnv []string) *supervision {
+	s := &supervision{mechanism: MechanismProc, log: discardLogger{}}
 	// The keeper first: its fork waits for its exec, and the cgroups
 	// made meanwhile would only delay it. It learns the Run's cgroup
 	// before the mkdir (makeRunCgroup).
 	if keeperPath != "" {
-		k, err := startKeeper(keeperPath, keeperEnv)
-		if err != nil {
-			log.Warn("cannot start the keeper: the workers' descendants outlive a launcher killed with SIGKILL", "error", err)
-		} else {
-			s.keeper = k
-		}
+		s.keeper, s.keeperErr = startKeeper(keeperPath, keeperEnv)
 	}
 	dir, err := cgroupDir()
 	if err == nil {
@@ -164,6 +169,16 @@ func newSupervision(log logger, keeperPath string, keeperEnv []string) *supervis
 		s.reason = err.Error()
 	}
 	return s
+}
+
+// adopt makes log the supervision's logger, for the Run that uses it, and
+// reports through it a keeper that could not start.
+func (s *supervision) adopt(log logger) {
+	s.log = log
+	if s.keeperErr != nil {
+		log.Warn("cannot start the keeper: the workers' descendants outlive a launcher killed with SIGKILL", "error", s.keeperErr)
+		s.keeperErr = nil
+	}
 }
 
 // makeRunCgroup creates this Run's cgroup under dir, a name of its own for

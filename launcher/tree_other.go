@@ -38,7 +38,9 @@ type supervision struct {
 	reapLater bool // as on Linux; no keeper here
 }
 
-func newSupervision(logger, string, []string) *supervision { return &supervision{} }
+func newSupervision(string, []string) *supervision { return &supervision{} }
+
+func (s *supervision) adopt(logger) {}
 
 func (s *supervision) newTree([]string, bool) (*tree, error) { return &tree{ctty: -1}, nil }
 
