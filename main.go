@@ -6,6 +6,9 @@ import (
 	"os"
 
 	"github.com/otel-qrun/otel-qrun/cmd"
+	// Subscribes the launcher's signals among the first packages
+	// initialized, before the others and main (internal/earlysig).
+	_ "github.com/otel-qrun/otel-qrun/internal/earlysig/begin"
 )
 
 func main() { os.Exit(cmd.Main()) }

@@ -2,60 +2,49 @@ package cmd
 
 import (
 	"os"
-	"runtime"
-	"slices"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/otel-qrun/otel-qrun/internal/earlysig"
 	"github.com/otel-qrun/otel-qrun/launcher"
 )
 
 // headStart is what a run begins before its arguments are parsed and its
 // configuration loaded: the launcher's preparation (its cgroups, the
-// keeper's fork and exec) and the signal subscriptions, both in the
-// background. A short run (otel-qrun -- true) otherwise waited for them
-// after its own start-up; begun here, they overlap it (BenchmarkPrefix:
-// about 0.4 ms of the 6 ms the launcher adds). Begun only when the
-// arguments run a command (runsCommand): a misjudged run costs a keeper
-// started and ended for nothing, never a different outcome.
+// keeper's fork and exec), in the background. A short run (otel-qrun --
+// true) otherwise waited for it after its own start-up; begun here, it
+// overlaps that (BenchmarkPrefix). Begun only when the arguments run a
+// command (runsCommand): a misjudged run costs a keeper started and ended
+// for nothing, never a different outcome. The signal subscription is
+// begun earlier still, during the packages' initialization
+// (internal/earlysig).
 type headStart struct {
 	prep *launcher.Preparation
-	sigs subscription
-}
-
-// subscription is a background signal subscription (subscribe).
-type subscription struct {
-	sigs        chan os.Signal
-	ready, stop func()
 }
 
 // keeperPath is the keeper's executable: the launcher's own, whatever its
 // name on disk (launcher.KeeperEnv).
 const keeperPath = "/proc/self/exe"
 
-// beginRun begins a run's head start with f's environment and streams.
+// beginRun begins a run's head start with f's environment.
 func beginRun(f *factory) *headStart {
-	return &headStart{prep: launcher.Prepare(keeperPath, f.Environ()), sigs: subscribe(f)}
+	return &headStart{prep: launcher.Prepare(keeperPath, f.Environ())}
 }
 
-// take hands the head start to the run, or begins one when there is none
-// (a factory without HeadStart: the in-process tests).
-func (h *headStart) take(f *factory) (*launcher.Preparation, subscription) {
+// preparation hands the head start's preparation to the run, or begins
+// one when there is none (a factory without HeadStart: the in-process
+// tests; a run runsCommand misjudged).
+func (h *headStart) preparation(f *factory) *launcher.Preparation {
 	if h == nil {
-		return launcher.Prepare(keeperPath, f.Environ()), subscribe(f)
+		return launcher.Prepare(keeperPath, f.Environ())
 	}
-	return h.prep, h.sigs
+	return h.prep
 }
 
-// close ends what no run took: a preparation is closed (Close is
-// idempotent, and only reaps the keeper of a Run that took it), the
-// subscription stopped.
-func (h *headStart) close() {
-	h.prep.Close()
-	h.sigs.stop()
-}
+// close ends what no run took: Close is idempotent, and only reaps the
+// keeper of a Run that took the preparation.
+func (h *headStart) close() { h.prep.Close() }
 
 // runsCommand reports whether args run a command, as cobra will decide:
 // they name no subcommand of root and ask for no help or version before
@@ -82,41 +71,36 @@ func runsCommand(root *cobra.Command, args []string) bool {
 	return true
 }
 
-// subscribe relays the signals the launcher handles to a channel: every
-// one of forwardedSignals and, with a terminal on stdin, those of job
-// control. The subscription is made in the background: os/signal makes a
-// round trip to the runtime's signal-mask thread for each signal, about
-// 0.3 ms for the eleven on an idle 2-core machine and over 0.8 ms while
-// the launcher's start-up competes with it for the CPUs, which a short run
-// spent on its critical path (BenchmarkPrefix). ready waits until the
-// subscription is made; stop waits for that and ends it.
+// subscription is the run's signal subscription: sigs receives the
+// signals once ready has returned; stop ends it.
+type subscription struct {
+	sigs        chan os.Signal
+	ready, stop func()
+}
+
+// subscribe relays the signals the launcher handles (earlysig.Caught) to a
+// channel, subscribed in the background (earlysig.Subscribe). The
+// process's own factory (HeadStart) takes the subscription begun during
+// its initialization (earlysig.Take); the tests' factories subscribe now,
+// through Notify.
 func subscribe(f *factory) subscription {
-	sigs := make(chan os.Signal, 16)
-	caught := forwardedSignals
-	if in, ok := f.IO.In.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(in.Fd())) {
-		// A worker may get the terminal: SIGCHLD tells when ^Z stopped
-		// it (job control). Not caught otherwise: it would wake the loop
-		// at every exit of a per-task process.
-		caught = append(slices.Clip(caught), syscall.SIGCHLD)
-		if runtime.GOOS == "linux" {
-			// When no worker holds the terminal (several workers), ^Z
-			// reaches the launcher: it stops every worker with itself
-			// (launcher, job control). Elsewhere it just stops.
-			caught = append(caught, syscall.SIGTSTP)
+	if f.HeadStart {
+		if s := earlysig.Take(); s != nil {
+			// Kept until the process exits: signal.Stop would cost a
+			// round trip per signal, and a SIGTERM arriving after it
+			// would replace the exit status the launcher chose.
+			return subscription{sigs: s.Signals, ready: s.Ready, stop: func() {}}
 		}
 	}
-	done := make(chan struct{})
-	var unsubscribe func()
-	go func() {
-		defer close(done)
-		unsubscribe = f.Notify(sigs, caught...)
-	}()
-	return subscription{
-		sigs:  sigs,
-		ready: func() { <-done },
-		stop: func() {
-			<-done
-			unsubscribe()
-		},
+	tty := false
+	if in, ok := f.IO.In.(interface{ Fd() uintptr }); ok {
+		tty = term.IsTerminal(int(in.Fd()))
 	}
+	var unsubscribe func()
+	s := earlysig.Subscribe(func(c chan<- os.Signal, sigs ...os.Signal) { unsubscribe = f.Notify(c, sigs...) },
+		earlysig.Caught(tty)...)
+	return subscription{sigs: s.Signals, ready: s.Ready, stop: func() {
+		s.Ready()
+		unsubscribe()
+	}}
 }

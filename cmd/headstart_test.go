@@ -1,8 +1,17 @@
 package cmd
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The head start is begun for the arguments that run a command, and for
@@ -38,5 +47,66 @@ func TestRunsCommand(t *testing.T) {
 				t.Errorf("runsCommand(%q) = %v, want %v", tc.args, got, tc.want)
 			}
 		})
+	}
+}
+
+// The process's initialization subscribes the launcher's signals
+// (internal/earlysig); a command that is no run gives them back: a
+// SIGTERM ends otel-qrun enqueue waiting on its stdin, as it ends any
+// program that does not catch it. The signal is sent once enqueue reads
+// its stdin, long after the subscription was made.
+func TestNoRunGivesSignalsBack(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc/PID/task/TID/syscall")
+	}
+	c := exec.Command(qrunBin, "enqueue")
+	c.Env = append(os.Environ(), "OTEL_SDK_DISABLED=true")
+	stdin, err := c.StdinPipe() // held open: enqueue waits for its payload
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitReadingStdin(t, c.Process.Pid)
+	if err := c.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- c.Wait() }()
+	select {
+	case <-exited:
+	case <-time.After(60 * time.Second): // a bound of last resort
+		_ = c.Process.Kill()
+		<-exited
+		t.Fatal("otel-qrun enqueue outlived a SIGTERM: its signals were never given back")
+	}
+	if ws, _ := c.ProcessState.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGTERM {
+		t.Errorf("otel-qrun enqueue ended with %v, want killed by SIGTERM", c.ProcessState)
+	}
+}
+
+// waitReadingStdin waits until a thread of pid is blocked in read(2) on
+// fd 0 (/proc/PID/task/TID/syscall: the number, then the arguments).
+func waitReadingStdin(t *testing.T, pid int) {
+	t.Helper()
+	want := strconv.Itoa(unix.SYS_READ) + " 0x0 "
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(60 * time.Second) // a bound of last resort
+	for {
+		tids, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		for _, tid := range tids {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/syscall", pid, tid.Name()))
+			if strings.HasPrefix(string(b), want) {
+				return
+			}
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("process %d never read its stdin", pid)
+		}
 	}
 }

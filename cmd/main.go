@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/otel-qrun/otel-qrun/envconfig"
+	"github.com/otel-qrun/otel-qrun/internal/earlysig"
 	"github.com/otel-qrun/otel-qrun/internal/redact"
 	"github.com/otel-qrun/otel-qrun/launcher"
 )
@@ -38,9 +39,10 @@ type factory struct {
 	Notify func(c chan<- os.Signal, sig ...os.Signal) (stop func())
 	// Getpid is the launcher's pid (PID 1 detection).
 	Getpid func() int
-	// HeadStart begins a run's preparation and signal subscriptions
-	// before its arguments are parsed (headStart): the process's own
-	// factory does, in-process tests' do not.
+	// HeadStart begins a run's preparation before its arguments are
+	// parsed (headStart), and hands the run the signal subscription the
+	// process's initialization began (internal/earlysig), or releases it:
+	// the process's own factory does, in-process tests' do not.
 	HeadStart bool
 
 	head *headStart // execute's, for the run to take
@@ -50,11 +52,9 @@ func newFactory() *factory {
 	return &factory{
 		IO:      &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr},
 		Environ: os.Environ,
-		// The process exits as soon as the command returns, so the
-		// signals stay caught until then: signal.Stop would cost a round
-		// trip to the runtime's signal thread per signal, and a SIGTERM
-		// arriving after it would replace the exit status the launcher
-		// chose.
+		// Only when earlysig has no subscription to hand over (the
+		// process's run takes it). The process exits as soon as the
+		// command returns, so the signals stay caught until then.
 		Notify: func(c chan<- os.Signal, sig ...os.Signal) func() {
 			signal.Notify(c, sig...)
 			return func() {}
@@ -98,9 +98,14 @@ func Main() int {
 // status, printing an error once.
 func execute(ctx context.Context, f *factory, args []string) int {
 	root := newRootCmd(f)
-	if f.HeadStart && runsCommand(root, args) {
-		f.head = beginRun(f)
-		defer f.head.close()
+	if f.HeadStart {
+		if runsCommand(root, args) {
+			f.head = beginRun(f)
+			defer f.head.close()
+		} else {
+			// No run takes the signals its initialization subscribed.
+			go earlysig.Release()
+		}
 	}
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

@@ -7,7 +7,6 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"go.opentelemetry.io/otel/metric"
@@ -59,22 +58,10 @@ func launcherOptions(cfg *envconfig.Config, environ []string, pid int, prep *lau
 	}
 }
 
-// forwardedSignals are the signals the launcher handles (README, Supervision and signals).
-var forwardedSignals = []os.Signal{
-	syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT,
-	syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH,
-	syscall.SIGTTIN, syscall.SIGTTOU,
-	// Caught, SIGPIPE no longer kills the launcher when its stdout (the
-	// result stream) is closed: the write fails with EPIPE and the
-	// launcher stops gracefully (exit 141). Workers start with it at its
-	// default, as a caught signal is reset by exec.
-	syscall.SIGPIPE,
-}
-
 func (o *runOptions) run(ctx context.Context) error {
 	environ := o.f.Environ()
-	// Begun by execute ahead of the arguments' parsing (headStart), or now.
-	prep, sub := o.f.head.take(o.f)
+	// Begun ahead of the arguments' parsing (headStart, earlysig), or now.
+	prep, sub := o.f.head.preparation(o.f), subscribe(o.f)
 	// Closed last: it reaps the keeper the Run ended, after the
 	// telemetry's shut-down.
 	defer prep.Close()
