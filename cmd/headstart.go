@@ -24,7 +24,9 @@ type headStart struct {
 }
 
 // keeperPath is the keeper's executable: the launcher's own, whatever its
-// name on disk (launcher.KeeperEnv).
+// name on disk (launcher.KeeperEnv); the path internal/earlysig/begin
+// starts it from during the process's initialization, which the launcher
+// then takes (keeper.TakeEarly).
 const keeperPath = "/proc/self/exe"
 
 // beginRun begins a run's head start with f's environment.
@@ -50,8 +52,8 @@ func (h *headStart) close() { h.prep.Close() }
 // they name no subcommand of root and ask for no help or version before
 // "--". Only the head start depends on it.
 func runsCommand(root *cobra.Command, args []string) bool {
-	if len(args) == 0 {
-		return false
+	if len(args) == 0 || args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd {
+		return false // no run, or a shell's completion request (added by Execute)
 	}
 	// Added by Execute otherwise, after this is decided (idempotent).
 	root.InitDefaultHelpCmd()

@@ -1,21 +1,29 @@
 package cmd
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
+
+	"github.com/otel-qrun/otel-qrun/internal/earlysig"
+	"github.com/otel-qrun/otel-qrun/internal/workertest"
 )
 
 // The head start is begun for the arguments that run a command, and for
-// no others: a subcommand, help or the version.
+// no others: a subcommand, help or the version. earlysig.LooksLikeRun,
+// which decides the keeper's start before the command tree exists, judges
+// them alike.
 func TestRunsCommand(t *testing.T) {
 	for _, tc := range []struct {
 		args string
@@ -35,6 +43,9 @@ func TestRunsCommand(t *testing.T) {
 		{"enqueue --help", false},
 		{"help", false},
 		{"completion bash", false},
+		{"carrier", false},
+		{"version", false},
+		{"__complete --", false},
 		{"--help", false},
 		{"-h", false},
 		{"--version", false},
@@ -45,6 +56,9 @@ func TestRunsCommand(t *testing.T) {
 			got := runsCommand(root, strings.Fields(tc.args))
 			if got != tc.want {
 				t.Errorf("runsCommand(%q) = %v, want %v", tc.args, got, tc.want)
+			}
+			if early := earlysig.LooksLikeRun(strings.Fields(tc.args)); early != tc.want {
+				t.Errorf("earlysig.LooksLikeRun(%q) = %v, want %v", tc.args, early, tc.want)
 			}
 		})
 	}
@@ -108,5 +122,68 @@ func waitReadingStdin(t *testing.T, pid int) {
 		case <-deadline:
 			t.Fatalf("process %d never read its stdin", pid)
 		}
+	}
+}
+
+// earlysig.LooksLikeRun, which decides the keeper's early start before the
+// command tree exists, knows every subcommand of the tree.
+func TestEarlySubcommands(t *testing.T) {
+	root := newRootCmd(newFactory())
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	var names []string
+	for _, c := range root.Commands() {
+		names = append(names, c.Name())
+		names = append(names, c.Aliases...)
+	}
+	// Added by cobra when it executes (shell completion's requests).
+	names = append(names, cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd)
+	slices.Sort(names)
+	got := slices.Sorted(slices.Values(earlysig.Subcommands))
+	if !slices.Equal(got, names) {
+		t.Errorf("earlysig.Subcommands = %v, want the command tree's %v", got, names)
+	}
+}
+
+// A run takes the keeper its process began during its initialization
+// (internal/earlysig/begin, keeper.TakeEarly): the launcher has one
+// keeper, never a second started beside it.
+func TestRunHasOneKeeper(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("no keeper outside Linux")
+	}
+	c := exec.Command(qrunBin, "--", "sh", "-c", "echo started; read x; true")
+	c.Env = append(os.Environ(), quietTelemetry...)
+	stdin, err := c.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stdin.Close()
+		if err := c.Wait(); err != nil {
+			t.Errorf("otel-qrun: %v", err)
+		}
+	}()
+	if line, _ := bufio.NewReader(out).ReadString('\n'); line != "started\n" {
+		t.Fatalf("the worker said %q, want started", line)
+	}
+	keepers := 0
+	for _, st := range workertest.Processes() {
+		if st.PPID != c.Process.Pid {
+			continue
+		}
+		if cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", st.PID)); string(cmdline) == "otel-qrun-keeper\x00" {
+			keepers++
+		}
+	}
+	if keepers != 1 {
+		t.Errorf("the launcher has %d keepers, want 1", keepers)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/otel-qrun/otel-qrun/envconfig"
 	"github.com/otel-qrun/otel-qrun/internal/earlysig"
+	"github.com/otel-qrun/otel-qrun/internal/keeper"
 	"github.com/otel-qrun/otel-qrun/internal/redact"
 	"github.com/otel-qrun/otel-qrun/launcher"
 )
@@ -103,7 +104,9 @@ func execute(ctx context.Context, f *factory, args []string) int {
 			f.head = beginRun(f)
 			defer f.head.close()
 		} else {
-			// No run takes the signals its initialization subscribed.
+			// No run takes the signals its initialization subscribed,
+			// or a keeper it began (internal/earlysig/begin).
+			keeper.ReleaseEarly()
 			go earlysig.Release()
 		}
 	}

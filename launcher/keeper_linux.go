@@ -2,7 +2,6 @@ package launcher
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"sync"
 	"syscall"
@@ -21,7 +20,7 @@ import (
 const KeeperEnv = keeper.Env
 
 // KeeperNice is the nice value the keeper starts with (setpriority(2)).
-const KeeperNice = 19
+const KeeperNice = keeper.Nice
 
 // keeperProc is the launcher's end of the keeper: a pipe whose end (EOF without
 // "done") tells the keeper that the launcher is gone.
@@ -33,47 +32,19 @@ type keeperProc struct {
 	reapOnce sync.Once
 }
 
-// startKeeper starts path as the keeper; it learns the Run's cgroup, if
-// any, later (supervision.makeRunCgroup). The keeper leads its own process
-// group and has no parent-death signal: it must outlive the launcher.
+// startKeeper starts path as the keeper (keeper.Start), or takes the one
+// the process began for path during its initialization (keeper.BeginEarly,
+// otel-qrun's); it learns the Run's cgroup, if any, later
+// (supervision.makeRunCgroup).
 func startKeeper(path string, environ []string) (*keeperProc, error) {
-	r, w, err := os.Pipe()
+	p, err, ok := keeper.TakeEarly(path)
+	if !ok {
+		p, err = keeper.Start(path, environ)
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
-	devNull, err := os.Open(os.DevNull)
-	if err != nil {
-		w.Close()
-		return nil, err
-	}
-	defer devNull.Close()
-	// One P: the keeper waits on a pipe, and the runtime then skips
-	// working out a default from the CPUs and cgroup limits.
-	env := []string{KeeperEnv + "=1", "GOMAXPROCS=1"}
-	if v := getenv(environ, "GORACE"); v != "" {
-		env = append(env, "GORACE="+v)
-	}
-	pidfd := -1
-	pid, err := syscall.ForkExec(path, []string{"otel-qrun-keeper"}, &syscall.ProcAttr{
-		Env:   env,
-		Files: []uintptr{r.Fd(), devNull.Fd(), devNull.Fd()},
-		Sys:   &syscall.SysProcAttr{Setpgid: true, PidFD: &pidfd},
-	})
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("start keeper %s: %w", path, err)
-	}
-	// Its start-up (a Go runtime starting from this executable, about
-	// 1.5 ms of CPU) gives way to the launcher's and the workers': a
-	// short run on two CPUs otherwise shared them with it. The keeper
-	// raises itself back when it has work to do, where it may.
-	// A nice value is a thread's: PRIO_PGRP (the keeper leads its
-	// group) reaches every thread its runtime has started already;
-	// those it starts later inherit it.
-	_ = unix.Setpriority(unix.PRIO_PGRP, pid, KeeperNice)
-	k := &keeperProc{pid: pid, pidfd: pidfd, w: w}
-	return k, nil
+	return &keeperProc{pid: p.Pid, pidfd: p.Pidfd, w: p.W}, nil
 }
 
 // send writes one line to the keeper; a keeper that is gone is ignored.
