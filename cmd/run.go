@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -76,9 +77,24 @@ func (o *runOptions) run(ctx context.Context) error {
 	// The SDK's log lines carry their own component (otel, telemetry).
 	base := newLogger(o.f.IO.ErrOut, cfg.Verbose, environ)
 	log := base.With("component", "otel-qrun")
-	plan, err := prepareBootstrap(ctx, cfg, o.args, environ, false)
+	// The spans of the run are flushed once its workers are gone
+	// (launcher.WithDrained), while the launcher removes their cgroups;
+	// waited for after the shutdown, which ends a flush that hangs on the
+	// collector by the shutdown timeout.
+	var flushing sync.WaitGroup
+	defer flushing.Wait()
+	// The SDK's background start (its connection, its encoders' warm-up)
+	// waits for the first worker: before it, it would compete with the
+	// preparation and the fork for the CPUs (BenchmarkPrefix).
+	sdk, ctx, shutdown, err := startTelemetry(ctx, o.f, environ, base,
+		telemetry.WithShutdownTimeout(cfg.ShutdownTimeout), telemetry.WithDeferredWarmUp())
 	if err != nil {
 		return err
+	}
+	defer shutdown()
+	plan, err := prepareBootstrap(ctx, cfg, o.args, environ, false)
+	if err != nil {
+		return startFailed(ctx, sdk, o.args[0], err)
 	}
 	defer func() {
 		if err := plan.Close(); err != nil {
@@ -97,22 +113,6 @@ func (o *runOptions) run(ctx context.Context) error {
 		// stops the world, on a short run's critical path.
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	}
-
-	// The spans of the run are flushed once its workers are gone
-	// (launcher.WithDrained), while the launcher removes their cgroups;
-	// waited for after the shutdown, which ends a flush that hangs on the
-	// collector by the shutdown timeout.
-	var flushing sync.WaitGroup
-	defer flushing.Wait()
-	// The SDK's background start (its connection, its encoders' warm-up)
-	// waits for the first worker: before it, it would compete with the
-	// preparation and the fork for the CPUs (BenchmarkPrefix).
-	sdk, ctx, shutdown, err := startTelemetry(ctx, o.f, environ, base,
-		telemetry.WithShutdownTimeout(cfg.ShutdownTimeout), telemetry.WithDeferredWarmUp())
-	if err != nil {
-		return err
-	}
-	defer shutdown()
 
 	opts := launcherOptions(cfg, environ, o.f.Getpid(), prep)
 	if !sdk.Disabled {
@@ -149,7 +149,7 @@ func (o *runOptions) run(ctx context.Context) error {
 	}
 	l, err := launcher.New(o.args, opts...)
 	if err != nil {
-		return err
+		return startFailed(ctx, sdk, o.args[0], err)
 	}
 	// Signals that arrive from here on wait in sub.sigs for Run.
 	sub.ready()
@@ -161,6 +161,17 @@ func (o *runOptions) run(ctx context.Context) error {
 		return &exitError{code: status}
 	}
 	return nil
+}
+
+// startFailed returns err, a run's error before its first worker, and
+// records the span of a command that cannot be executed
+// (launcher.RecordStartFailure) when err says so: exit status 127 or 126
+// then comes with a trace, as a start that fails later does.
+func startFailed(ctx context.Context, sdk *telemetry.SDK, argv0 string, err error) error {
+	if !sdk.Disabled && (errors.Is(err, launcher.ErrNotFound) || errors.Is(err, launcher.ErrNotExecutable)) {
+		launcher.RecordStartFailure(ctx, sdk.TracerProvider, argv0, err)
+	}
+	return err
 }
 
 // prepareBootstrap checks the zero-code bootstrap of the instrument key

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/otel-qrun/otel-qrun/internal/otlptest"
 	"github.com/otel-qrun/otel-qrun/internal/workertest"
@@ -61,6 +63,11 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 	}
 }
 
+// A command that is not found, or cannot be executed, ends the run with
+// 127 or 126 as a shell would; it still leaves a trace: the span its first
+// worker would have had, ended as a start that failed, a child of the
+// inherited context (launcher.RecordStartFailure). Before, the run
+// exported nothing.
 func TestCommandNotFoundOrNotExecutable(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -68,13 +75,33 @@ func TestCommandNotFoundOrNotExecutable(t *testing.T) {
 	if err := os.WriteFile(plain, []byte("echo hi\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := append([]string{"PATH=" + os.Getenv("PATH")}, quietTelemetry...)
+	const trace, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 	for _, tt := range []struct {
-		arg  string
+		args []string
 		code int
-	}{{"qrun-no-such-command", 127}, {plain, 126}, {dir, 126}} {
-		if r := runQrun(t, env, tt.arg); r.code != tt.code || !strings.Contains(r.stderr, tt.arg) {
-			t.Errorf("%s: exit %d, stderr %q; want %d", tt.arg, r.code, r.stderr, tt.code)
+	}{
+		{[]string{"qrun-no-such-command"}, 127},
+		{[]string{plain}, 126},
+		{[]string{dir}, 126},
+		// --instrument looks the command up before the launcher does.
+		{[]string{"--instrument", "auto", "qrun-no-such-command"}, 127},
+	} {
+		arg := tt.args[len(tt.args)-1]
+		r := otlptest.NewGRPC(t)
+		env := append([]string{"PATH=" + os.Getenv("PATH"), "TRACEPARENT=00-" + trace + "-" + parent + "-01"}, r.Env()...)
+		if res := runQrun(t, env, tt.args...); res.code != tt.code || !strings.Contains(res.stderr, arg) {
+			t.Errorf("%s: exit %d, stderr %q; want %d", arg, res.code, res.stderr, tt.code)
+			continue
+		}
+		name := "run " + filepath.Base(arg)
+		spans := r.WaitSpans(t, func(s []otlptest.Span) bool { return len(spansNamed(s, name)) == 1 }, 20*time.Second)
+		s := spansNamed(spans, name)[0]
+		if s.TraceID != trace || s.ParentSpanID != parent || s.StatusCode != "error" || s.StatusMessage != "start failed" ||
+			len(s.Events) != 1 || s.Events[0].Name != "exception" ||
+			!strings.Contains(fmt.Sprint(s.Events[0].Attrs["exception.message"]), filepath.Base(arg)) ||
+			s.Attrs["process.executable.name"] != filepath.Base(arg) {
+			t.Errorf("%s: span %+v; want %q in trace %s under %s, status error \"start failed\", the error as an exception event",
+				arg, s, name, trace, parent)
 		}
 	}
 }

@@ -151,3 +151,23 @@ func (t *telemetry) taskConsumed() {
 	t.consumed.Add(1)
 	t.consumedSeen.Store(true)
 }
+
+// RecordStartFailure records, with tp, the span of a run whose command
+// cannot be executed at all: err is what [New] or [LookPath] returned for
+// argv0 (wrapping [ErrNotFound] or [ErrNotExecutable]). The span is the
+// one the first worker would have had (INTERNAL, "run NAME",
+// process.executable.name, qrun.worker.index 1, start reason initial),
+// ended at once as a start that failed ends: the error recorded (an
+// exception event) and the status Error "start failed". So a mistyped
+// command in a cron job shows in the trace of its caller, as otel-cli exec
+// records one, instead of nothing. ctx carries the inherited trace context.
+func RecordStartFailure(ctx context.Context, tp trace.TracerProvider, argv0 string, err error) {
+	if tp == nil {
+		return
+	}
+	t := &telemetry{tracer: tp.Tracer(instrumentationScope)}
+	_, span := t.workerSpan(ctx, argv0, 1, ReasonInitial)
+	span.RecordError(err)
+	span.SetStatus(codes.Error, "start failed")
+	span.End()
+}
