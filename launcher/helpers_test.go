@@ -48,6 +48,7 @@ var (
 func init() {
 	workertest.Register("launcher", runLauncherHelper)
 	workertest.Register("batchworker", func(struct{}) int { return batchWorker() })
+	workertest.Register("closestdin", func(struct{}) int { return closeStdinWorker() })
 	// readlines: report ready, then each line read from stdin, until EOF.
 	workertest.Register("readlines", func(workertest.Params) int {
 		fmt.Println(`{"event":"ready"}`)

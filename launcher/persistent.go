@@ -77,6 +77,8 @@ func (m *persistentMode) startWorker(s *slot, reason Reason) error {
 	w := s.w
 	w.in = newTaskPipe(stdinW, &r.lingering)
 	go m.readReplies(w, replyR)
+	r.lingering.Add(1)
+	go w.in.watchHangup(func() { r.handle(func() { m.stdinClosed(s, w) }) })
 	if d := r.cfg.startTimeout; d > 0 {
 		r.after(d, func() { m.startTimeoutOver(s, w) })
 	}
@@ -172,31 +174,47 @@ func (m *persistentMode) flushWrites() {
 	for i, p := range m.staged {
 		p.flushStaged()
 		s := m.stagedSlots[i]
-		if p.isBroken() && s.w != nil && s.w.in == p && !s.w.stopNow {
-			m.unsent(s, errors.New("the worker's stdin is closed"))
+		if p.isBroken() && s.w != nil && s.w.in == p {
+			m.stdinClosed(s, s.w) // EPIPE, before its hang-up was seen
 		}
 		m.staged[i], m.stagedSlots[i] = nil, nil
 	}
 	m.staged, m.stagedSlots = m.staged[:0], m.stagedSlots[:0]
 }
 
-// unsent ends the attempts of a worker whose task lines could not be
-// written: it closed its stdin (EPIPE) and can take no task, so it is
-// replaced. The tasks never reached it: like lines left unread (see
-// unreached), they are queued again without a charge when the worker has
-// answered a task before; else the oldest ends lost, so a worker that
-// closes its stdin at once cannot hold the tasks forever.
-func (m *persistentMode) unsent(s *slot, err error) {
-	r, w := m.r, s.w
-	r.log.Warn("cannot write a task line to the worker; replacing it", "worker", s.index, "pid", w.pid, "error", err)
-	w.replace, w.stopNow = ReasonRestart, true
+// stdinClosed handles a running worker w that closed its stdin
+// (taskPipe.watchHangup, or a write that failed with EPIPE): it can take
+// no more tasks. The task lines it
+// never read, still whole in the pipe or never written into it, are
+// queued again without a charge, as for a worker that exited (unreached);
+// when it never answered a task, the oldest of them ends lost instead (as
+// in unsent), so that a worker that closes its stdin at once cannot hold
+// the tasks forever. What it did read stays in flight, and it is replaced
+// once that is answered.
+func (m *persistentMode) stdinClosed(s *slot, w *worker) {
+	r, tr := m.r, m.r.tasks
+	if s.w != w || w.exit != nil || w.stopNow || w.in == nil || s.state == slotStopping || w.stdinClosed {
+		return // it exited, is being stopped (that settles its tasks), or was handled
+	}
+	w.stdinClosed = true
 	left := append([]*attempt(nil), s.inflight...)
-	for i := len(left) - 1; i >= 0; i-- {
+	unread := unreadBytes(w.in) + w.in.unsentBytes()
+	n := 0
+	for i := len(left) - 1; i >= 0 && left[i].line > 0 && unread >= left[i].line; i-- {
+		unread -= left[i].line
+		n++
+	}
+	r.log.Warn("worker closed its stdin; replacing it once it has answered the tasks it read",
+		"worker", s.index, "pid", w.pid, "unread", n)
+	for i := len(left) - 1; i >= len(left)-n; i-- { // back to front: they keep their order
 		if i == 0 && w.answered == 0 {
-			r.tasks.endAttempt(left[0], taskproto.StatusLost, "worker closed its stdin: the task line could not be written", nil)
+			tr.endAttempt(left[0], taskproto.StatusLost, "worker closed its stdin before it read the task", nil)
 			continue
 		}
-		r.tasks.requeue(left[i], "the worker's stdin was closed before it reached the task")
+		tr.requeue(left[i], "the worker closed its stdin before it read the task")
+	}
+	if w.replace == "" {
+		w.replace = ReasonRestart
 	}
 }
 

@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,6 +19,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/sys/unix"
 
 	"github.com/otel-qrun/otel-qrun/internal/taskproto"
 	"github.com/otel-qrun/otel-qrun/launcher"
@@ -148,5 +152,86 @@ func TestResultWrittenWhileTheLoopWaits(t *testing.T) {
 	status, res := th.all(t)
 	if status == 0 || res["slow"].Status == taskproto.StatusOK {
 		t.Fatalf("status %d, slow %+v", status, res["slow"])
+	}
+}
+
+// closeStdinWorker answers its tasks, reading its stdin a byte at a time
+// so that the lines behind the one it reads stay in the pipe. A task whose
+// payload is {"close":true} makes it wait until a line is behind it,
+// close its stdin, wait until the FIFO HELPER_FIFO has been opened for
+// writing and closed, answer the task and run on without reading: a
+// worker that takes no more tasks and does not exit.
+func closeStdinWorker() int {
+	replies := os.NewFile(3, "replies")
+	var line []byte
+	b := make([]byte, 1)
+	for {
+		if n, err := os.Stdin.Read(b); n == 0 || err != nil {
+			return 0
+		}
+		if b[0] != '\n' {
+			line = append(line, b[0])
+			continue
+		}
+		wt, err := taskproto.ParseWorkerTask(line)
+		line = line[:0]
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "closestdin:", err)
+			return 1
+		}
+		if string(wt.Payload) == `{"close":true}` {
+			fds := []unix.PollFd{{Fd: 0, Events: unix.POLLIN}}
+			for {
+				if _, err := unix.Poll(fds, -1); !errors.Is(err, unix.EINTR) {
+					break
+				}
+			}
+			os.Stdin.Close()
+			f, err := os.Open(os.Getenv("HELPER_FIFO")) // until the test opens it for writing
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "closestdin:", err)
+				return 1
+			}
+			_, _ = io.ReadAll(f) // until it closes it
+			f.Close()
+		}
+		replies.Write(taskproto.AppendReply(nil, taskproto.Reply{ID: wt.ID, OK: true, Attempt: wt.Attempt}))
+		if string(wt.Payload) == `{"close":true}` {
+			for {
+				time.Sleep(time.Hour) // idle until the launcher stops it
+			}
+		}
+	}
+}
+
+// A worker that closes its stdin and keeps running takes no more tasks:
+// the task lines it never read are queued again at once without an
+// attempt charged, and run on its replacement, while the task it did read
+// stays in flight until it answers it. Before, nothing told the launcher
+// until its next write (with the lines written ahead, none came): the
+// unread tasks waited for a timeout or the worker's exit, and the run
+// for this test waited for ever.
+func TestWorkerClosingStdinHandsBackUnread(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "release")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	input := `{"id":"hold","payload":{"close":true}}` + "\n" + `{"id":"a"}` + "\n" + `{"id":"b"}` + "\n"
+	th := startTasks(t, strings.NewReader(input), launcher.WithPrefetch(4), launcher.WithWorkers(1),
+		launcher.WithMaxAttempts(1), launcher.WithEnviron(helperEnviron("closestdin", "HELPER_FIFO="+fifo)))
+	th.waitLog("worker closed its stdin; replacing it once it has answered the tasks it read", nil)
+	f, err := os.OpenFile(fifo, os.O_WRONLY, 0) // the holder answers "hold" now
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	status, res := th.all(t)
+	if status != 0 || len(res) != 3 {
+		t.Fatalf("status %d, results %v; want 0 and 3", status, res)
+	}
+	for id, r := range res {
+		if r.Status != taskproto.StatusOK || r.Attempts != 1 {
+			t.Errorf("task %s: %s after %d attempts, want ok after 1", id, r.Status, r.Attempts)
+		}
 	}
 }

@@ -66,15 +66,16 @@ type worker struct {
 	started time.Time
 	span    trace.Span // nil for a per-task process
 
-	in        *taskPipe  // persistent: the worker's stdin; nil once closed
-	heard     bool       // persistent: it wrote a readiness line or a reply
-	announced bool       // persistent: it wrote the readiness line
-	answered  int        // persistent: tasks answered
-	given     int        // persistent: tasks written to it
-	replyEOF  bool       // persistent: its reply pipe was read to its end
-	exit      *exitEvent // persistent: its exit, handled once replyEOF
-	exitAt    time.Time  // when its exit was reaped
-	unread    int        // persistent: bytes of task lines it left unread at its exit
+	in          *taskPipe  // persistent: the worker's stdin; nil once closed
+	heard       bool       // persistent: it wrote a readiness line or a reply
+	announced   bool       // persistent: it wrote the readiness line
+	answered    int        // persistent: tasks answered
+	given       int        // persistent: tasks written to it
+	replyEOF    bool       // persistent: its reply pipe was read to its end
+	stdinClosed bool       // persistent: it closed its stdin (stdinClosed handled it)
+	exit        *exitEvent // persistent: its exit, handled once replyEOF
+	exitAt      time.Time  // when its exit was reaped
+	unread      int        // persistent: bytes of task lines it left unread at its exit
 	// silence is the timer of the run's one warning about a worker that
 	// holds its first task without a reply (silentOver); nil when none
 	// is armed. first is that task's attempt.

@@ -34,12 +34,14 @@ func (r *supervisor) beginStop(requested bool) {
 // only): close its stdin and give it stop_grace to exit by itself, then
 // the stop signal; otherwise the stop signal at once. SIGKILL follows the
 // stop signal after stop_grace. A cooperative stop under way is hurried
-// by a later stop that is not.
+// by a later stop that is not. A worker that closed its stdin cannot read
+// the EOF that asks it to finish: it gets the stop signal at once.
 func (r *supervisor) stopWorker(s *slot, cooperative bool) {
 	w := s.w
 	if w.exit != nil {
 		return // it exited: its exit waits for the end of its replies
 	}
+	cooperative = cooperative && !w.stdinClosed
 	s.stopping()
 	if w.in != nil {
 		w.in.Close() // EOF: a well-behaved worker finishes and exits

@@ -24,8 +24,9 @@ type taskPipe struct {
 	pending  []byte // bytes the pipe did not take yet, in order
 	flushing bool   // a goroutine is writing pending
 	closed   bool
-	broken   bool // a write failed: the worker's exit tells the loop
+	broken   bool // a write failed: the worker closed its stdin
 	closing  bool // close once pending is written (closeWhenWritten)
+	dropped  int  // bytes given and never written: the pipe broke first
 
 	staged []byte // lines the loop gathered for one write (stage, flushStaged); loop only
 }
@@ -39,7 +40,10 @@ func (p *taskPipe) write(line []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {
-	case p.closed || p.broken:
+	case p.closed:
+		return
+	case p.broken:
+		p.dropped += len(line)
 		return
 	case p.flushing:
 		p.pending = append(p.pending, line...)
@@ -49,6 +53,7 @@ func (p *taskPipe) write(line []byte) {
 	switch {
 	case err != nil:
 		p.broken = true
+		p.dropped += len(line) - n
 	case n < len(line):
 		p.pending = append(p.pending[:0], line[n:]...)
 		p.flushing = true
@@ -120,6 +125,9 @@ func (p *taskPipe) flush() {
 		p.mu.Lock()
 		if p.closed || p.broken || len(p.pending) == 0 {
 			p.flushing = false
+			if p.broken {
+				p.dropped += len(p.pending)
+			}
 			p.pending = p.pending[:0]
 			closing := p.closing && !p.closed
 			p.closed = p.closed || closing
@@ -131,12 +139,49 @@ func (p *taskPipe) flush() {
 		}
 		buf, p.pending = p.pending, buf[:0]
 		p.mu.Unlock()
-		if _, err := p.f.Write(buf); err != nil {
+		if n, err := p.f.Write(buf); err != nil {
 			p.mu.Lock()
 			p.broken = true
+			p.dropped += len(buf) - n
 			p.mu.Unlock()
 		}
 	}
+}
+
+// watchHangup calls onHangup when the worker has closed its end of the
+// pipe (every reader is gone) while the launcher still holds its own: the
+// write end then reports POLLERR. It returns at once after that, or when
+// the launcher closes its end. It waits without a thread of its own: the
+// runtime's poller wakes a reader of the write end on its EPOLLERR (the
+// write end never reports EPOLLIN), so a run of 256 workers does not hold
+// 256 threads for it. A worker that closes its stdin and keeps running
+// was otherwise seen only at the next write (EPIPE): with the lines it
+// holds already written (prefetch), never, until a timeout or its exit.
+func (p *taskPipe) watchHangup(onHangup func()) {
+	defer p.wg.Done()
+	rc, err := p.f.SyscallConn()
+	if err != nil {
+		return
+	}
+	hung := false
+	_ = rc.Read(func(fd uintptr) bool {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+		n, err := unix.Poll(fds, 0)
+		hung = err == nil && n == 1 && fds[0].Revents&unix.POLLERR != 0
+		return hung
+	})
+	if hung {
+		onHangup()
+	}
+}
+
+// unsentBytes is what was given to the pipe and never written into it:
+// the lines pending behind a full pipe, those staged for the next write,
+// and those dropped because a write had failed.
+func (p *taskPipe) unsentBytes() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.pending) + len(p.staged) + p.dropped
 }
 
 // closeWhenWritten closes the pipe once what was written has gone into
