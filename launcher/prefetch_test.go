@@ -210,28 +210,36 @@ func closeStdinWorker() int {
 // stays in flight until it answers it. Before, nothing told the launcher
 // until its next write (with the lines written ahead, none came): the
 // unread tasks waited for a timeout or the worker's exit, and the run
-// for this test waited for ever.
+// for this test waited for ever. With large payloads the pipe is full
+// when the worker closes it: its write end then reports EPOLLERR alone.
 func TestWorkerClosingStdinHandsBackUnread(t *testing.T) {
-	fifo := filepath.Join(t.TempDir(), "release")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	input := `{"id":"hold","payload":{"close":true}}` + "\n" + `{"id":"a"}` + "\n" + `{"id":"b"}` + "\n"
-	th := startTasks(t, strings.NewReader(input), launcher.WithPrefetch(4), launcher.WithWorkers(1),
-		launcher.WithMaxAttempts(1), launcher.WithEnviron(helperEnviron("closestdin", "HELPER_FIFO="+fifo)))
-	th.waitLog("worker closed its stdin; replacing it once it has answered the tasks it read", nil)
-	f, err := os.OpenFile(fifo, os.O_WRONLY, 0) // the holder answers "hold" now
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	status, res := th.all(t)
-	if status != 0 || len(res) != 3 {
-		t.Fatalf("status %d, results %v; want 0 and 3", status, res)
-	}
-	for id, r := range res {
-		if r.Status != taskproto.StatusOK || r.Attempts != 1 {
-			t.Errorf("task %s: %s after %d attempts, want ok after 1", id, r.Status, r.Attempts)
-		}
+	for _, size := range []int{1, 40_000} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
+			fifo := filepath.Join(t.TempDir(), "release")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			pad := `"` + strings.Repeat("x", size) + `"`
+			input := `{"id":"hold","payload":{"close":true}}` + "\n" +
+				`{"id":"a","payload":` + pad + `}` + "\n" + `{"id":"b","payload":` + pad + `}` + "\n" +
+				`{"id":"c","payload":` + pad + `}` + "\n"
+			th := startTasks(t, strings.NewReader(input), launcher.WithPrefetch(4), launcher.WithWorkers(1),
+				launcher.WithMaxAttempts(1), launcher.WithEnviron(helperEnviron("closestdin", "HELPER_FIFO="+fifo)))
+			th.waitLog("worker closed its stdin; replacing it once it has answered the tasks it read", nil)
+			f, err := os.OpenFile(fifo, os.O_WRONLY, 0) // the holder answers "hold" now
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			status, res := th.all(t)
+			if status != 0 || len(res) != 4 {
+				t.Fatalf("status %d, %d results; want 0 and 4", status, len(res))
+			}
+			for id, r := range res {
+				if r.Status != taskproto.StatusOK || r.Attempts != 1 {
+					t.Errorf("task %s: %s after %d attempts, want ok after 1", id, r.Status, r.Attempts)
+				}
+			}
+		})
 	}
 }

@@ -27,6 +27,8 @@ type taskPipe struct {
 	broken   bool // a write failed: the worker closed its stdin
 	closing  bool // close once pending is written (closeWhenWritten)
 	dropped  int  // bytes given and never written: the pipe broke first
+	// flushed is closed when the flushing goroutine ends (one per flush).
+	flushed chan struct{}
 
 	staged []byte // lines the loop gathered for one write (stage, flushStaged); loop only
 }
@@ -56,7 +58,7 @@ func (p *taskPipe) write(line []byte) {
 		p.dropped += len(line) - n
 	case n < len(line):
 		p.pending = append(p.pending[:0], line[n:]...)
-		p.flushing = true
+		p.flushing, p.flushed = true, make(chan struct{})
 		p.wg.Add(1)
 		go p.flush()
 	}
@@ -125,6 +127,7 @@ func (p *taskPipe) flush() {
 		p.mu.Lock()
 		if p.closed || p.broken || len(p.pending) == 0 {
 			p.flushing = false
+			close(p.flushed)
 			if p.broken {
 				p.dropped += len(p.pending)
 			}
@@ -164,13 +167,31 @@ func (p *taskPipe) watchHangup(onHangup func()) {
 		return
 	}
 	hung := false
-	_ = rc.Read(func(fd uintptr) bool {
+	check := func(fd uintptr) bool {
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
 		n, err := unix.Poll(fds, 0)
 		hung = err == nil && n == 1 && fds[0].Revents&unix.POLLERR != 0
 		return hung
-	})
+	}
+	if err := rc.Read(check); err != nil && !hung {
+		// A full pipe whose readers are gone reports EPOLLERR alone,
+		// which the poller turns into an error for its waiters rather
+		// than a wake-up: look once more, unless the pipe was closed.
+		_ = rc.Control(func(fd uintptr) { check(fd) })
+	}
 	if hung {
+		// A write blocked on the full pipe returns (EPIPE) now that no
+		// reader is left: what it had not written is counted as dropped
+		// once it has, and only then is what never reached the worker
+		// known (unsentBytes).
+		p.mu.Lock()
+		for p.flushing {
+			done := p.flushed
+			p.mu.Unlock()
+			<-done
+			p.mu.Lock()
+		}
+		p.mu.Unlock()
 		onHangup()
 	}
 }
