@@ -35,7 +35,7 @@ func beginRun(f *factory) *headStart {
 }
 
 // preparation hands the head start's preparation to the run, or begins
-// one when there is none (a factory without HeadStart: the in-process
+// one when there is none (a factory without OwnProcess: the in-process
 // tests; a run runsCommand misjudged).
 func (h *headStart) preparation(f *factory) *launcher.Preparation {
 	if h == nil {
@@ -82,11 +82,11 @@ type subscription struct {
 
 // subscribe relays the signals the launcher handles (earlysig.Caught) to a
 // channel, subscribed in the background (earlysig.Subscribe). The
-// process's own factory (HeadStart) takes the subscription begun during
+// process's own factory (OwnProcess) takes the subscription begun during
 // its initialization (earlysig.Take); the tests' factories subscribe now,
 // through Notify.
 func subscribe(f *factory) subscription {
-	if f.HeadStart {
+	if f.OwnProcess {
 		if s := earlysig.Take(); s != nil {
 			// Kept until the process exits: signal.Stop would cost a
 			// round trip per signal, and a SIGTERM arriving after it

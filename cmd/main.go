@@ -40,11 +40,15 @@ type factory struct {
 	Notify func(c chan<- os.Signal, sig ...os.Signal) (stop func())
 	// Getpid is the launcher's pid (PID 1 detection).
 	Getpid func() int
-	// HeadStart begins a run's preparation before its arguments are
-	// parsed (headStart), and hands the run the signal subscription the
-	// process's initialization began (internal/earlysig), or releases it:
-	// the process's own factory does, in-process tests' do not.
-	HeadStart bool
+	// OwnProcess marks the factory of the process itself (Main), which
+	// exits as soon as the command returns: a run's preparation begins
+	// before its arguments are parsed (headStart), the run takes the
+	// signal subscription the process's initialization began
+	// (internal/earlysig) or gives it back, and the telemetry's
+	// connections are left for the exit to close
+	// (telemetry.WithExitAfterShutdown). In-process tests' factories
+	// leave it false.
+	OwnProcess bool
 
 	head *headStart // execute's, for the run to take
 }
@@ -60,8 +64,8 @@ func newFactory() *factory {
 			signal.Notify(c, sig...)
 			return func() {}
 		},
-		Getpid:    os.Getpid,
-		HeadStart: true,
+		Getpid:     os.Getpid,
+		OwnProcess: true,
 	}
 }
 
@@ -99,7 +103,7 @@ func Main() int {
 // status, printing an error once.
 func execute(ctx context.Context, f *factory, args []string) int {
 	root := newRootCmd(f)
-	if f.HeadStart {
+	if f.OwnProcess {
 		if runsCommand(root, args) {
 			f.head = beginRun(f)
 			defer f.head.close()

@@ -86,8 +86,11 @@ func (o *runOptions) run(ctx context.Context) error {
 	// The SDK's background start (its connection, its encoders' warm-up)
 	// waits for the first worker: before it, it would compete with the
 	// preparation and the fork for the CPUs (BenchmarkPrefix).
-	sdk, ctx, shutdown, err := startTelemetry(ctx, o.f, environ, base,
-		telemetry.WithShutdownTimeout(cfg.ShutdownTimeout), telemetry.WithDeferredWarmUp())
+	topts := []telemetry.Option{telemetry.WithShutdownTimeout(cfg.ShutdownTimeout), telemetry.WithDeferredWarmUp()}
+	if o.f.OwnProcess {
+		topts = append(topts, telemetry.WithExitAfterShutdown())
+	}
+	sdk, ctx, shutdown, err := startTelemetry(ctx, o.f, environ, base, topts...)
 	if err != nil {
 		return err
 	}

@@ -312,3 +312,33 @@ func TestFlushTraces(t *testing.T) {
 	var disabled *SDK
 	disabled.FlushTraces(context.Background()) // no SDK: nothing to do
 }
+
+// With WithExitAfterShutdown, Shutdown leaves the connection's close to a
+// goroutine (the process exits right after): what was ended before it is
+// exported all the same, spans and the final metrics, and the close does
+// end (no goroutine of the SDK is left once it has).
+func TestExitAfterShutdown(t *testing.T) {
+	cleanEnv(t)
+	r := otlptest.NewGRPC(t)
+	r.Setenv(t)
+	before := goleak.IgnoreCurrent()
+	s := setup(t, WithExitAfterShutdown())
+	ctx := context.Background()
+	_, span := s.TracerProvider.Tracer("t").Start(ctx, "last")
+	span.End()
+	ctr, err := s.MeterProvider.Meter("t").Int64Counter("last.count")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctr.Add(ctx, 1)
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if _, ok := spanNamed(r.Spans(), "last"); !ok {
+		t.Error("the span ended before Shutdown was not exported when it returned")
+	}
+	if _, ok := metricNamed(r.Metrics(), "last.count"); !ok {
+		t.Error("the final metrics were not exported when Shutdown returned")
+	}
+	verifyNoSDKGoroutines(t, before)
+}

@@ -52,6 +52,9 @@ type SDK struct {
 	rep     *reporter
 	timeout time.Duration
 	warm    *sync.WaitGroup // warmOTLP
+	// exitCloses: Shutdown leaves the connections' close to the
+	// process's exit (WithExitAfterShutdown).
+	exitCloses bool
 
 	// background is the SDK's background start (the early connection,
 	// warmOTLP): run by Setup, or by WarmUp with WithDeferredWarmUp.
@@ -242,6 +245,7 @@ func Setup(ctx context.Context, opts ...Option) (_ *SDK, err error) {
 		conns:          conns,
 		rep:            rep,
 		timeout:        cfg.shutdownTimeout,
+		exitCloses:     cfg.exitCloses,
 		warm:           &warm,
 		background:     background,
 	}
@@ -333,7 +337,13 @@ func (s *SDK) shutdown(ctx context.Context) error {
 	defer s.life.cancel(errors.New("telemetry shut down"))
 	// A collector that refused every connection is given up on now.
 	s.conns.beginShutdown()
-	defer func() { _ = s.conns.close() }()
+	defer func() {
+		if s.exitCloses {
+			go s.conns.close() // the exit closes them (WithExitAfterShutdown)
+			return
+		}
+		_ = s.conns.close()
+	}()
 
 	// Both signals get the whole budget. A provider that has not returned
 	// by the deadline is left to finish in the background (its exports
