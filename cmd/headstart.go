@@ -24,7 +24,7 @@ type headStart struct {
 }
 
 // keeperPath is the keeper's executable: the launcher's own, whatever its
-// name on disk (launcher.KeeperEnv); the path internal/earlysig/begin
+// name on disk (launcher.KeeperEnv); the path internal/keeper/early
 // starts it from during the process's initialization, which the launcher
 // then takes (keeper.TakeEarly).
 const keeperPath = "/proc/self/exe"

@@ -146,7 +146,7 @@ func TestEarlySubcommands(t *testing.T) {
 }
 
 // A run takes the keeper its process began during its initialization
-// (internal/earlysig/begin, keeper.TakeEarly): the launcher has one
+// (internal/keeper/early, keeper.TakeEarly): the launcher has one
 // keeper, never a second started beside it.
 func TestRunHasOneKeeper(t *testing.T) {
 	if runtime.GOOS != "linux" {

@@ -109,7 +109,7 @@ func execute(ctx context.Context, f *factory, args []string) int {
 			defer f.head.close()
 		} else {
 			// No run takes the signals its initialization subscribed,
-			// or a keeper it began (internal/earlysig/begin).
+			// or a keeper it began (internal/keeper/early).
 			keeper.ReleaseEarly()
 			go earlysig.Release()
 		}

@@ -71,7 +71,7 @@ func (o *runOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if len(o.args) == 0 {
+	if len(o.args) == 0 || o.args[0] == "" {
 		return usageError("no command given: usage: %s", o.cmd.UseLine())
 	}
 	// The SDK's log lines carry their own component (otel, telemetry).

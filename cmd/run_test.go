@@ -46,6 +46,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"Q_CLUSTER JSON", []string{`Q_CLUSTER={"workers": 4,`}, []string{"true"}, "byte offset"},
 		{"config file", nil, []string{"--config", "/nonexistent/qrun.yaml", "true"}, "/nonexistent/qrun.yaml"},
 		{"no command", nil, nil, "no command given"},
+		{"empty command", nil, []string{"--", ""}, "no command given"},
 		{"extra argument", nil, []string{"version", "extra"}, "unknown command"},
 		{"unknown exporter", []string{"OTEL_TRACES_EXPORTER=carrier-pigeon"}, []string{"true"}, "OTEL_TRACES_EXPORTER"},
 	}
@@ -79,12 +80,13 @@ func TestCommandNotFoundOrNotExecutable(t *testing.T) {
 	for _, tt := range []struct {
 		args []string
 		code int
+		typ  string
 	}{
-		{[]string{"qrun-no-such-command"}, 127},
-		{[]string{plain}, 126},
-		{[]string{dir}, 126},
+		{[]string{"qrun-no-such-command"}, 127, "ErrNotFound"},
+		{[]string{plain}, 126, "ErrNotExecutable"},
+		{[]string{dir}, 126, "ErrNotExecutable"},
 		// --instrument looks the command up before the launcher does.
-		{[]string{"--instrument", "auto", "qrun-no-such-command"}, 127},
+		{[]string{"--instrument", "auto", "qrun-no-such-command"}, 127, "ErrNotFound"},
 	} {
 		arg := tt.args[len(tt.args)-1]
 		r := otlptest.NewGRPC(t)
@@ -99,7 +101,8 @@ func TestCommandNotFoundOrNotExecutable(t *testing.T) {
 		if s.TraceID != trace || s.ParentSpanID != parent || s.StatusCode != "error" || s.StatusMessage != "start failed" ||
 			len(s.Events) != 1 || s.Events[0].Name != "exception" ||
 			!strings.Contains(fmt.Sprint(s.Events[0].Attrs["exception.message"]), filepath.Base(arg)) ||
-			s.Attrs["process.executable.name"] != filepath.Base(arg) {
+			s.Events[0].Attrs["exception.type"] != "github.com/otel-qrun/otel-qrun/launcher."+tt.typ ||
+			s.Attrs["process.executable.name"] != filepath.Base(arg) || s.Attrs["qrun.worker.index"] != int64(0) {
 			t.Errorf("%s: span %+v; want %q in trace %s under %s, status error \"start failed\", the error as an exception event",
 				arg, s, name, trace, parent)
 		}

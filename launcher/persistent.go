@@ -204,14 +204,24 @@ func (m *persistentMode) stdinClosed(s *slot, w *worker) {
 		unread -= left[i].line
 		n++
 	}
-	r.log.Warn("worker closed its stdin; replacing it once it has answered the tasks it read",
-		"worker", s.index, "pid", w.pid, "unread", n)
+	charged := 0
 	for i := len(left) - 1; i >= len(left)-n; i-- { // back to front: they keep their order
 		if i == 0 && w.answered == 0 {
 			tr.endAttempt(left[0], taskproto.StatusLost, "worker closed its stdin before it read the task", nil)
+			charged++
 			continue
 		}
 		tr.requeue(left[i], "the worker closed its stdin before it read the task")
+	}
+	if held := len(left) - n; held > 0 {
+		// A reader that buffers its stdin (Python's readline, Go's
+		// bufio) took every line written ahead: they are its own now.
+		r.log.Warn("worker closed its stdin; it is replaced once it has answered the tasks it read"+
+			" (a worker that reads ahead holds every line it took; timeout bounds them)",
+			"worker", s.index, "pid", w.pid, "held", held, "queued_again", n-charged, "charged", charged)
+	} else {
+		r.log.Warn("worker closed its stdin; replacing it",
+			"worker", s.index, "pid", w.pid, "queued_again", n-charged, "charged", charged)
 	}
 	if w.replace == "" {
 		w.replace = ReasonRestart

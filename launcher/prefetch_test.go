@@ -225,7 +225,9 @@ func TestWorkerClosingStdinHandsBackUnread(t *testing.T) {
 				`{"id":"c","payload":` + pad + `}` + "\n"
 			th := startTasks(t, strings.NewReader(input), launcher.WithPrefetch(4), launcher.WithWorkers(1),
 				launcher.WithMaxAttempts(1), launcher.WithEnviron(helperEnviron("closestdin", "HELPER_FIFO="+fifo)))
-			th.waitLog("worker closed its stdin; replacing it once it has answered the tasks it read", nil)
+			th.waitLog("worker closed its stdin; it is replaced once it has answered the tasks it read"+
+				" (a worker that reads ahead holds every line it took; timeout bounds them)",
+				map[string]string{"held": "1", "queued_again": "3", "charged": "0"})
 			f, err := os.OpenFile(fifo, os.O_WRONLY, 0) // the holder answers "hold" now
 			if err != nil {
 				t.Fatal(err)

@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"sync/atomic"
 	"syscall"
@@ -156,9 +157,10 @@ func (t *telemetry) taskConsumed() {
 // cannot be executed at all: err is what [New] or [LookPath] returned for
 // argv0 (wrapping [ErrNotFound] or [ErrNotExecutable]). The span is the
 // one the first worker would have had (INTERNAL, "run NAME",
-// process.executable.name, qrun.worker.index 1, start reason initial),
-// ended at once as a start that failed ends: the error recorded (an
-// exception event) and the status Error "start failed". So a mistyped
+// process.executable.name, qrun.worker.index 0, start reason initial),
+// ended at once as a start that failed ends: an exception event (its
+// exception.type the sentinel err wraps, fully qualified, its
+// exception.message err's text) and the status Error "start failed". So a mistyped
 // command in a cron job shows in the trace of its caller, as otel-cli exec
 // records one, instead of nothing. ctx carries the inherited trace context.
 func RecordStartFailure(ctx context.Context, tp trace.TracerProvider, argv0 string, err error) {
@@ -166,8 +168,15 @@ func RecordStartFailure(ctx context.Context, tp trace.TracerProvider, argv0 stri
 		return
 	}
 	t := &telemetry{tracer: tp.Tracer(instrumentationScope)}
-	_, span := t.workerSpan(ctx, argv0, 1, ReasonInitial)
-	span.RecordError(err)
+	_, span := t.workerSpan(ctx, argv0, 0, ReasonInitial)
+	typ := instrumentationScope + ".ErrNotExecutable"
+	if errors.Is(err, ErrNotFound) {
+		typ = instrumentationScope + ".ErrNotFound"
+	}
+	// Not RecordError: its exception.type would be err's Go type
+	// (*fmt.wrapError), which says nothing.
+	span.AddEvent("exception", trace.WithAttributes(
+		attribute.String("exception.type", typ), attribute.String("exception.message", err.Error())))
 	span.SetStatus(codes.Error, "start failed")
 	span.End()
 }

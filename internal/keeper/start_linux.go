@@ -79,7 +79,7 @@ var early struct {
 
 // BeginEarly starts path as the keeper (Start) in the background, for the
 // first TakeEarly of the same path: otel-qrun begins it while its packages
-// are initialized (internal/earlysig/begin), when its arguments look like
+// are initialized (internal/keeper/early), when its arguments look like
 // a run, so that the keeper's fork and exec, and its runtime's start, are
 // done before the launcher needs it (BenchmarkPrefix). Only the first call
 // does anything.

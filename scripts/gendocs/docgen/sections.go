@@ -137,7 +137,7 @@ After a requested graceful stop, a worker that exited 0, died of the stop signal
 **SIGTTIN**, **SIGTTOU**
 : Add one worker, remove one worker (never below 1).
 
-The launcher subscribes these signals while its own packages are being initialized, before it reads its command line; one that arrives before the first worker is handled once the run begins. Only a signal that arrives while the Go runtime itself starts takes the runtime's default action. A command that runs nothing (**config**, **enqueue**, **--help**) gives the signals their default actions back.
+The launcher subscribes these signals while its own packages are being initialized, before it reads its command line; one that arrives before the first worker is handled once the run begins. A signal that arrives before the subscription is made (the first millisecond or two after the exec on an idle machine, a few more under load) takes the Go runtime's default action. A command that runs nothing (**config**, **enqueue**, **--help**) gives the signals their default actions back.
 
 In task mode, a stop first stops reading tasks, ends every task that has not started as **cancelled**, and lets the tasks in flight finish within **stop_grace** before the workers are stopped.
 
