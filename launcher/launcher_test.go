@@ -273,6 +273,9 @@ func TestForwardedSignalsReachEveryWorker(t *testing.T) {
 			r := h.next()
 			got[r.Signal+"/"+r.Index]++
 		}
+		// Said at debug level (--verbose), so that a user can tell a
+		// signal reached the launcher and went on.
+		h.waitLog("forwarded "+unix.SignalName(s)+" to every worker's tree", map[string]string{"workers": "3"})
 	}
 	for _, s := range []string{"SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH"} {
 		for i := 0; i < 3; i++ {

@@ -427,13 +427,16 @@ func (r *supervisor) onSignal(sig os.Signal) {
 		}
 		r.requestStop()
 	case syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH:
+		n := 0
 		for _, sl := range r.slots {
 			if sl.w != nil {
+				n++
 				if err := r.forward(sl.w, s); err != nil {
 					r.log.Error("forward signal", "signal", signalName(s), "pid", sl.w.pid, "error", err)
 				}
 			}
 		}
+		r.log.Debug("forwarded "+signalName(s)+" to every worker's tree", "workers", n)
 	case syscall.SIGCHLD:
 		r.jobControl()
 	case syscall.SIGTSTP:
