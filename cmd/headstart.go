@@ -2,8 +2,11 @@ package cmd
 
 import (
 	"os"
+	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/otel-qrun/otel-qrun/internal/earlysig"
@@ -49,8 +52,10 @@ func (h *headStart) preparation(f *factory) *launcher.Preparation {
 func (h *headStart) close() { h.prep.Close() }
 
 // runsCommand reports whether args run a command, as cobra will decide:
-// they name no subcommand of root and ask for no help or version before
-// "--". Only the head start depends on it.
+// they name no subcommand of root, and root's own flags (those before the
+// command: flags do not intersperse) ask for no help or version. The head
+// start, and whether the signals subscribed early are kept or given back
+// (earlysig), depend on it.
 func runsCommand(root *cobra.Command, args []string) bool {
 	if len(args) == 0 || args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd {
 		return false // no run, or a shell's completion request (added by Execute)
@@ -58,16 +63,32 @@ func runsCommand(root *cobra.Command, args []string) bool {
 	// Added by Execute otherwise, after this is decided (idempotent).
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
+	root.InitDefaultHelpFlag()
+	root.InitDefaultVersionFlag()
 	c, _, err := root.Find(args)
 	if err != nil || c != root {
 		return false
 	}
-	for _, a := range args {
-		if a == "--" {
-			break
+	fs := root.Flags()
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || !strings.HasPrefix(a, "-") || a == "-" {
+			return true // the command starts here
 		}
-		if a == "-h" || a == "--help" || a == "--version" {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		var f *pflag.Flag
+		if strings.HasPrefix(a, "--") {
+			f = fs.Lookup(name)
+		} else if name != "" {
+			f = fs.ShorthandLookup(name[len(name)-1:]) // -xyz: the last may take a value
+		}
+		switch {
+		case f == nil:
+			return true // unknown: cobra's usage error comes with the run
+		case f.Name == "help" || f.Name == "version":
 			return false
+		case !hasValue && f.NoOptDefVal == "" && (strings.HasPrefix(a, "--") || len(name) == 1):
+			i++ // its value is the next argument
 		}
 	}
 	return true
@@ -88,9 +109,11 @@ type subscription struct {
 func subscribe(f *factory) subscription {
 	if f.OwnProcess {
 		if s := earlysig.Take(); s != nil {
-			// Kept until the process exits: signal.Stop would cost a
-			// round trip per signal, and a SIGTERM arriving after it
-			// would replace the exit status the launcher chose.
+			// SIGPIPE was left to the run (earlysig.Take). Kept until
+			// the process exits: signal.Stop would cost a round trip
+			// per signal, and a SIGTERM arriving after it would replace
+			// the exit status the launcher chose.
+			s.Also(func(c chan<- os.Signal, sigs ...os.Signal) { f.Notify(c, sigs...) }, syscall.SIGPIPE)
 			return subscription{sigs: s.Signals, ready: s.Ready, stop: func() {}}
 		}
 	}

@@ -26,41 +26,68 @@ import (
 // them alike.
 func TestRunsCommand(t *testing.T) {
 	for _, tc := range []struct {
-		args string
-		want bool
+		args  string
+		want  bool
+		looks *bool // earlysig.LooksLikeRun, where it errs (no command tree)
 	}{
-		{"-- true", true},
-		{"true", true},
-		{"--workers 2 -- sh -c x", true},
-		{"--workers 2 sh -c x", true},
-		{"-- config", true},
-		// The command's own flag, judged no run: the head start is left
-		// out, which changes nothing but the run's speed.
-		{"true --help", false},
-		{"", false},
-		{"config -- true", false},
-		{"--verbose config -- true", false},
-		{"enqueue --help", false},
-		{"help", false},
-		{"completion bash", false},
-		{"carrier", false},
-		{"version", false},
-		{"__complete --", false},
-		{"--help", false},
-		{"-h", false},
-		{"--version", false},
-		{"--workers 2 --help -- true", false},
+		{args: "-- true", want: true},
+		{args: "true", want: true},
+		{args: "--workers 2 -- sh -c x", want: true},
+		{args: "--workers 2 sh -c x", want: true},
+		{args: "-- config", want: true},
+		{args: "true --help", want: true, looks: ptr(false)}, // the command's own flag
+		{args: "--workers 1 sh -c x --version", want: true, looks: ptr(false)},
+		{args: "--name config -- true", want: true, looks: ptr(false)}, // a flag's value
+		{args: "", want: false},
+		{args: "config -- true", want: false},
+		{args: "--verbose config -- true", want: false},
+		{args: "enqueue --help", want: false},
+		{args: "help", want: false},
+		{args: "completion bash", want: false},
+		{args: "carrier", want: false},
+		{args: "version", want: false},
+		{args: "__complete --", want: false},
+		{args: "--help", want: false},
+		{args: "--help=true", want: false, looks: ptr(true)},
+		{args: "-h", want: false},
+		{args: "--version", want: false},
+		{args: "--version=true", want: false, looks: ptr(true)},
+		{args: "-v", want: false, looks: ptr(true)},
+		{args: "--workers 2 --help -- true", want: false},
 	} {
 		t.Run(tc.args, func(t *testing.T) {
 			root := newRootCmd(newFactory())
-			got := runsCommand(root, strings.Fields(tc.args))
-			if got != tc.want {
+			if got := runsCommand(root, strings.Fields(tc.args)); got != tc.want {
 				t.Errorf("runsCommand(%q) = %v, want %v", tc.args, got, tc.want)
 			}
-			if early := earlysig.LooksLikeRun(strings.Fields(tc.args)); early != tc.want {
-				t.Errorf("earlysig.LooksLikeRun(%q) = %v, want %v", tc.args, early, tc.want)
+			looks := tc.want
+			if tc.looks != nil {
+				looks = *tc.looks
+			}
+			if got := earlysig.LooksLikeRun(strings.Fields(tc.args)); got != looks {
+				t.Errorf("earlysig.LooksLikeRun(%q) = %v, want %v", tc.args, got, looks)
 			}
 		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// A command that runs nothing dies of SIGPIPE when its output is gone, as
+// any program that does not catch it: the early subscription leaves
+// SIGPIPE to the run, and is given back before the command runs.
+func TestNoRunDiesOfSIGPIPE(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close() // no reader: the first write raises SIGPIPE
+	c := exec.Command(qrunBin, "--help")
+	c.Stdout = w
+	err = c.Run()
+	w.Close()
+	if ws, _ := c.ProcessState.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGPIPE {
+		t.Errorf("otel-qrun --help into a pipe with no reader: %v, want killed by SIGPIPE", err)
 	}
 }
 

@@ -109,9 +109,11 @@ func execute(ctx context.Context, f *factory, args []string) int {
 			defer f.head.close()
 		} else {
 			// No run takes the signals its initialization subscribed,
-			// or a keeper it began (internal/keeper/early).
+			// or a keeper it began (internal/keeper/early). Released
+			// before the command runs, so that a signal received
+			// meanwhile takes its action now, as it would have.
 			keeper.ReleaseEarly()
-			go earlysig.Release()
+			earlysig.Release()
 		}
 	}
 	root.SetArgs(args)

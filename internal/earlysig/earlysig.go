@@ -31,11 +31,13 @@ import (
 )
 
 // Forwarded are the signals the launcher handles (README, Supervision and
-// signals).
+// signals). os/signal subscribes them one at a time, a round trip to the
+// runtime's signal thread each: first those whose default action ends or
+// stops the launcher, then those that would only be lost.
 var Forwarded = []os.Signal{
-	syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT,
-	syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH,
+	syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
 	syscall.SIGTTIN, syscall.SIGTTOU,
+	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH,
 	// Caught, SIGPIPE no longer kills the launcher when its stdout (the
 	// result stream) is closed: the write fails with EPIPE and the
 	// launcher stops gracefully (exit 141). Workers start with it at its
@@ -71,15 +73,29 @@ type Subscription struct {
 // Ready waits until the subscription is made.
 func (s *Subscription) Ready() { <-s.done }
 
+// Also subscribes sigs too, on the same channel, in the background, after
+// what was subscribed before; Ready then waits for both. Not safe for use
+// concurrently with Ready.
+func (s *Subscription) Also(notify func(chan<- os.Signal, ...os.Signal), sigs ...os.Signal) {
+	prev, done := s.done, make(chan struct{})
+	go func() {
+		defer close(done)
+		<-prev
+		notify(s.Signals, sigs...)
+	}()
+	s.done = done
+}
+
 // Subscribe begins a subscription to sigs with notify (signal.Notify's
 // shape) in the background, and returns at once: os/signal makes a round
 // trip to the runtime's signal-mask thread for each signal, about 0.3 ms
 // for eleven on an idle 2-core machine and over 0.8 ms under load. The
 // channel holds 16 signals.
 func Subscribe(notify func(chan<- os.Signal, ...os.Signal), sigs ...os.Signal) *Subscription {
-	s := &Subscription{Signals: make(chan os.Signal, 16), done: make(chan struct{})}
+	done := make(chan struct{}) // not s.done, which Also replaces
+	s := &Subscription{Signals: make(chan os.Signal, 16), done: done}
 	go func() {
-		defer close(s.done)
+		defer close(done)
 		notify(s.Signals, sigs...)
 	}()
 	return s
@@ -106,12 +122,27 @@ func Begin() {
 	mu.Lock()
 	defer mu.Unlock()
 	if early == nil {
-		early = Subscribe(signal.Notify, Caught(isTerminal(0))...)
+		early = Subscribe(signal.Notify, withoutPipe(Caught(isTerminal(0)))...)
 	}
 }
 
+// withoutPipe is sigs without SIGPIPE, which the early subscription leaves
+// to the run (Also): caught, SIGPIPE would no longer end a command that
+// runs nothing whose output went away (otel-qrun --help | head -1), which
+// would see EPIPE errors instead.
+func withoutPipe(sigs []os.Signal) []os.Signal {
+	out := make([]os.Signal, 0, len(sigs))
+	for _, s := range sigs {
+		if s != syscall.SIGPIPE {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Take hands the early subscription to the caller (a run), once; nil when
-// there is none (a test binary) or it was taken or released.
+// there is none (a test binary) or it was taken or released. It holds
+// Caught's signals but SIGPIPE, which the run adds (Also).
 func Take() *Subscription {
 	mu.Lock()
 	defer mu.Unlock()
@@ -123,9 +154,13 @@ func Take() *Subscription {
 // Release ends the early subscription of a process that runs no command
 // (help, the version, another subcommand), unless a run took it: the
 // signals go back to what they were at the program's start (os/signal's
-// Stop), and those received meanwhile are raised again, so that each takes
-// the action it would have taken without the subscription (SIGTERM ends
-// the process; SIGUSR1 is ignored, as Go ignores it by default).
+// Stop; SIGTSTP, SIGTTIN and SIGTTOU, whose handler the runtime keeps
+// after Stop and which it would then ignore, to the system's default:
+// resetJobControl), and those received meanwhile are raised again, so that
+// each takes the action it would have taken without the subscription
+// (SIGTERM ends the process, SIGTTIN stops it; SIGUSR1 is ignored, as Go
+// ignores it by default). Call it before the command runs: it waits for
+// the subscription to be made.
 func Release() {
 	s := Take()
 	if s == nil {
@@ -133,6 +168,7 @@ func Release() {
 	}
 	s.Ready()
 	signal.Stop(s.Signals)
+	resetJobControl()
 	for {
 		select {
 		case sig := <-s.Signals:

@@ -36,6 +36,16 @@ func TestMain(m *testing.M) {
 		// last resort.
 		time.Sleep(30 * time.Second)
 		os.Exit(3)
+	case "ttin":
+		// Released, SIGTTIN stops the process again, as it stops any
+		// program that never subscribed it (the runtime's handler,
+		// left after Stop, would ignore it).
+		Begin()
+		early.Ready()
+		Release()
+		_ = syscall.Kill(os.Getpid(), syscall.SIGTTIN)
+		time.Sleep(30 * time.Second) // a bound of last resort: stopped before
+		os.Exit(3)
 	}
 	os.Exit(m.Run())
 }
@@ -133,5 +143,52 @@ func TestTakeOnce(t *testing.T) {
 	case <-s.Signals:
 	case <-time.After(30 * time.Second): // a bound of last resort
 		t.Fatal("the taken subscription lost its signals to Release")
+	}
+}
+
+func TestReleaseGivesJobControlBack(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("resetJobControl is Linux's")
+	}
+	c := exec.Command(os.Args[0], "-test.run=^$")
+	c.Env = append(os.Environ(), helperEnv+"=ttin")
+	// A group of its own, whose leader's parent (this process) is in
+	// another group of the session: the kernel discards the stop signals
+	// of an orphaned process group, which the test's own may be.
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(c.Process.Pid, &ws, syscall.WUNTRACED, nil); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Process.Kill()
+	_, _ = c.Process.Wait()
+	if !ws.Stopped() || ws.StopSignal() != syscall.SIGTTIN {
+		t.Errorf("helper: %v, want stopped by SIGTTIN", ws)
+	}
+}
+
+// Also subscribes more signals on the same channel; Ready waits for both,
+// whichever goroutine runs first (go test -race caught Subscribe's
+// goroutine reading the field Also had replaced).
+func TestAlso(t *testing.T) {
+	s := Subscribe(signal.Notify, syscall.SIGUSR1)
+	s.Also(signal.Notify, syscall.SIGUSR2)
+	defer signal.Stop(s.Signals)
+	s.Ready()
+	for _, sig := range []syscall.Signal{syscall.SIGUSR1, syscall.SIGUSR2} {
+		if err := syscall.Kill(os.Getpid(), sig); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case got := <-s.Signals:
+			if got != sig {
+				t.Errorf("received %v, want %v", got, sig)
+			}
+		case <-time.After(30 * time.Second): // a bound of last resort
+			t.Fatalf("%v never arrived", sig)
+		}
 	}
 }

@@ -9,3 +9,7 @@ const jobControlStop = false
 
 // isTerminal reports whether fd is a terminal.
 func isTerminal(fd int) bool { return term.IsTerminal(fd) }
+
+// resetJobControl does nothing outside Linux: there the runtime's handler
+// may keep ignoring SIGTSTP, SIGTTIN and SIGTTOU after Release.
+func resetJobControl() {}
