@@ -198,7 +198,7 @@ func closeStdinWorker() int {
 		replies.Write(taskproto.AppendReply(nil, taskproto.Reply{ID: wt.ID, OK: true, Attempt: wt.Attempt}))
 		if string(wt.Payload) == `{"close":true}` {
 			for {
-				time.Sleep(time.Hour) // idle until the launcher stops it
+				_, _ = unix.Ppoll(nil, nil, nil) // idle until the launcher stops it
 			}
 		}
 	}

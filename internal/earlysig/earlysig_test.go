@@ -1,6 +1,7 @@
 package earlysig
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/otel-qrun/otel-qrun/internal/keeper"
 )
@@ -32,10 +35,8 @@ func TestMain(m *testing.M) {
 		}
 		Release()
 		// The signal raised again reaches a thread of the process's
-		// choice: it ends the process soon, not at once. A bound of
-		// last resort.
-		time.Sleep(30 * time.Second)
-		os.Exit(3)
+		// choice: it ends the process soon, not at once.
+		waitForSignals()
 	case "ttin":
 		// Released, SIGTTIN stops the process again, as it stops any
 		// program that never subscribed it (the runtime's handler,
@@ -44,15 +45,25 @@ func TestMain(m *testing.M) {
 		early.Ready()
 		Release()
 		_ = syscall.Kill(os.Getpid(), syscall.SIGTTIN)
-		time.Sleep(30 * time.Second) // a bound of last resort: stopped before
-		os.Exit(3)
+		waitForSignals() // stopped here; the test kills it
 	}
 	os.Exit(m.Run())
 }
 
+// waitForSignals blocks until a signal ends or stops the process: ppoll(2)
+// with nothing to poll, again after each signal the runtime handles
+// (preemption).
+func waitForSignals() {
+	for {
+		_, _ = unix.Ppoll(nil, nil, nil)
+	}
+}
+
 func runHelper(t *testing.T, name string) *os.ProcessState {
 	t.Helper()
-	c := exec.Command(os.Args[0], "-test.run=^$")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // a bound of last resort
+	defer cancel()
+	c := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 	c.Env = append(os.Environ(), helperEnv+"="+name)
 	err := c.Run()
 	var ee *exec.ExitError
@@ -150,7 +161,9 @@ func TestReleaseGivesJobControlBack(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("resetJobControl is Linux's")
 	}
-	c := exec.Command(os.Args[0], "-test.run=^$")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // a bound of last resort
+	defer cancel()
+	c := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 	c.Env = append(os.Environ(), helperEnv+"=ttin")
 	// A group of its own, whose leader's parent (this process) is in
 	// another group of the session: the kernel discards the stop signals
