@@ -197,8 +197,12 @@ func closeStdinWorker() int {
 		}
 		replies.Write(taskproto.AppendReply(nil, taskproto.Reply{ID: wt.ID, OK: true, Attempt: wt.Attempt}))
 		if string(wt.Payload) == `{"close":true}` {
+			var p [2]int // a pipe nobody writes: idle until the launcher stops it
+			if err := syscall.Pipe(p[:]); err != nil {
+				return 1
+			}
 			for {
-				_, _ = unix.Ppoll(nil, nil, nil) // idle until the launcher stops it
+				_, _ = syscall.Read(p[0], b)
 			}
 		}
 	}

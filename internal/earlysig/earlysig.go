@@ -8,13 +8,14 @@
 // stop it, and SIGUSR1, SIGUSR2 and SIGWINCH are lost. otel-qrun subscribed
 // in its run command, a few milliseconds after its start on a 2-core
 // machine (the packages' initialization, the command line, and one round
-// trip to the runtime's signal thread per signal). This package's
-// initialization begins the subscription in the background at the start
-// of that, among the first packages initialized (it depends on the
-// standard library and internal/keeper only): the window left is the Go
-// runtime's own start, which no Go program can close (tini blocks signals
-// before it forks; a Go program cannot block them before its runtime
-// starts).
+// trip to the runtime's signal thread per signal). Package earlysig/begin
+// begins the subscription in the background at the start of that, among
+// the first packages initialized (this package depends on the standard
+// library only, on Linux). The window left is the Go runtime's own start,
+// which no Go program can close (tini blocks signals before it forks; a
+// Go program cannot block them before its runtime starts), and the
+// subscription's own round trips, which on a loaded 2-core machine may
+// take a few milliseconds (the README gives measured figures).
 //
 // Only the otel-qrun command's main package begins it (package
 // earlysig/begin): a library, or a test binary, must not catch a program's

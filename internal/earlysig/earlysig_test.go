@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/otel-qrun/otel-qrun/internal/keeper"
 )
 
@@ -50,12 +48,17 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// waitForSignals blocks until a signal ends or stops the process: ppoll(2)
-// with nothing to poll, again after each signal the runtime handles
-// (preemption).
+// waitForSignals blocks until a signal ends or stops the process: a
+// blocking read(2) of a pipe nobody writes, again after each signal the
+// runtime handles (preemption).
 func waitForSignals() {
+	var p [2]int
+	if err := syscall.Pipe(p[:]); err != nil {
+		panic(err)
+	}
+	var b [1]byte
 	for {
-		_, _ = unix.Ppoll(nil, nil, nil)
+		_, _ = syscall.Read(p[0], b[:])
 	}
 }
 

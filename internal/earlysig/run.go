@@ -1,6 +1,9 @@
 package earlysig
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // Subcommands are the names of otel-qrun's subcommands, cobra's own
 // included (help, completion, and the hidden __complete and
@@ -10,7 +13,8 @@ var Subcommands = []string{"carrier", "completion", "config", "enqueue", "help",
 
 // LooksLikeRun reports whether otel-qrun's arguments (os.Args[1:]) look
 // like a run, before the command tree exists: some arguments, and before
-// "--" neither a subcommand's name nor -h, --help or --version. It may err
+// "--" neither a subcommand's name nor -h, -v, --help or --version (with a
+// value or not). It may err
 // either way (a flag's value named like a subcommand, a command's own
 // --help): what depends on it (the keeper's early start) changes how soon
 // a run starts, never what it does; cmd decides with cobra (runsCommand).
@@ -22,7 +26,8 @@ func LooksLikeRun(args []string) bool {
 		switch {
 		case a == "--":
 			return true
-		case a == "-h" || a == "--help" || a == "--version" || slices.Contains(Subcommands, a):
+		case a == "-h" || a == "--help" || a == "--version" || a == "-v" ||
+			strings.HasPrefix(a, "--help=") || strings.HasPrefix(a, "--version=") || slices.Contains(Subcommands, a):
 			return false
 		}
 	}
