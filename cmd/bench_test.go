@@ -689,9 +689,14 @@ func idleWorkers(b *testing.B, env []string, workers int, subreaper bool) (threa
 // BenchmarkPrefix: the wall time otel-qrun -- true adds to true, against
 // otel-cli exec and tini, all exporting (tini excepted) to the same sink,
 // over gRPC and over HTTP. otel-qrun runs with traces only (as otel-cli)
-// and with metrics too, and also with OTEL_SDK_DISABLED=true (its cost
-// without telemetry). Reports the medians of the added ms and of the
-// per-round ratios to otel-cli's added time.
+// and with metrics too. Two bounds of the traces-only figure come with
+// it: otel-qrun with OTEL_TRACES_EXPORTER=none (the SDK set up and its span
+// recorded, nothing exported: what any exporter adds comes on top) and
+// with OTEL_SDK_DISABLED=true (no SDK: the launcher's own cost, its keeper
+// and cgroups included). A bound's ratio to otel-cli at or above 1 means
+// that no exporter, however cheap, could bring otel-qrun's ratio under 1
+// in that round. Reports the medians of the added ms and of the per-round
+// ratios to otel-cli's added time.
 func BenchmarkPrefix(b *testing.B) {
 	truePath, err := exec.LookPath("true")
 	if err != nil {
@@ -737,8 +742,10 @@ func BenchmarkPrefix(b *testing.B) {
 				base := wallOf(b, nil, nil, truePath)
 				qrun := exportingWall(b, sink, tracesOnly, qrunCopy, truePath) - base
 				qrunM := exportingWall(b, sink, env, qrunCopy, truePath) - base
-				// Without telemetry: what the launcher costs by itself.
+				// The bounds: no export, and no SDK at all.
+				noExport := wallOf(b, append(slices.Clone(tracesOnly), "OTEL_TRACES_EXPORTER=none"), nil, qrunCopy, truePath) - base
 				disabled := wallOf(b, append(slices.Clone(env), "OTEL_SDK_DISABLED=true"), nil, qrunCopy, truePath) - base
+				r.add("qrun-noexport-added-ms", ms(noExport))
 				r.add("qrun-disabled-added-ms", ms(disabled))
 				r.add("true-ms", ms(base))
 				r.add("qrun-added-ms", ms(qrun))
@@ -748,6 +755,8 @@ func BenchmarkPrefix(b *testing.B) {
 					r.add("otelcli-added-ms", ms(cli))
 					r.add("ratio-otelcli", qrun.Seconds()/cli.Seconds())
 					r.add("ratio-metrics-otelcli", qrunM.Seconds()/cli.Seconds())
+					r.add("ratio-noexport-otelcli", noExport.Seconds()/cli.Seconds())
+					r.add("ratio-disabled-otelcli", disabled.Seconds()/cli.Seconds())
 				}
 				if tini != "" {
 					r.add("tini-added-ms", ms(wallOf(b, nil, nil, tini, "-s", "--", truePath)-base))
