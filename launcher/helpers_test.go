@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -70,6 +71,9 @@ type launcherParams struct {
 	Grace        time.Duration          // stop grace; 0 means 2s
 	Restart      launcher.RestartPolicy // "" means never
 	Adopt        bool                   // become a parent that never reaps the orphans it adopts
+	// NoSIGCHLD leaves SIGCHLD out of the signals the launcher gets, as
+	// when signal.Notify dropped it from a full channel.
+	NoSIGCHLD bool
 }
 
 // runLauncherHelper runs a launcher configured by p in its own process,
@@ -105,7 +109,11 @@ func runLauncherHelper(p launcherParams) int {
 		return 2
 	}
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGCHLD, syscall.SIGTSTP)
+	caught := []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGCHLD, syscall.SIGTSTP, syscall.SIGWINCH}
+	if p.NoSIGCHLD {
+		caught = slices.DeleteFunc(caught, func(s os.Signal) bool { return s == syscall.SIGCHLD })
+	}
+	signal.Notify(sigs, caught...)
 	status, err := l.Run(context.Background(), sigs)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

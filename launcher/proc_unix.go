@@ -4,6 +4,7 @@ package launcher
 
 import (
 	"errors"
+	"github.com/otel-qrun/otel-qrun/internal/forkexec"
 	"log/slog"
 	"runtime"
 	"sync"
@@ -315,8 +316,17 @@ func (s *spawner) forkExec(req spawnRequest, cgroup bool) (*tree, int, error) {
 		t.ctty = req.ctty
 	}
 	attr := &syscall.ProcAttr{Env: req.env, Files: req.files, Sys: sys}
-	pid, err := syscall.ForkExec(req.path, req.argv, attr)
+	pid, stopped, err := forkexec.ForkExec(req.path, req.argv, attr)
 	t.started(pid, err == nil)
+	if stopped != 0 {
+		s.log.Debug("a worker stopped before its exec was continued", "pid", pid, "signal", signalName(stopped))
+		if err == nil && req.ctty >= 0 {
+			// The stop (^Z) was meant for the job on the terminal:
+			// the worker, now running, takes it, and the loop does
+			// the rest (supervisor.jobControl).
+			_ = unix.Kill(-pid, stopped)
+		}
+	}
 	return t, pidfd, err
 }
 

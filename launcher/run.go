@@ -402,10 +402,18 @@ func (r *supervisor) remove(s *slot) {
 	}
 }
 
+// onSignal handles a signal of the launcher's. Every signal but SIGCHLD
+// also looks for a stopped worker on the terminal (jobControl): signal.Notify
+// drops what does not fit in the channel, and under a stream of signals (^Z
+// held down) the SIGCHLD of a stop may be the one dropped; the signals
+// read after it then do its work.
 func (r *supervisor) onSignal(sig os.Signal) {
 	s, ok := sig.(syscall.Signal)
 	if !ok {
 		return
+	}
+	if s != syscall.SIGCHLD {
+		defer r.jobControl()
 	}
 	switch s {
 	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT:

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/otel-qrun/otel-qrun/internal/testenv"
 	"github.com/otel-qrun/otel-qrun/internal/workertest"
 	"github.com/otel-qrun/otel-qrun/launcher"
@@ -254,6 +256,14 @@ func TestTerminalStopOutsideJobControlContinuesTheWorker(t *testing.T) {
 	if _, err := master.Write([]byte{0x1a}); err != nil { // ^Z
 		t.Fatal(err)
 	}
+	readsOnAndEnds(t, cmd, master, lines)
+}
+
+// readsOnAndEnds types a line on the terminal and waits for the worker
+// ("readlines") to read it, then ends its input (^D) and waits for the
+// launcher to exit 0.
+func readsOnAndEnds(t *testing.T, cmd *exec.Cmd, master *os.File, lines <-chan string) {
+	t.Helper()
 	if _, err := master.WriteString("after\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -342,4 +352,85 @@ func (sh *shell) stopThenKill() time.Time {
 	sh.typ("kill %1; wait %1; s=$?; while [ $s = 147 ]; do wait %1; s=$?; done; echo status=$s\n")
 	waitLine(sh.t, sh.lines, "status=0")
 	return start
+}
+
+// ^Z landing while a worker is being started on the terminal, after the
+// forked child took the terminal's foreground and before it executed the
+// worker's program, stopped the child there. The launcher's spawner thread
+// waits for that exec (vfork), so it hung until SIGKILL; the keeper's start
+// could hang the same way. And with ^Z held down, the SIGCHLD of a worker
+// stopped on the terminal could be dropped from a full signal channel, and
+// the worker was never continued. The terminal gets a stream of ^Z while a
+// worker that exits at once is restarted again and again (each start a
+// chance to land in the window); once the stream ends, starts must go on,
+// and SIGTERM must end the launcher. Outside job control (the launcher
+// leads its own session), each stopped worker is continued at once.
+func TestTerminalStopsDuringStartsDoNotHang(t *testing.T) {
+	cmd, master := sessionOnTerminal(t, helperEnvironWith("launcher", launcherParams{
+		Workers: 1, Worker: "exit", Restart: launcher.RestartAlways}), os.Args[0])
+	lines := ptyLines(master)
+	waitLine(t, lines, `"event":"ready"`)
+	flooded := make(chan struct{})
+	go func() {
+		defer close(flooded)
+		// The rate of the stream: a ^Z every 200 µs, far more often
+		// than a start (a few ms), so that some land in the window.
+		tick := time.NewTicker(200 * time.Microsecond)
+		defer tick.Stop()
+		for range 2000 {
+			<-tick.C
+			if _, err := master.Write([]byte{0x1a}); err != nil {
+				return
+			}
+		}
+	}()
+	starts := 0
+	for flooding := true; flooding; {
+		select {
+		case <-flooded:
+			flooding = false
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("the terminal closed during the stream of ^Z")
+			}
+			if strings.Contains(l, `"event":"ready"`) {
+				starts++
+			}
+		}
+	}
+	for range 20 {
+		waitLine(t, lines, `"event":"ready"`)
+	}
+	t.Logf("%d starts during the stream of ^Z", starts)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, cmd)
+}
+
+// signal.Notify drops a signal that does not fit in the channel: under a
+// stream of signals, the SIGCHLD of a worker stopped on the terminal may
+// be the one dropped. Any other signal the launcher handles looks for the
+// stopped worker too. The launcher here never gets SIGCHLD; after ^Z
+// stopped its worker, a SIGWINCH (forwarded, and ignored by the worker)
+// must be enough for it to continue the worker (outside job control), which
+// then reads what is typed next.
+func TestTerminalStopSeenWithoutItsSIGCHLD(t *testing.T) {
+	cmd, master := sessionOnTerminal(t, helperEnvironWith("launcher", launcherParams{
+		Workers: 1, Worker: "readlines", NoSIGCHLD: true}), os.Args[0])
+	lines := ptyLines(master)
+	waitLine(t, lines, `"event":"ready"`)
+	// The worker leads the terminal's foreground group.
+	worker, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPGRP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := master.Write([]byte{0x1a}); err != nil { // ^Z
+		t.Fatal(err)
+	}
+	waitState(t, worker, func(s byte) bool { return s == 'T' }, "stopped")
+	if err := cmd.Process.Signal(syscall.SIGWINCH); err != nil {
+		t.Fatal(err)
+	}
+	readsOnAndEnds(t, cmd, master, lines)
 }
