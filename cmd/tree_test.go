@@ -234,6 +234,9 @@ func TestClosedResultStreamStopsGracefully(t *testing.T) {
 			if n := strings.Count(stderr.String(), "result stream was closed"); n != 1 {
 				t.Errorf("%d messages about the closed result stream, want 1:\n%s", n, stderr.String())
 			}
+			if !strings.Contains(stderr.String(), "hint=") {
+				t.Errorf("the message about the closed result stream has no hint:\n%s", stderr.String())
+			}
 			gone(t, 0, tag)
 			return
 		case <-time.After(10 * time.Millisecond):

@@ -21,7 +21,8 @@ func (r *supervisor) outputClosed(err error) bool {
 	}
 	if !r.outClosed {
 		r.outClosed = true
-		r.l.cfg.logger.Error("the result stream was closed by its reader: stopping the workers")
+		r.l.cfg.logger.Error("the result stream was closed by its reader: stopping the workers",
+			"hint", "a reader that stops early (head -1) ends the run; to keep every result, write them to a file (--results FILE)")
 		r.beginStop(false)
 	}
 	return true
