@@ -3,8 +3,10 @@ package launcher_test
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -259,6 +261,39 @@ func TestTerminalStopOutsideJobControlContinuesTheWorker(t *testing.T) {
 	readsOnAndEnds(t, cmd, master, lines)
 }
 
+// waitGroupStop waits until every thread of pid is stopped: its stop is
+// then complete, and its parent can see it (waitid(2) with WSTOPPED). The
+// state of the process's first thread alone may say stopped before.
+func waitGroupStop(t *testing.T, pid int) {
+	t.Helper()
+	stopped := func() bool {
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil || len(tasks) == 0 {
+			return false
+		}
+		for _, task := range tasks {
+			tid, err := strconv.Atoi(task.Name())
+			if err != nil {
+				return false
+			}
+			st, err := workertest.ReadStat(tid)
+			if err != nil || st.State != 'T' {
+				return false
+			}
+		}
+		return true
+	}
+	deadline := time.Now().Add(patience)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for !stopped() {
+		if time.Now().After(deadline) {
+			t.Fatalf("worker %d: not every thread stopped", pid)
+		}
+		<-tick.C
+	}
+}
+
 // readsOnAndEnds types a line on the terminal and waits for the worker
 // ("readlines") to read it, then ends its input (^D) and waits for the
 // launcher to exit 0.
@@ -428,7 +463,7 @@ func TestTerminalStopSeenWithoutItsSIGCHLD(t *testing.T) {
 	if _, err := master.Write([]byte{0x1a}); err != nil { // ^Z
 		t.Fatal(err)
 	}
-	waitState(t, worker, func(s byte) bool { return s == 'T' }, "stopped")
+	waitGroupStop(t, worker)
 	if err := cmd.Process.Signal(syscall.SIGWINCH); err != nil {
 		t.Fatal(err)
 	}
