@@ -510,7 +510,7 @@ func (r *supervisor) suspendWorkers() {
 		}
 	}
 	r.log.Info("stopped from the terminal: the workers are stopped until the job is continued", "workers", len(trees))
-	stopJob()
+	stopJob(syscall.SIGTSTP)
 	for _, t := range trees {
 		_ = t.forward(syscall.SIGCONT)
 	}

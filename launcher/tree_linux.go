@@ -16,6 +16,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -742,7 +743,7 @@ func (t *tree) suspendJob(sig syscall.Signal) {
 			t.sup.log.Debug("cannot take the terminal back", "error", err)
 		}
 	}
-	stopJob()
+	stopJob(sig)
 	t.continueOnTerminal(own)
 }
 
@@ -758,22 +759,43 @@ func (t *tree) continueOnTerminal(own int) {
 }
 
 // stopJob stops the launcher's process group (the job: the launcher, and
-// the other commands of its pipeline) and returns once it is continued.
-// The launcher stops through a SIGSTOP to this very thread, which takes it
-// before it runs on: a SIGSTOP to the process (kill(0)) is taken by any of
-// its threads, and this one could hand the terminal back before the
-// process stops, or, having stopped already, stop once more after the
-// SIGCONT. The other members of the group get theirs one by one.
-func stopJob() {
+// the other commands of its pipeline) with sig, the signal that stopped
+// the worker (SIGTSTP for ^Z, SIGTTIN or SIGTTOU), and returns once it is
+// continued. The shell then reports the job as it would have without the
+// launcher: stopped by SIGTSTP ($? 148 in bash), not by SIGSTOP (147). The
+// launcher catches sig (os/signal), so sig's action is the
+// default (stop) for the time of the stop (withDefaultAction). It stops
+// through sig sent to this very thread, which takes it before it runs on:
+// a signal to the process (kill(0)) is taken by any of its threads, and
+// this one could hand the terminal back before the process stops, or,
+// having stopped already, stop once more after the SIGCONT. The other
+// members of the group get theirs one by one.
+func stopJob(sig syscall.Signal) {
 	own, self := unix.Getpgrp(), unix.Getpid()
 	_ = scanProc(func(st procStat) {
 		if st.pgrp == own && st.pid != self && st.live() {
-			_ = unix.Kill(st.pid, syscall.SIGSTOP)
+			_ = unix.Kill(st.pid, sig)
 		}
 	})
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	_ = unix.Tgkill(self, unix.Gettid(), syscall.SIGSTOP)
+	withDefaultAction(sig, func() { _ = unix.Tgkill(self, unix.Gettid(), sig) })
+}
+
+// withDefaultAction runs f with sig's action set to the default
+// (rt_sigaction(2)), then puts the action it had back (the Go runtime's
+// handler). A zeroed kernel sigaction is SIG_DFL with no flags and an
+// empty mask, on every architecture; [4]uint64 holds the largest one.
+func withDefaultAction(sig syscall.Signal, f func()) {
+	var dfl, old [4]uint64
+	_, _, errno := syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, uintptr(sig),
+		uintptr(unsafe.Pointer(&dfl)), uintptr(unsafe.Pointer(&old)), 8, 0, 0)
+	if errno != 0 {
+		f()
+		return
+	}
+	defer syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)
+	f()
 }
 
 // jobControlled reports whether the launcher's process group is not

@@ -103,7 +103,7 @@ func (t *tree) suspendJob(syscall.Signal) {}
 // jobControlled: job control of the launcher's group is Linux's only.
 func jobControlled() bool { return false }
 
-func stopJob() {}
+func stopJob(syscall.Signal) {}
 
 func signalGroup(pgid int, sig syscall.Signal) error {
 	err := unix.Kill(-pgid, sig)

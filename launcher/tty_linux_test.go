@@ -226,6 +226,10 @@ func TestTerminalStopStopsTheJob(t *testing.T) {
 	waitLine(t, sh.lines, `"event":"ready"`)
 	sh.typ("\x1a") // ^Z
 	waitLine(t, sh.lines, "Stopped")
+	// Stopped as by ^Z without the launcher: by SIGTSTP (128+20), not
+	// SIGSTOP (147).
+	sh.typ("echo stopped=$?\n")
+	waitLine(t, sh.lines, "stopped=148")
 	sh.typ("fg\n")
 	sh.typ("after\n")
 	waitLine(t, sh.lines, `"stdin":"after"`)
