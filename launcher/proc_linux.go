@@ -64,6 +64,12 @@ func foregroundTTY(f *os.File) bool {
 	return err == nil && pg == unix.Getpgrp()
 }
 
+// isTerminal reports whether f is a terminal (tcgetattr(3)).
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
 // pipeTakesWhole is how much an empty pipe takes in one write(2) without
 // blocking: PIPE_BUF, and a pipe holds at least a page (pipe(7)).
 const pipeTakesWhole = 4096

@@ -4,7 +4,6 @@ package launcher
 
 import (
 	"errors"
-	"github.com/otel-qrun/otel-qrun/internal/forkexec"
 	"log/slog"
 	"runtime"
 	"sync"
@@ -205,6 +204,9 @@ type spawner struct {
 	reaper *reaper
 	log    *slog.Logger
 	sup    *supervision
+	// watchForks: the launcher's stdin is a terminal, whose stop
+	// signals may reach a child before its exec (forkExec).
+	watchForks bool
 
 	mu      sync.Mutex
 	results []spawnResult // asynchronous results not taken yet
@@ -218,7 +220,7 @@ const spawnQueue = 256
 
 func newSpawner(r *reaper, cfg *config) *spawner {
 	s := &spawner{reqs: make(chan spawnRequest, spawnQueue), done: make(chan struct{}), reaper: r, log: cfg.logger,
-		ready: make(chan struct{}, 1)}
+		ready: make(chan struct{}, 1), watchForks: usable(cfg.stdin) && isTerminal(cfg.stdin)}
 	r.mu.Lock()
 	if cfg.prepared != nil {
 		s.sup = cfg.prepared.take()
@@ -316,17 +318,16 @@ func (s *spawner) forkExec(req spawnRequest, cgroup bool) (*tree, int, error) {
 		t.ctty = req.ctty
 	}
 	attr := &syscall.ProcAttr{Env: req.env, Files: req.files, Sys: sys}
-	pid, stopped, err := forkexec.ForkExec(req.path, req.argv, attr)
-	t.started(pid, err == nil)
-	if stopped != 0 {
-		s.log.Debug("a worker stopped before its exec was continued", "pid", pid, "signal", signalName(stopped))
-		if err == nil && req.ctty >= 0 {
-			// The stop (^Z) was meant for the job on the terminal:
-			// the worker, now running, takes it, and the loop does
-			// the rest (supervisor.jobControl).
-			_ = unix.Kill(-pid, stopped)
-		}
+	if s.watchForks {
+		// A stop signal (^Z) that reaches the child between its fork
+		// and its exec stops it there, and ForkExec waits for that
+		// exec (vfork) holding its thread and its P: no goroutine of
+		// this process may run again when GOMAXPROCS is 1. The keeper,
+		// another process, continues such a child meanwhile.
+		defer s.sup.watchFork()()
 	}
+	pid, err := syscall.ForkExec(req.path, req.argv, attr)
+	t.started(pid, err == nil)
 	return t, pidfd, err
 }
 

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/otel-qrun/otel-qrun/internal/forkexec"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -334,6 +333,18 @@ func (s *supervision) close() {
 			s.keeper.reap()
 		}
 	}
+}
+
+// watchFork asks the keeper to continue a child of the launcher stopped
+// before its exec while a fork is under way (keeper.LineFork), and returns
+// the function that ends the watch, to call once the fork returned. A
+// no-op without a keeper.
+func (s *supervision) watchFork() func() {
+	if s.keeper == nil {
+		return func() {}
+	}
+	s.keeper.send(keeper.LineFork)
+	return func() { s.keeper.send(keeper.LineForked) }
 }
 
 // reapKeeper reaps the keeper close ended, when it left it to this.
@@ -706,9 +717,30 @@ func (t *tree) stoppedOnTerminal() (bool, syscall.Signal) {
 	if t.ctty < 0 || t.pid <= 0 {
 		return false, 0
 	}
-	sig, ok := forkexec.WaitStopped(t.pid)
-	return ok, sig
+	var info unix.Siginfo
+	if err := unix.Waitid(unix.P_PID, t.pid, &info, unix.WSTOPPED|unix.WNOHANG, nil); err != nil {
+		return false, 0
+	}
+	c := (*sigchldInfo)(unsafe.Pointer(&info))
+	if c.Signo != int32(syscall.SIGCHLD) || c.Code != cldStopped {
+		return false, 0
+	}
+	return true, syscall.Signal(c.Status)
 }
+
+// sigchldInfo is the start of a siginfo_t of SIGCHLD (sigaction(2)):
+// si_signo, si_errno, si_code, then the union, aligned as a pointer is,
+// whose first members are si_pid, si_uid and si_status.
+type sigchldInfo struct {
+	Signo, Errno, Code int32
+	_                  [unsafe.Sizeof(uintptr(0)) - 4]byte
+	Pid                int32
+	UID                uint32
+	Status             int32
+}
+
+// cldStopped is CLD_STOPPED, the si_code of a child stopped by a signal.
+const cldStopped = 5
 
 // suspendJob does what a job-control shell expects of a job whose
 // foreground process was stopped from the terminal (sig: SIGTSTP, or

@@ -48,6 +48,8 @@ func (s *supervision) close() {}
 
 func (s *supervision) reapKeeper() {}
 
+func (s *supervision) watchFork() func() { return func() {} }
+
 func (s *supervision) info() SupervisionInfo { return ProbeSupervision() }
 
 func (s *supervision) useProc(error) {}

@@ -396,8 +396,9 @@ func (sh *shell) stopThenKill() time.Time {
 // ^Z landing while a worker is being started on the terminal, after the
 // forked child took the terminal's foreground and before it executed the
 // worker's program, stopped the child there. The launcher's spawner thread
-// waits for that exec (vfork), so it hung until SIGKILL; the keeper's start
-// could hang the same way. And with ^Z held down, the SIGCHLD of a worker
+// waits for that exec (vfork), holding its P, so it hung until SIGKILL (the
+// keeper now continues such a child; no goroutine of the launcher could
+// with GOMAXPROCS=1). And with ^Z held down, the SIGCHLD of a worker
 // stopped on the terminal could be dropped from a full signal channel, and
 // the worker was never continued. The terminal gets a stream of ^Z while a
 // worker that exits at once is restarted again and again (each start a
@@ -405,8 +406,15 @@ func (sh *shell) stopThenKill() time.Time {
 // and SIGTERM must end the launcher. Outside job control (the launcher
 // leads its own session), each stopped worker is continued at once.
 func TestTerminalStopsDuringStartsDoNotHang(t *testing.T) {
-	cmd, master := sessionOnTerminal(t, helperEnvironWith("launcher", launcherParams{
-		Workers: 1, Worker: "exit", Restart: launcher.RestartAlways}), os.Args[0])
+	for _, procs := range []string{"1", "2"} {
+		t.Run("GOMAXPROCS="+procs, func(t *testing.T) { terminalStopsDuringStarts(t, procs) })
+	}
+}
+
+func terminalStopsDuringStarts(t *testing.T, procs string) {
+	env := append(helperEnvironWith("launcher", launcherParams{
+		Workers: 1, Worker: "exit", Restart: launcher.RestartAlways}), "GOMAXPROCS="+procs)
+	cmd, master := sessionOnTerminal(t, env, os.Args[0])
 	lines := ptyLines(master)
 	waitLine(t, lines, `"event":"ready"`)
 	flooded := make(chan struct{})

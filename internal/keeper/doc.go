@@ -18,7 +18,19 @@
 //	cgroup DIR   the cgroup of the launcher's Run, parent of the workers' cgroups
 //	mark ID      processes whose environment holds ID are a worker's tree (/proc mode)
 //	unmark ID    that tree is gone
+//	fork         a fork is under way: continue the launcher's child stopped before its exec
+//	forked       the fork returned
 //	done         the launcher ended cleanly: exit without killing anything
+//
+// A child the launcher forks is stopped short of its exec by a stop signal
+// (^Z) that reaches it between the fork and the exec, and Go's
+// syscall.ForkExec waits for that exec (vfork) holding its thread and its
+// scheduler slot: with GOMAXPROCS=1 no goroutine of the launcher runs again,
+// and nothing would ever continue the child. While a fork is under way for
+// longer than [Stall], the keeper, another process, continues the
+// launcher's newest child if it is stopped and still runs the launcher's
+// executable (so it has not executed its program yet), and checks again at
+// that interval until "forked".
 //
 // When the pipe ends without "done" (the launcher died), the keeper kills
 // every process in the cgroup tree (cgroup.kill) and removes the cgroups,

@@ -14,6 +14,8 @@ const (
 	LineCgroup = "cgroup"
 	LineMark   = "mark"
 	LineUnmark = "unmark"
+	LineFork   = "fork"
+	LineForked = "forked"
 	LineDone   = "done"
 )
 

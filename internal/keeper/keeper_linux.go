@@ -45,7 +45,9 @@ func setName() {
 // killed) or its end (the launcher is gone: the cgroup tree and the marked
 // processes are killed, then 0).
 func Run(in io.Reader) int {
-	orders, done := read(in)
+	watch := &forkWatch{parent: os.Getppid()}
+	orders, done := read(in, watch)
+	watch.forked()
 	if done {
 		return 0
 	}
@@ -95,7 +97,7 @@ type orders struct {
 // launcher made (a UUID; an empty or short marker would match every
 // process), a cgroup an absolute path. A line longer than maxLine is
 // skipped whole, and reading goes on: it is not taken as the launcher's end.
-func read(in io.Reader) (o orders, done bool) {
+func read(in io.Reader, watch *forkWatch) (o orders, done bool) {
 	marked := make(map[string]bool)
 	br := bufio.NewReaderSize(in, maxLine)
 	for {
@@ -121,6 +123,10 @@ func read(in io.Reader) (o orders, done bool) {
 			marked[arg] = true
 		case cmd == LineUnmark:
 			delete(marked, arg)
+		case cmd == LineFork:
+			watch.fork()
+		case cmd == LineForked:
+			watch.forked()
 		}
 		if err != nil {
 			break

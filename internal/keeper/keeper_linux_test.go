@@ -24,6 +24,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv(raiseHelperEnv) == "1" {
 		os.Exit(raiseHelper())
 	}
+	if os.Getenv(blockHelperEnv) == "1" {
+		var b [1]byte
+		_, _ = os.Stdin.Read(b[:])
+		os.Exit(0)
+	}
 	goleak.VerifyTestMain(m)
 }
 
@@ -233,7 +238,7 @@ func TestRead(t *testing.T) {
 		{in: "mark " + long + "\nmark " + a + "\n", markers: []string{a}},
 		{in: "mark " + a + "\n" + long, markers: []string{a}},
 	} {
-		o, done := read(strings.NewReader(tc.in))
+		o, done := readAll(tc.in)
 		var got []string
 		for _, m := range o.markers {
 			got = append(got, string(m))
@@ -243,6 +248,14 @@ func TestRead(t *testing.T) {
 			t.Errorf("read(%.80q) = base %q markers %q done %v; want %q %q %v", tc.in, o.base, got, done, tc.base, tc.markers, tc.done)
 		}
 	}
+}
+
+// readAll reads the protocol in with a fork watch of this process's
+// children, ended after.
+func readAll(in string) (orders, bool) {
+	w := &forkWatch{parent: os.Getpid()}
+	defer w.forked()
+	return read(strings.NewReader(in), w)
 }
 
 // The keeper kills nothing in a directory that is not a Run's cgroup,
@@ -266,11 +279,11 @@ func TestEndWithoutDoneLeavesOtherDirectories(t *testing.T) {
 // FuzzRead: no input makes read return a marker that is not a UUID, or
 // panic.
 func FuzzRead(f *testing.F) {
-	for _, s := range []string{"mark a\n", "mark \n", "cgroup /x\nmark b\nunmark b\n", "done\n", "\x00mark \x00\n"} {
+	for _, s := range []string{"mark a\n", "mark \n", "cgroup /x\nmark b\nunmark b\n", "done\n", "\x00mark \x00\n", "fork\nforked\nfork\n"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		o, _ := read(strings.NewReader(in))
+		o, _ := readAll(in)
 		for _, m := range o.markers {
 			if !isMarker(string(m)) {
 				t.Fatalf("read(%q) returned the marker %q, not a UUID", in, m)

@@ -3,7 +3,6 @@ package keeper
 import (
 	"errors"
 	"fmt"
-	"github.com/otel-qrun/otel-qrun/internal/forkexec"
 	"os"
 	"strings"
 	"sync"
@@ -53,10 +52,7 @@ func Start(path string, environ []string) (*Proc, error) {
 		}
 	}
 	pidfd := -1
-	// A stop signal sent to the launcher's group (^Z) while the child
-	// still belongs to it would otherwise leave it stopped before its
-	// exec, and this start waiting for it (internal/forkexec).
-	pid, _, err := forkexec.ForkExec(path, []string{"otel-qrun-keeper"}, &syscall.ProcAttr{
+	pid, err := syscall.ForkExec(path, []string{"otel-qrun-keeper"}, &syscall.ProcAttr{
 		Env:   env,
 		Files: []uintptr{r.Fd(), devNull.Fd(), devNull.Fd()},
 		Sys:   &syscall.SysProcAttr{Setpgid: true, PidFD: &pidfd},
