@@ -5,11 +5,11 @@
 // package launcher; README, Process trees, describes both.
 //
 // The keeper runs during package initialization: this package's init runs
-// [Main] and exits when [Env] is "1". It imports only the standard library, so
-// Go initializes it before most other packages of a program: a keeper started by otel-qrun skips the initialization of
-// the OpenTelemetry SDK, gRPC, protobuf registries, Prometheus, cobra and
-// viper, which is most of what it costs to start (a short run waits for its
-// keeper at exit). Any program that links package launcher, and so this
+// [Main] and exits when [Env] is "1". It imports only the standard library,
+// so Go initializes it before most other packages of a program: a keeper
+// started by otel-qrun skips the initialization of the OpenTelemetry SDK,
+// gRPC, protobuf registries, Prometheus, cobra and viper, which is most of
+// what it costs to start (a short run waits for its keeper at exit). Any program that links package launcher, and so this
 // package, runs as the keeper when started with [Env]=1.
 //
 // Protocol, one line each on the keeper's stdin (a pipe from the launcher):
