@@ -64,10 +64,15 @@ func foregroundTTY(f *os.File) bool {
 	return err == nil && pg == unix.Getpgrp()
 }
 
-// isTerminal reports whether f is a terminal (tcgetattr(3)).
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+// hasControllingTerminal reports whether the process has a controlling
+// terminal: /dev/tty opens (tty(4); ENXIO without one).
+func hasControllingTerminal() bool {
+	fd, err := unix.Open("/dev/tty", unix.O_RDONLY|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	_ = unix.Close(fd)
+	return true
 }
 
 // pipeTakesWhole is how much an empty pipe takes in one write(2) without

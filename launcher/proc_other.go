@@ -24,8 +24,9 @@ func pinThread([]int) (func(), error) { return nil, errUnsupported }
 // foregroundTTY: the terminal is not handed on outside Linux.
 func foregroundTTY(*os.File) bool { return false }
 
-// isTerminal reports false: only Linux watches forks (supervision.watchFork).
-func isTerminal(*os.File) bool { return false }
+// hasControllingTerminal reports false: only Linux watches forks
+// (supervision.watchFork).
+func hasControllingTerminal() bool { return false }
 
 // pipeTakesWhole is how much an empty pipe takes in one write(2) without
 // blocking: PIPE_BUF's least value in POSIX.

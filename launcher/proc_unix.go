@@ -204,8 +204,9 @@ type spawner struct {
 	reaper *reaper
 	log    *slog.Logger
 	sup    *supervision
-	// watchForks: the launcher's stdin is a terminal, whose stop
-	// signals may reach a child before its exec (forkExec).
+	// watchForks: the launcher has a controlling terminal, whose stop
+	// signals (^Z) may reach a child before its exec (forkExec), whatever
+	// its stdin is.
 	watchForks bool
 
 	mu      sync.Mutex
@@ -220,7 +221,7 @@ const spawnQueue = 256
 
 func newSpawner(r *reaper, cfg *config) *spawner {
 	s := &spawner{reqs: make(chan spawnRequest, spawnQueue), done: make(chan struct{}), reaper: r, log: cfg.logger,
-		ready: make(chan struct{}, 1), watchForks: usable(cfg.stdin) && isTerminal(cfg.stdin)}
+		ready: make(chan struct{}, 1), watchForks: hasControllingTerminal()}
 	r.mu.Lock()
 	if cfg.prepared != nil {
 		s.sup = cfg.prepared.take()

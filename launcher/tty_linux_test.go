@@ -191,11 +191,22 @@ func startShell(t *testing.T, env []string) *shell {
 // the pty's master; the process is killed at the end of the test.
 func sessionOnTerminal(t *testing.T, env []string, argv ...string) (*exec.Cmd, *os.File) {
 	t.Helper()
+	return sessionOn(t, env, false, argv...)
+}
+
+// sessionOn is sessionOnTerminal, with /dev/null as the process's stdin
+// when nullStdin is true (the pty is then its stdout, stderr and
+// controlling terminal).
+func sessionOn(t *testing.T, env []string, nullStdin bool, argv ...string) (*exec.Cmd, *os.File) {
+	t.Helper()
 	master, slave := testenv.OpenPTY(t)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if nullStdin {
+		cmd.Stdin, cmd.SysProcAttr.Ctty = nil, 1
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -405,16 +416,23 @@ func (sh *shell) stopThenKill() time.Time {
 // chance to land in the window); once the stream ends, starts must go on,
 // and SIGTERM must end the launcher. Outside job control (the launcher
 // leads its own session), each stopped worker is continued at once.
+// With stdin not the terminal (/dev/null), no worker takes the terminal,
+// and ^Z reaches the launcher's group, which a child belongs to from its
+// fork until its setpgid: the same hang.
 func TestTerminalStopsDuringStartsDoNotHang(t *testing.T) {
 	for _, procs := range []string{"1", "2"} {
-		t.Run("GOMAXPROCS="+procs, func(t *testing.T) { terminalStopsDuringStarts(t, procs) })
+		for _, stdin := range []string{"terminal", "devnull"} {
+			t.Run("GOMAXPROCS="+procs+"/stdin="+stdin, func(t *testing.T) {
+				terminalStopsDuringStarts(t, procs, stdin == "devnull")
+			})
+		}
 	}
 }
 
-func terminalStopsDuringStarts(t *testing.T, procs string) {
+func terminalStopsDuringStarts(t *testing.T, procs string, devNull bool) {
 	env := append(helperEnvironWith("launcher", launcherParams{
 		Workers: 1, Worker: "exit", Restart: launcher.RestartAlways}), "GOMAXPROCS="+procs)
-	cmd, master := sessionOnTerminal(t, env, os.Args[0])
+	cmd, master := sessionOn(t, env, devNull, os.Args[0])
 	lines := ptyLines(master)
 	waitLine(t, lines, `"event":"ready"`)
 	flooded := make(chan struct{})
