@@ -390,8 +390,8 @@ func TestKillOfStoppedJobWhoseWorkerReadsTheTerminal(t *testing.T) {
 // environment) on the shell, stops its job with ^Z once its worker is
 // ready, ends it with kill %1, and waits for its status 0. It returns when
 // the kill was typed. bash's wait may find the job still stopped, its own
-// SIGCONT not noticed yet ("wait_for_job: job 1 is stopped", 147): it
-// waits again then.
+// SIGCONT not noticed yet ("wait_for_job: job 1 is stopped", 148: stopped
+// by SIGTSTP): it waits again then.
 func (sh *shell) stopThenKill() time.Time {
 	sh.t.Helper()
 	sh.typ(os.Args[0] + "\n")
@@ -399,7 +399,7 @@ func (sh *shell) stopThenKill() time.Time {
 	sh.typ("\x1a") // ^Z
 	waitLine(sh.t, sh.lines, "Stopped")
 	start := time.Now()
-	sh.typ("kill %1; wait %1; s=$?; while [ $s = 147 ]; do wait %1; s=$?; done; echo status=$s\n")
+	sh.typ("kill %1; wait %1; s=$?; while [ $s = 148 ]; do wait %1; s=$?; done; echo status=$s\n")
 	waitLine(sh.t, sh.lines, "status=0")
 	return start
 }
