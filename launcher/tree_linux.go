@@ -795,9 +795,9 @@ func (t *tree) continueOnTerminal(own int) {
 // the worker (SIGTSTP for ^Z, SIGTTIN or SIGTTOU), and returns once it is
 // continued. The shell then reports the job as it would have without the
 // launcher: stopped by SIGTSTP ($? 148 in bash), not by SIGSTOP (147). The
-// launcher catches sig (os/signal), so sig's action is the
-// default (stop) for the time of the stop (withDefaultAction). It stops
-// through sig sent to this very thread, which takes it before it runs on:
+// launcher catches sig (os/signal), so sig's action is the default (stop)
+// for the time of the stop (withDefaultAction). It stops through sig sent
+// to this very thread, which takes it before it runs on:
 // a signal to the process (kill(0)) is taken by any of its threads, and
 // this one could hand the terminal back before the process stops, or,
 // having stopped already, stop once more after the SIGCONT. The other
