@@ -118,12 +118,17 @@ func newestChild(parent int) int {
 }
 
 // statFields returns the fields of /proc/PID/stat after the command name
-// (which may hold spaces and parentheses); the state is the first.
+// (which may hold spaces and parentheses); the state is the first. nil
+// when pid is gone.
 func statFields(pid int) [][]byte {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	fd, err := syscall.Open("/proc/"+strconv.Itoa(pid)+"/stat", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return nil
 	}
+	var buf [512]byte
+	n, _ := syscall.Read(fd, buf[:])
+	syscall.Close(fd)
+	b := buf[:max(n, 0)]
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
 		return nil

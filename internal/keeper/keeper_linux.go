@@ -260,23 +260,13 @@ func livePids() []int {
 		return nil
 	}
 	var pids []int
-	var buf [512]byte
 	for _, name := range names {
 		pid, err := strconv.Atoi(name)
 		if err != nil {
 			continue
 		}
-		fd, err := syscall.Open("/proc/"+name+"/stat", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-		if err != nil {
-			continue // gone
-		}
-		n, _ := syscall.Read(fd, buf[:])
-		syscall.Close(fd)
-		stat := buf[:max(n, 0)]
-		if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
-			if state := stat[i+2]; state != 'Z' && state != 'X' {
-				pids = append(pids, pid)
-			}
+		if state, _, ok := procStat(pid); ok && state != 'Z' && state != 'X' {
+			pids = append(pids, pid)
 		}
 	}
 	return pids
